@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# The local stack: real Redis, PostgreSQL and Apache Kafka (KRaft) as processes on 127.0.0.1,
+# for machines without a Docker engine. docker-compose.yml runs the same servers for those with one.
+#
+#   scripts/stack.sh up [redis|postgres|kafka ...]    install what is missing, start, wait until each answers
+#   scripts/stack.sh down [redis|postgres|kafka ...]  stop exactly the processes this script started
+#   scripts/stack.sh status                           each server: state, address, log file
+#   scripts/stack.sh logs [name]                      tail a server's log
+#   scripts/stack.sh reset                            down, then delete all data (caches are kept)
+#
+# Data and logs live under .stack/ (git-ignored); downloaded Kafka jars under the cache folder.
+# Ports follow the same environment variables the services read (see README's configuration table).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+stack_dir=${FLUXGATE_STACK_DIR:-$root/.stack}
+cache_dir=${FLUXGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flux-gate}
+redis_port=${FLUXGATE_REDIS_PORT:-6379}
+pg_port=${FLUXGATE_PG_PORT:-5432}
+kafka_port=${FLUXGATE_KAFKA_PORT:-9092}
+kafka_controller_port=${FLUXGATE_KAFKA_CONTROLLER_PORT:-9093}
+pg_user=fluxgate
+pg_password=fluxgate
+pg_database=fluxgate
+kafka_pom=$root/scripts/kafka/pom.xml
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$kafka_pom")
+kafka_libs=$cache_dir/kafka-$kafka_version/libs
+all_servers=(redis postgres kafka)
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
+}
+
+apt_install() {
+  say "installing $* from Debian packages"
+  # Package lists may be missing on a fresh machine; refresh them once per script run.
+  if [ -z "${apt_updated:-}" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# True while something accepts TCP connections on 127.0.0.1:$1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for NAME SECONDS COMMAND...: poll COMMAND until it succeeds or time runs out.
+wait_for() {
+  local name=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "$name did not answer within ${seconds}s; see its log: $(log_file "$name")"
+    sleep 0.3
+  done
+}
+
+# pid_alive PIDFILE PATTERN: the recorded process still runs and is the one we started.
+pid_alive() {
+  local pid
+  [ -s "$1" ] || return 1
+  pid=$(head -n 1 "$1")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$2"
+}
+
+# stop_pid NAME PIDFILE PATTERN: SIGTERM, wait up to 60 s, then SIGKILL.
+stop_pid() {
+  local name=$1 pidfile=$2 pattern=$3 pid
+  if ! pid_alive "$pidfile" "$pattern"; then rm -f "$pidfile"; return 0; fi
+  pid=$(head -n 1 "$pidfile")
+  say "stopping $name (pid $pid)"
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then say "$name ignored SIGTERM; killing"; kill -KILL "$pid"; fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+}
+
+log_file() { echo "$stack_dir/$1/$1.log"; }
+
+# --- Redis -----------------------------------------------------------------------------------
+redis_pidfile=$stack_dir/redis/redis.pid
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ]; }
+
+redis_up() {
+  command -v redis-server >/dev/null || apt_install redis-server redis-tools
+  if pid_alive "$redis_pidfile" redis-server; then say "redis already running on 127.0.0.1:$redis_port"; return; fi
+  port_open "$redis_port" && die "port $redis_port is taken by another process; set FLUXGATE_REDIS_PORT"
+  mkdir -p "$stack_dir/redis"
+  say "starting redis on 127.0.0.1:$redis_port"
+  # AOF with fsync every second: an acknowledged reservation survives a Redis restart.
+  # noeviction: Redis must refuse writes rather than silently drop stock or idempotency keys.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$stack_dir/redis" \
+    --appendonly yes --appendfsync everysec --save '' --maxmemory-policy noeviction \
+    --daemonize yes --pidfile "$redis_pidfile" --logfile "$(log_file redis)"
+  wait_for redis 30 redis_ready
+}
+
+redis_down() {
+  if pid_alive "$redis_pidfile" redis-server; then
+    # SHUTDOWN flushes the AOF before exiting; fall back to the pid if the server will not answer.
+    redis-cli -h 127.0.0.1 -p "$redis_port" shutdown >/dev/null 2>&1 || true
+    stop_pid redis "$redis_pidfile" redis-server
+  fi
+}
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+pg_data=$stack_dir/postgres/data
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && echo "$dir"
+}
+
+# PostgreSQL refuses to run as root: when we are root, run it as the postgres user.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; }
+
+pg_up() {
+  [ -n "$(pg_bin)" ] || apt_install postgresql
+  local bin; bin=$(pg_bin)
+  if [ -s "$pg_data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+    say "postgres already running on 127.0.0.1:$pg_port"; return
+  fi
+  port_open "$pg_port" && die "port $pg_port is taken by another process; set FLUXGATE_PG_PORT"
+  mkdir -p "$stack_dir/postgres"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$stack_dir/postgres"
+  if [ ! -s "$pg_data/PG_VERSION" ]; then
+    say "initialising a PostgreSQL cluster in $pg_data"
+    as_pg "$bin/initdb" -D "$pg_data" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  fi
+  say "starting postgres on 127.0.0.1:$pg_port"
+  as_pg "$bin/pg_ctl" -D "$pg_data" -l "$(log_file postgres)" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $stack_dir/postgres -c max_connections=200" >/dev/null
+  wait_for postgres 60 pg_ready
+  # Create the application role and database once (the local socket trusts the postgres user).
+  local psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$stack_dir/postgres" -p "$pg_port" -U postgres -d postgres)
+  if [ "$(as_pg "${psql[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$pg_user'")" != 1 ]; then
+    say "creating role and database $pg_database"
+    as_pg "${psql[@]}" -c "CREATE ROLE $pg_user LOGIN CREATEDB PASSWORD '$pg_password'"
+    as_pg "${psql[@]}" -c "CREATE DATABASE $pg_database OWNER $pg_user"
+  fi
+}
+
+pg_down() {
+  local bin; bin=$(pg_bin) || return 0
+  if [ -s "$pg_data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+    say "stopping postgres"
+    as_pg "$bin/pg_ctl" -D "$pg_data" -m fast -w -t 60 stop >/dev/null
+  fi
+}
+
+# --- Kafka (KRaft: one process is both broker and controller) --------------------------------
+kafka_dir=$stack_dir/kafka
+kafka_pidfile=$kafka_dir/kafka.pid
+
+kafka_fetch() {
+  [ -s "$kafka_libs/kafka_2.13-$kafka_version.jar" ] && return
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  say "fetching Apache Kafka $kafka_version and its dependencies with Maven into $kafka_libs"
+  mkdir -p "$kafka_libs"
+  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs"
+}
+
+kafka_java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+  "-Dlog4j.configuration=file:$kafka_dir/log4j.properties" -cp "$kafka_libs/*")
+
+kafka_configure() {
+  mkdir -p "$kafka_dir/data"
+  cat >"$kafka_dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$kafka_controller_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$kafka_dir/data
+num.partitions=3
+# One broker: internal topics cannot have more replicas than that.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=5
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+# Topics are created explicitly by the services (src/kafka/topics.ts), never by a typo.
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+EOF
+  cat >"$kafka_dir/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.log=WARN
+log4j.logger.org.apache.kafka.storage=WARN
+log4j.logger.state.change.logger=WARN
+EOF
+}
+
+kafka_ready() { port_open "$kafka_port" && grep -q 'Kafka Server started' "$(log_file kafka)"; }
+
+kafka_up() {
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  kafka_fetch
+  if pid_alive "$kafka_pidfile" kafka.Kafka; then say "kafka already running on 127.0.0.1:$kafka_port"; return; fi
+  port_open "$kafka_port" && die "port $kafka_port is taken by another process; set FLUXGATE_KAFKA_PORT"
+  port_open "$kafka_controller_port" && die "port $kafka_controller_port is taken; set FLUXGATE_KAFKA_CONTROLLER_PORT"
+  kafka_configure
+  if [ ! -s "$kafka_dir/data/meta.properties" ]; then
+    say "formatting KRaft storage in $kafka_dir/data"
+    local cluster_id
+    cluster_id=$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$kafka_dir/server.properties" >/dev/null
+  fi
+  say "starting kafka $kafka_version (KRaft) on 127.0.0.1:$kafka_port"
+  : >"$(log_file kafka)"
+  # setsid: the broker must outlive this script and the shell that called it.
+  setsid "${kafka_java[@]}" kafka.Kafka "$kafka_dir/server.properties" >>"$(log_file kafka)" 2>&1 </dev/null &
+  echo $! >"$kafka_pidfile"
+  wait_for kafka 120 kafka_ready
+}
+
+kafka_down() { stop_pid kafka "$kafka_pidfile" kafka.Kafka; }
+
+# --- commands --------------------------------------------------------------------------------
+state() {
+  case $1 in
+    redis) pid_alive "$redis_pidfile" redis-server && redis_ready ;;
+    postgres) [ -n "$(pg_bin)" ] && pg_ready ;;
+    kafka) pid_alive "$kafka_pidfile" kafka.Kafka && kafka_ready ;;
+  esac
+}
+
+address() {
+  case $1 in
+    redis) echo "redis://127.0.0.1:$redis_port" ;;
+    postgres) echo "postgres://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_database" ;;
+    kafka) echo "127.0.0.1:$kafka_port (kafka $kafka_version, KRaft)" ;;
+  esac
+}
+
+servers() { if [ $# -eq 0 ]; then echo "${all_servers[@]}"; else echo "$@"; fi; }
+
+check_names() {
+  local name
+  for name in "$@"; do
+    case $name in redis | postgres | kafka) ;; *) die "unknown server '$name' (expected: ${all_servers[*]})" ;; esac
+  done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+check_names "$@"
+case $cmd in
+  up)
+    started=$SECONDS
+    for name in $(servers "$@"); do
+      case $name in redis) redis_up ;; postgres) pg_up ;; kafka) kafka_up ;; esac
+    done
+    say "up in $((SECONDS - started))s"
+    ;;
+  down)
+    # Reverse order: Kafka and Postgres stop before Redis.
+    for name in $(servers "$@" | tr ' ' '\n' | tac); do
+      case $name in redis) redis_down ;; postgres) pg_down ;; kafka) kafka_down ;; esac
+    done
+    ;;
+  status)
+    code=0
+    for name in "${all_servers[@]}"; do
+      if state "$name"; then s=up; else s=down; code=1; fi
+      printf '%-9s %-5s %-60s log: %s\n' "$name" "$s" "$(address "$name")" "$(log_file "$name")"
+    done
+    exit $code
+    ;;
+  logs)
+    name=${1:-kafka}
+    check_names "$name"
+    tail -n 100 -F "$(log_file "$name")"
+    ;;
+  reset)
+    "$0" down
+    say "deleting $stack_dir"
+    rm -rf "$stack_dir"
+    ;;
+  *)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
