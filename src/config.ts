@@ -1,0 +1,244 @@
+/**
+ * The only reader of `process.env`. Every setting has an env name, a default and a one-line
+ * meaning; {@link loadConfig} validates them all at start-up and returns a frozen object.
+ * README's configuration table mirrors {@link settings} (a test keeps them in step).
+ */
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+/** Each setting: its env name, its default (as the env string) and its meaning. */
+export const settings = {
+  gateHost: {
+    env: 'FLUXGATE_GATE_HOST',
+    default: '127.0.0.1',
+    schema: z.string().min(1),
+    doc: 'Address the gate listens on.',
+  },
+  gatePort: {
+    env: 'FLUXGATE_GATE_PORT',
+    default: '8080',
+    schema: int(0, 65535),
+    doc: 'Port for gRPC (h2c), Connect and gRPC-Web (HTTP/1.1 and h2c on one port).',
+  },
+  tlsCertFile: {
+    env: 'FLUXGATE_TLS_CERT_FILE',
+    default: '',
+    schema: z.string(),
+    doc: 'PEM certificate; with the key, the gate serves TLS (h2 and HTTP/1.1 by ALPN).',
+  },
+  tlsKeyFile: {
+    env: 'FLUXGATE_TLS_KEY_FILE',
+    default: '',
+    schema: z.string(),
+    doc: 'PEM private key for the certificate.',
+  },
+  redisUrl: {
+    env: 'FLUXGATE_REDIS_URL',
+    default: 'redis://127.0.0.1:6379',
+    schema: z.url(),
+    doc: 'Redis holding stock, buckets, idempotency entries and the outbox.',
+  },
+  kafkaBrokers: {
+    env: 'FLUXGATE_KAFKA_BROKERS',
+    default: '127.0.0.1:9092',
+    schema: list.pipe(z.array(z.string().min(1)).min(1)),
+    doc: 'Comma-separated Kafka bootstrap brokers.',
+  },
+  databaseUrl: {
+    env: 'FLUXGATE_DATABASE_URL',
+    default: 'postgres://fluxgate:fluxgate@127.0.0.1:5432/fluxgate',
+    schema: z.url(),
+    doc: 'PostgreSQL for orders and products.',
+  },
+  topicPrefix: {
+    env: 'FLUXGATE_TOPIC_PREFIX',
+    default: '',
+    schema: z.string().regex(/^[A-Za-z0-9._-]*$/),
+    doc: 'Prefix for every Kafka topic name (isolates tests and environments).',
+  },
+  redisKeyPrefix: {
+    env: 'FLUXGATE_REDIS_PREFIX',
+    default: 'fg',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+    doc: 'Prefix for every Redis key (isolates tests and environments).',
+  },
+  maxQuantity: {
+    env: 'FLUXGATE_MAX_QUANTITY',
+    default: '10',
+    schema: int(1, 1_000_000),
+    doc: 'Most units one order may ask for.',
+  },
+  idempotencyTtlSeconds: {
+    env: 'FLUXGATE_IDEMPOTENCY_TTL_SECONDS',
+    default: '86400',
+    schema: int(60, 30 * 86400),
+    doc: 'How long an idempotency key is remembered (at least 24 h is advised).',
+  },
+  customerRate: {
+    env: 'FLUXGATE_CUSTOMER_RATE',
+    default: '2',
+    schema: int(1, 1_000_000),
+    doc: 'Per-customer admission rate, orders per second, for every sale.',
+  },
+  customerBurst: {
+    env: 'FLUXGATE_CUSTOMER_BURST',
+    default: '5',
+    schema: int(1, 1_000_000),
+    doc: 'Per-customer admission burst.',
+  },
+  publishLingerMs: {
+    env: 'FLUXGATE_PUBLISH_LINGER_MS',
+    default: '2',
+    schema: int(0, 1000),
+    doc: 'How long the publisher waits to gather orders into one produce request.',
+  },
+  publishMaxBatch: {
+    env: 'FLUXGATE_PUBLISH_MAX_BATCH',
+    default: '500',
+    schema: int(1, 100_000),
+    doc: 'Most orders in one produce request.',
+  },
+  publishTimeoutMs: {
+    env: 'FLUXGATE_PUBLISH_TIMEOUT_MS',
+    default: '3000',
+    schema: int(100, 120_000),
+    doc: 'After this the publish outcome counts as unknown and the outbox relay takes over.',
+  },
+  outboxGraceMs: {
+    env: 'FLUXGATE_OUTBOX_GRACE_MS',
+    default: '10000',
+    schema: int(100, 3_600_000),
+    doc: 'Outbox entries older than this are re-published by the relay.',
+  },
+  outboxRelayIntervalMs: {
+    env: 'FLUXGATE_OUTBOX_RELAY_INTERVAL_MS',
+    default: '1000',
+    schema: int(10, 600_000),
+    doc: 'How often the relay looks for old outbox entries.',
+  },
+  maxMessageBytes: {
+    env: 'FLUXGATE_MAX_MESSAGE_BYTES',
+    default: '65536',
+    schema: int(1024, 16 * 1024 * 1024),
+    doc: 'Largest request message accepted, after decompression.',
+  },
+  compressions: {
+    env: 'FLUXGATE_COMPRESSIONS',
+    default: 'gzip,br',
+    schema: list.pipe(z.array(z.enum(['gzip', 'br']))),
+    doc: 'Request/response compressions the gate accepts (empty for none).',
+  },
+  maxDeadlineMs: {
+    env: 'FLUXGATE_MAX_DEADLINE_MS',
+    default: '30000',
+    schema: int(100, 3_600_000),
+    doc: 'Longest deadline a unary call may ask for (streams are capped too).',
+  },
+  headersTimeoutMs: {
+    env: 'FLUXGATE_HEADERS_TIMEOUT_MS',
+    default: '10000',
+    schema: int(100, 600_000),
+    doc: 'Time a client has to send request headers.',
+  },
+  requestTimeoutMs: {
+    env: 'FLUXGATE_REQUEST_TIMEOUT_MS',
+    default: '60000',
+    schema: int(0, 3_600_000),
+    doc: 'Time a client has to send a whole HTTP/1.1 request (0: none).',
+  },
+  http2MaxConcurrentStreams: {
+    env: 'FLUXGATE_HTTP2_MAX_CONCURRENT_STREAMS',
+    default: '250',
+    schema: int(1, 100_000),
+    doc: 'HTTP/2 streams one connection may open at once.',
+  },
+  shutdownGraceMs: {
+    env: 'FLUXGATE_SHUTDOWN_GRACE_MS',
+    default: '10000',
+    schema: int(0, 600_000),
+    doc: 'On SIGTERM, how long in-flight calls may finish before the process exits.',
+  },
+  adminToken: {
+    env: 'FLUXGATE_ADMIN_TOKEN',
+    default: '',
+    schema: z
+      .string()
+      .refine(
+        (t) => t === '' || t.length >= 16,
+        'must be empty (admin disabled) or at least 16 characters',
+      ),
+    doc: 'Bearer token for AdminService; empty disables every admin call.',
+  },
+  workerGroupId: {
+    env: 'FLUXGATE_WORKER_GROUP',
+    default: 'fluxgate-worker',
+    schema: z.string().min(1),
+    doc: 'Kafka consumer group of the worker.',
+  },
+  workerMigrate: {
+    env: 'FLUXGATE_WORKER_MIGRATE',
+    default: 'true',
+    schema: bool,
+    doc: 'Run pending database migrations when the worker starts.',
+  },
+  logLevel: {
+    env: 'FLUXGATE_LOG_LEVEL',
+    default: 'info',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    doc: 'Log level (pino).',
+  },
+} as const;
+
+type Settings = typeof settings;
+
+/** The validated, frozen configuration. */
+export type Config = { readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
+
+/** Raised when configuration is invalid; `problems` holds one line per bad setting. */
+export class ConfigError extends Error {
+  /** One human-readable line per problem, naming the env variable. */
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads and validates every setting from `env` (default: `process.env`), with `overrides`
+ * (already typed values) taking precedence, as tests and benchmarks need.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Config> = {},
+): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings)) {
+    if (key in overrides) {
+      values[key] = overrides[key as keyof Config];
+      continue;
+    }
+    const raw = env[setting.env] ?? setting.default;
+    const parsed = (setting.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) values[key] = parsed.data;
+    else
+      problems.push(
+        `${setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
+  }
+  if ((values.tlsCertFile === '') !== (values.tlsKeyFile === '')) {
+    problems.push('FLUXGATE_TLS_CERT_FILE and FLUXGATE_TLS_KEY_FILE must be set together');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(values) as Config;
+}

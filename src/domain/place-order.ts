@@ -1,0 +1,127 @@
+/**
+ * The PlaceOrder use case: reserve atomically, publish, then complete or release. Knows nothing
+ * of Redis, Kafka or the wire; those come in through the ports.
+ */
+import { createHash } from 'node:crypto';
+import type { AcceptedOrder, ValidOrderRequest } from './order.js';
+import type { OrderPublisher, Reservation, ReservationStore } from './ports.js';
+import { Refusal } from './refusal.js';
+import type { SoldOutFlags } from './sold-out-flags.js';
+
+/** What the order placer needs. */
+export interface OrderPlacerDeps {
+  readonly store: ReservationStore;
+  readonly publisher: OrderPublisher;
+  readonly soldOut: SoldOutFlags;
+  readonly newOrderId: () => string;
+  readonly now: () => number;
+  /** Told about failures that do not change the answer (e.g. a completion that will be retried). */
+  readonly onBackgroundError: (error: unknown, context: string) => void;
+}
+
+/** An accepted order, fresh or replayed. */
+export interface PlacedOrder {
+  readonly order: AcceptedOrder;
+  readonly replayed: boolean;
+}
+
+/** Places orders. */
+export interface OrderPlacer {
+  /** Accepts the order (PENDING) or throws a {@link Refusal}. */
+  place(request: ValidOrderRequest, requestId: string): Promise<PlacedOrder>;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The request fingerprint: two requests with the same idempotency key must agree on it.
+ * Length-prefixed so that no two different requests can produce the same text.
+ */
+export function fingerprintOf(request: ValidOrderRequest): string {
+  const parts = [request.sku, String(request.quantity), request.customerId];
+  return sha256(parts.map((p) => `${p.length}:${p}`).join('|'));
+}
+
+/** Hex SHA-256 of an idempotency key: the only form in which keys are stored or published. */
+export function hashIdempotencyKey(key: string): string {
+  return sha256(key);
+}
+
+/** Creates the order placer. */
+export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
+  const { store, publisher, soldOut } = deps;
+
+  async function settle(reservation: Reservation): Promise<PlacedOrder> {
+    const outcome = await publisher.publish(reservation.order);
+    if (outcome === 'acked') {
+      // The order is in Kafka: the answer is PENDING whatever happens next. A completion that
+      // fails leaves the outbox entry, and the relay completes it later.
+      await store.complete([reservation]).catch((e: unknown) => {
+        deps.onBackgroundError(e, 'complete after ack');
+      });
+      return { order: reservation.order, replayed: false };
+    }
+    if (outcome === 'failed') {
+      let released: boolean;
+      try {
+        released = await store.release(reservation);
+      } catch (e) {
+        // Could not release: the outbox entry stays and the relay will publish the order,
+        // so it is accepted after all.
+        deps.onBackgroundError(e, 'release after failed publish');
+        return { order: reservation.order, replayed: false };
+      }
+      if (released) {
+        throw new Refusal(
+          'DEPENDENCY_UNAVAILABLE',
+          'the order queue is unavailable; nothing was reserved, retry with the same key',
+        );
+      }
+    }
+    // Unknown outcome (or a release that found the order already relayed): the outbox entry
+    // holds the order and the relay publishes it, so it is accepted.
+    return { order: reservation.order, replayed: false };
+  }
+
+  return {
+    async place(request, requestId) {
+      const order: AcceptedOrder = {
+        orderId: deps.newOrderId(),
+        sku: request.sku,
+        quantity: request.quantity,
+        customerId: request.customerId,
+        idempotencyKeyHash: hashIdempotencyKey(request.idempotencyKey),
+        acceptedAtMs: deps.now(),
+        requestId,
+      };
+      const fingerprint = fingerprintOf(request);
+      const outcome = soldOut.has(request.sku)
+        ? await store.refuseSoldOut(order, fingerprint)
+        : await store.reserve(order, fingerprint);
+      switch (outcome.kind) {
+        case 'reserved':
+          if (outcome.unitsLeft === 0) soldOut.set(request.sku);
+          return settle(outcome.reservation);
+        case 'in-flight':
+          throw new Refusal(
+            'IDEMPOTENCY_KEY_IN_FLIGHT',
+            'a request with this idempotency key is still being processed; retry shortly',
+          );
+        case 'replay-accepted':
+          return { order: outcome.order, replayed: true };
+        case 'replay-refused': {
+          const { reason, ...facts } = outcome.refusal;
+          throw new Refusal(
+            reason,
+            `${reason} (replayed answer of an earlier request with this key)`,
+            facts,
+            { replayed: true },
+          );
+        }
+        case 'refused':
+          if (outcome.refusal.reason === 'SOLD_OUT') soldOut.set(request.sku);
+          throw outcome.refusal;
+      }
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Refusals: the closed set of reasons a request is turned down, as a domain error. Only the
+ * gate's error mapping (src/gate/error-mapping.ts) turns them into wire errors.
+ */
+
+/** Every refusal reason; the names match `RefusalReason` in proto/fluxgate/v1/errors.proto. */
+export const refusalReasons = [
+  'RATE_LIMITED',
+  'SOLD_OUT',
+  'PURCHASE_LIMIT_REACHED',
+  'SALE_NOT_OPEN',
+  'SALE_PAUSED',
+  'SALE_ENDED',
+  'SALE_NOT_FOUND',
+  'ORDER_NOT_FOUND',
+  'INVALID_ARGUMENT',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
+  'DEPENDENCY_UNAVAILABLE',
+  'UNAUTHENTICATED',
+] as const;
+
+/** A machine-readable refusal reason. */
+export type RefusalReason = (typeof refusalReasons)[number];
+
+/** Facts that go with a refusal; which ones are set depends on the reason. */
+export interface RefusalFacts {
+  /** RATE_LIMITED: how long to wait before retrying, in ms. */
+  readonly retryAfterMs?: number;
+  /** PURCHASE_LIMIT_REACHED: units the customer may still buy. */
+  readonly remaining?: number;
+  /** SALE_NOT_OPEN: when the sale opens, ms since the epoch. */
+  readonly startsAtMs?: number;
+  /** INVALID_ARGUMENT: the offending field, as named in the proto. */
+  readonly field?: string;
+}
+
+/** A request was refused. `replayed` is true when the answer came from the idempotency store. */
+export class Refusal extends Error {
+  /** Why. */
+  readonly reason: RefusalReason;
+  /** Facts for the client (retry delay, remaining units, ...). */
+  readonly facts: RefusalFacts;
+  /** True when this is the stored answer of an earlier request with the same key. */
+  readonly replayed: boolean;
+
+  constructor(
+    reason: RefusalReason,
+    message: string,
+    facts: RefusalFacts = {},
+    options: { replayed?: boolean; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'Refusal';
+    this.reason = reason;
+    this.facts = facts;
+    this.replayed = options.replayed ?? false;
+  }
+}
+
+/** Shorthand for an INVALID_ARGUMENT refusal about one field. */
+export function invalidArgument(field: string, message: string): Refusal {
+  return new Refusal('INVALID_ARGUMENT', `${field}: ${message}`, { field });
+}

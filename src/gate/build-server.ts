@@ -1,0 +1,120 @@
+/**
+ * Builds the gate's Fastify instance with the Connect routes; never listens (main-gate.ts and
+ * tests do). One port serves gRPC over cleartext HTTP/2 for backends and Connect / gRPC-Web
+ * over HTTP/1.1 (or h2c) for browsers: each new connection is handed to the HTTP/2 or the
+ * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1.
+ */
+import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
+import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Config } from '../config.js';
+import { requestIdKey } from './request-id.js';
+
+/** What the server is built from. */
+export interface ServerDeps {
+  readonly config: Pick<
+    Config,
+    | 'tlsCertFile'
+    | 'tlsKeyFile'
+    | 'maxMessageBytes'
+    | 'compressions'
+    | 'maxDeadlineMs'
+    | 'headersTimeoutMs'
+    | 'requestTimeoutMs'
+    | 'http2MaxConcurrentStreams'
+    | 'shutdownGraceMs'
+  >;
+  /** The process's logger; Fastify logs requests through it. */
+  readonly logger: FastifyBaseLogger;
+  /** Registers the Connect services. */
+  readonly routes: (router: ConnectRouter) => void;
+}
+
+const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** A cleartext server that routes each connection to HTTP/2 or HTTP/1.1 by its preface. */
+function createCleartextServer(
+  handler: http.RequestListener,
+  config: ServerDeps['config'],
+): net.Server {
+  const h1 = http.createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      keepAliveTimeout: 5000,
+    },
+    handler,
+  );
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: config.http2MaxConcurrentStreams }, maxSessionMemory: 64 },
+    handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    socket.once('readable', () => {
+      const head = socket.read() as Buffer | null;
+      if (head === null) return;
+      socket.unshift(head);
+      const probe = head.subarray(0, http2Preface.length);
+      (probe.equals(http2Preface.subarray(0, probe.length)) ? h2 : h1).emit('connection', socket);
+    });
+    // Sockets that never send a byte are closed after the headers timeout.
+    socket.setTimeout(config.headersTimeoutMs, () => socket.destroy());
+    socket.once('data', () => socket.setTimeout(0));
+  });
+  // On close: stop accepting, let HTTP/2 sessions finish their streams (GOAWAY), drop idle
+  // keep-alive connections; busy ones end when their requests do.
+  const close = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    for (const session of sessions) session.close();
+    h1.closeIdleConnections();
+    return close(callback);
+  };
+  return server;
+}
+
+/** Builds the gate server (not listening). */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const tls = config.tlsCertFile !== '';
+  // Both variants are used as a plain FastifyInstance: the Connect plugin only sees raw requests.
+  const app: FastifyInstance = tls
+    ? (fastify({
+        http2: true,
+        https: {
+          allowHTTP1: true,
+          cert: readFileSync(config.tlsCertFile),
+          key: readFileSync(config.tlsKeyFile),
+        },
+        loggerInstance: deps.logger,
+        requestIdHeader: 'x-request-id',
+        genReqId: () => randomUUID(),
+      }) as unknown as FastifyInstance)
+    : fastify({
+        serverFactory: (handler) =>
+          createCleartextServer(handler, config) as unknown as http.Server,
+        loggerInstance: deps.logger,
+        requestIdHeader: 'x-request-id',
+        genReqId: () => randomUUID(),
+      });
+  const compressions = { gzip: compressionGzip, br: compressionBrotli };
+  await app.register(fastifyConnectPlugin, {
+    routes: deps.routes,
+    readMaxBytes: config.maxMessageBytes,
+    acceptCompression: config.compressions.map((c) => compressions[c]),
+    maxTimeoutMs: config.maxDeadlineMs,
+    shutdownTimeoutMs: config.shutdownGraceMs,
+    contextValues: (req) => createContextValues().set(requestIdKey, req.id),
+  });
+  return app;
+}

@@ -1,0 +1,83 @@
+/**
+ * The one place where domain refusals become wire errors: code, details (ErrorInfo, RetryInfo,
+ * WaitingRoomTicket) and headers (retry-after, idempotent-replayed).
+ */
+import { create } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { randomUUID } from 'node:crypto';
+import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
+import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
+import { Refusal, type RefusalReason } from '../domain/refusal.js';
+
+/** ErrorInfo.domain of every Flux-Gate refusal. */
+export const errorDomain = 'fluxgate.dev';
+
+/** Header marking an answer replayed from the idempotency store. */
+export const replayedHeader = 'idempotent-replayed';
+
+/** Reason -> Connect/gRPC code (SPEC.md's refusal table). */
+export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
+  RATE_LIMITED: Code.ResourceExhausted,
+  SOLD_OUT: Code.FailedPrecondition,
+  PURCHASE_LIMIT_REACHED: Code.FailedPrecondition,
+  SALE_NOT_OPEN: Code.FailedPrecondition,
+  SALE_PAUSED: Code.FailedPrecondition,
+  SALE_ENDED: Code.FailedPrecondition,
+  SALE_NOT_FOUND: Code.NotFound,
+  ORDER_NOT_FOUND: Code.NotFound,
+  INVALID_ARGUMENT: Code.InvalidArgument,
+  IDEMPOTENCY_KEY_REUSED: Code.InvalidArgument,
+  IDEMPOTENCY_KEY_IN_FLIGHT: Code.Aborted,
+  DEPENDENCY_UNAVAILABLE: Code.Unavailable,
+  UNAUTHENTICATED: Code.Unauthenticated,
+};
+
+/** Builds the wire error for a refusal about `sku` (empty when there is no sale involved). */
+export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: number): ConnectError {
+  const { facts } = refusal;
+  const metadata: Record<string, string> = {};
+  if (facts.remaining !== undefined) metadata.remaining = String(facts.remaining);
+  if (facts.startsAtMs !== undefined) metadata.starts_at = new Date(facts.startsAtMs).toISOString();
+  if (facts.field !== undefined) metadata.field = facts.field;
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    {
+      desc: ErrorInfoSchema,
+      value: create(ErrorInfoSchema, { reason: refusal.reason, domain: errorDomain, metadata }),
+    },
+  ];
+  const headers = new Headers();
+  if (refusal.replayed) headers.set(replayedHeader, 'true');
+  if (facts.retryAfterMs !== undefined) {
+    details.push({
+      desc: RetryInfoSchema,
+      value: create(RetryInfoSchema, { retryDelay: durationFromMs(facts.retryAfterMs) }),
+    });
+    details.push({
+      desc: WaitingRoomTicketSchema,
+      value: create(WaitingRoomTicketSchema, {
+        ticketId: randomUUID(),
+        sku,
+        retryAt: timestampFromMs(nowMs + facts.retryAfterMs),
+      }),
+    });
+    headers.set('retry-after', String(Math.max(1, Math.ceil(facts.retryAfterMs / 1000))));
+  }
+  return new ConnectError(refusal.message, codeOfReason[refusal.reason], headers, details, refusal);
+}
+
+/**
+ * Any error from a handler as a wire error: refusals through the table; anything else is a
+ * fault whose outcome the client cannot know, so it says to retry with the same key.
+ */
+export function toConnectError(error: unknown, sku: string, nowMs: number): ConnectError {
+  if (error instanceof Refusal) return refusalToConnectError(error, sku, nowMs);
+  if (error instanceof ConnectError) return error;
+  return new ConnectError(
+    'internal error; the outcome is unknown: retry with the same idempotency key',
+    Code.Internal,
+    undefined,
+    undefined,
+    error,
+  );
+}

@@ -1,0 +1,144 @@
+/**
+ * The order publisher: gathers concurrent orders into one produce request (a short linger or a
+ * size bound), sends with an idempotent producer and acks from all in-sync replicas, and says
+ * for each order whether the broker acknowledged it, certainly did not write it, or may have.
+ *
+ * "Certainly not written" is claimed only when the producer could not connect: once a
+ * request may have left, kafkajs's internal retries hide whether an attempt was written.
+ */
+import type { Producer } from 'kafkajs';
+import type { AcceptedOrder } from '../domain/order.js';
+import type { OrderPublisher, PublishOutcome } from '../domain/ports.js';
+import { encodeOrderAccepted } from './codec.js';
+
+/** What the publisher needs. */
+export interface KafkaPublisherOptions {
+  /** Creates and connects a producer; called again after any failed or unknown send. */
+  readonly connectProducer: () => Promise<Producer>;
+  readonly topic: string;
+  readonly lingerMs: number;
+  readonly maxBatch: number;
+  /** A send not settled by then has an unknown outcome. */
+  readonly timeoutMs: number;
+  readonly onError: (error: unknown, outcome: PublishOutcome) => void;
+}
+
+/** The publisher, with a way to stop it. */
+export interface KafkaPublisher extends OrderPublisher {
+  /** Sends what is queued, then disconnects the producer. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly order: AcceptedOrder;
+  readonly resolve: (outcome: PublishOutcome) => void;
+}
+
+/** Creates the publisher; the producer connects on first use. */
+export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
+  let queue: Pending[] = [];
+  let draining: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let producer: Promise<Producer> | undefined;
+
+  // After an error the producer's sequence numbers may disagree with the broker's; a new
+  // producer id starts a fresh sequence, so a later batch can never be taken for a duplicate.
+  function replaceProducer(): void {
+    const old = producer;
+    producer = undefined;
+    void old?.then((p) => p.disconnect()).catch(() => undefined);
+  }
+
+  /** Races `work` against the publish timeout; rejects when time runs out. */
+  async function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function send(batch: Pending[]): Promise<void> {
+    const settle = (outcome: PublishOutcome) => {
+      for (const p of batch) p.resolve(outcome);
+    };
+    let connected: Producer;
+    try {
+      producer ??= options.connectProducer();
+      connected = await withTimeout(producer, 'connecting the producer');
+    } catch (error) {
+      // A producer that never connected sent nothing: the failure is certain.
+      replaceProducer();
+      options.onError(error, 'failed');
+      settle('failed');
+      return;
+    }
+    try {
+      const sent = connected.send({
+        topic: options.topic,
+        acks: -1,
+        messages: batch.map(({ order }) => ({
+          key: order.sku,
+          value: Buffer.from(encodeOrderAccepted(order)),
+          headers: { 'request-id': order.requestId },
+        })),
+      });
+      sent.catch(() => undefined);
+      await withTimeout(sent, 'the produce request');
+      settle('acked');
+    } catch (error) {
+      // The producer retries internally, so an error cannot tell whether an earlier attempt
+      // was written: the outcome is unknown and the outbox relay takes over.
+      replaceProducer();
+      options.onError(error, 'unknown');
+      settle('unknown');
+    }
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, options.maxBatch);
+      queue = queue.slice(batch.length);
+      await send(batch);
+    }
+    draining = undefined;
+  }
+
+  function schedule(): void {
+    if (draining) return; // the running drain picks the new orders up
+    if (queue.length >= options.maxBatch || options.lingerMs === 0) {
+      clearTimeout(timer);
+      timer = undefined;
+      draining = drain();
+    } else {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        draining ??= drain();
+      }, options.lingerMs);
+    }
+  }
+
+  return {
+    publish(order) {
+      return new Promise<PublishOutcome>((resolve) => {
+        queue.push({ order, resolve });
+        schedule();
+      });
+    },
+    async close() {
+      clearTimeout(timer);
+      timer = undefined;
+      draining ??= drain();
+      await draining;
+      const p = producer;
+      producer = undefined;
+      await p?.then((x) => x.disconnect()).catch(() => undefined);
+    },
+  };
+}

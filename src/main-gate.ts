@@ -1,0 +1,168 @@
+/**
+ * The gate process: builds the concrete clients, wires the ports, listens, relays the outbox,
+ * and shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
+ */
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { relayOutboxOnce } from './domain/outbox-relay.js';
+import { createOrderPlacer } from './domain/place-order.js';
+import { SoldOutFlags } from './domain/sold-out-flags.js';
+import { buildServer } from './gate/build-server.js';
+import { createOrderGateService } from './gate/order-gate-service.js';
+import { createKafkaPublisher } from './kafka/publisher.js';
+import { createTopics, ensureTopics } from './kafka/topics.js';
+import { createKeys } from './redis/keys.js';
+import { createRedisReservationStore } from './redis/reservation-store.js';
+import { registerScripts } from './redis/scripts.js';
+
+/** A running gate. */
+export interface RunningGate {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  /** Stops accepting, finishes in-flight calls, flushes the publisher, closes clients. */
+  close(): Promise<void>;
+}
+
+/** How long a sold-out flag is trusted before the counter is asked again. */
+const soldOutFlagTtlMs = 1000;
+/** Most outbox entries one relay pass re-publishes. */
+const relayBatchSize = 500;
+
+/** Starts a gate with `config`; resolves once it listens. */
+export async function startGate(config: Config): Promise<RunningGate> {
+  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  registerScripts(redis);
+  const keys = createKeys(config.redisKeyPrefix);
+  const topics = createTopics(config.topicPrefix);
+  const kafkaOptions = {
+    clientId: 'fluxgate-gate',
+    brokers: config.kafkaBrokers,
+    logLevel: logLevel.WARN,
+  };
+
+  const admin = new Kafka(kafkaOptions).admin();
+  await admin.connect();
+  await ensureTopics(admin, topics);
+  await admin.disconnect();
+
+  // Few, quick retries: a publish must settle well within a client's deadline.
+  const kafka = new Kafka({
+    ...kafkaOptions,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  const logger = pino({ level: config.logLevel });
+  const log = (error: unknown, context: string) => {
+    logger.warn({ err: error }, context);
+  };
+  const publisher = createKafkaPublisher({
+    connectProducer: async () => {
+      const producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await producer.connect();
+      return producer;
+    },
+    topic: topics.orders,
+    lingerMs: config.publishLingerMs,
+    maxBatch: config.publishMaxBatch,
+    timeoutMs: config.publishTimeoutMs,
+    onError: (error, outcome) => {
+      log(error, `publish ${outcome}`);
+    },
+  });
+  const store = createRedisReservationStore(redis, keys, {
+    idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+    customerRate: config.customerRate,
+    customerBurst: config.customerBurst,
+  });
+  const placer = createOrderPlacer({
+    store,
+    publisher,
+    soldOut: new SoldOutFlags(soldOutFlagTtlMs),
+    newOrderId: () => uuidv7(),
+    now: Date.now,
+    onBackgroundError: log,
+  });
+
+  const app = await buildServer({
+    config,
+    logger,
+    routes: (router) => {
+      router.service(
+        OrderGateService,
+        createOrderGateService({ placer, maxQuantity: config.maxQuantity, now: Date.now }),
+      );
+    },
+  });
+
+  let relaying = false;
+  const relay = setInterval(() => {
+    if (relaying) return;
+    relaying = true;
+    relayOutboxOnce({ store, publisher, graceMs: config.outboxGraceMs, batchSize: relayBatchSize })
+      .then((n) => {
+        if (n > 0) logger.info({ relayed: n }, 'outbox relay re-published orders');
+      })
+      .catch((error: unknown) => {
+        log(error, 'outbox relay');
+      })
+      .finally(() => {
+        relaying = false;
+      });
+  }, config.outboxRelayIntervalMs);
+
+  const address = await app.listen({ host: config.gateHost, port: config.gatePort });
+  return {
+    url: address,
+    async close() {
+      clearInterval(relay);
+      await app.close();
+      await publisher.close();
+      redis.disconnect();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.problems) console.error(`config: ${line}`);
+    process.exit(2);
+  }
+  const gate = await startGate(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.error(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    gate.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}

@@ -1,0 +1,45 @@
+/**
+ * Every Redis key name, and nowhere else. All keys of one sale share the hash tag `{sku}`, so
+ * one Lua script can touch them all and the design runs unchanged on Redis Cluster.
+ */
+
+/** Key builders for one key prefix (one environment or one test). */
+export interface Keys {
+  /** Set of every sku with a sale (a global index: not in any sale's slot). */
+  readonly sales: string;
+  /** Hash: the sale's settings. */
+  sale(sku: string): string;
+  /** String: units left. */
+  stock(sku: string): string;
+  /** Hash: the sale's admission token bucket. */
+  saleBucket(sku: string): string;
+  /** Hash: one customer's token bucket in this sale. */
+  customerBucket(sku: string, customerId: string): string;
+  /** String: units one customer holds in this sale (for the per-customer limit). */
+  bought(sku: string, customerId: string): string;
+  /** Hash: one idempotency entry, by the key's SHA-256. */
+  idempotency(sku: string, keyHash: string): string;
+  /** Stream: accepted orders not yet acknowledged by Kafka. */
+  outbox(sku: string): string;
+  /** Hash: the gate's counters for the sale. */
+  stats(sku: string): string;
+  /** String: held by the gate process currently relaying this sale's outbox. */
+  relayLock(sku: string): string;
+}
+
+/** Builds the key names for `prefix`. */
+export function createKeys(prefix: string): Keys {
+  const tag = (sku: string) => `${prefix}:{${sku}}`;
+  return {
+    sales: `${prefix}:sales`,
+    sale: (sku) => `${tag(sku)}:sale`,
+    stock: (sku) => `${tag(sku)}:stock`,
+    saleBucket: (sku) => `${tag(sku)}:bucket`,
+    customerBucket: (sku, customerId) => `${tag(sku)}:bucket:${customerId}`,
+    bought: (sku, customerId) => `${tag(sku)}:bought:${customerId}`,
+    idempotency: (sku, keyHash) => `${tag(sku)}:idem:${keyHash}`,
+    outbox: (sku) => `${tag(sku)}:outbox`,
+    stats: (sku) => `${tag(sku)}:stats`,
+    relayLock: (sku) => `${tag(sku)}:relay-lock`,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * The Redis implementation of {@link ReservationStore}: each operation is one registered Lua
+ * script call; completions are pipelined into one round trip.
+ */
+import type { Redis } from 'ioredis';
+import type { AcceptedOrder } from '../domain/order.js';
+import type { Reservation, ReservationStore } from '../domain/ports.js';
+import { toReservationOutcome, type ScriptReply } from './codes.js';
+import type { Keys } from './keys.js';
+import {
+  completeOrderArgs,
+  placeOrderArgs,
+  releaseOrderArgs,
+  soldOutArgs,
+  type PlaceOrderSettings,
+  type ScriptArgs,
+  type ScriptName,
+} from './scripts.js';
+
+type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<unknown>>;
+
+/** Creates the store on a client on which {@link registerScripts} was called. */
+export function createRedisReservationStore(
+  redis: Redis,
+  keys: Keys,
+  settings: PlaceOrderSettings,
+): ReservationStore {
+  const run = redis as unknown as ScriptCaller;
+
+  return {
+    async reserve(order, fingerprint) {
+      const reply = (await run.placeOrder(
+        ...placeOrderArgs(keys, order, fingerprint, settings),
+      )) as ScriptReply;
+      return toReservationOutcome(reply, order);
+    },
+
+    async refuseSoldOut(order, fingerprint) {
+      const reply = (await run.soldOut(
+        ...soldOutArgs(keys, order, fingerprint, settings.idempotencyTtlMs),
+      )) as ScriptReply;
+      return toReservationOutcome(reply, order);
+    },
+
+    async complete(reservations) {
+      if (reservations.length === 0) return;
+      const pipeline = redis.pipeline();
+      const queued = pipeline as unknown as ScriptCaller;
+      for (const r of reservations) void queued.completeOrder(...completeOrderArgs(keys, r));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error !== null);
+      if (failed) throw failed[0] as Error;
+    },
+
+    async release(reservation) {
+      return (await run.releaseOrder(...releaseOrderArgs(keys, reservation))) === 1;
+    },
+
+    async claimStale(olderThanMs, limit) {
+      const [seconds, micros] = await redis.time();
+      const cutoffMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - olderThanMs;
+      const claimed: Reservation[] = [];
+      for (const sku of await redis.smembers(keys.sales)) {
+        if (claimed.length >= limit) break;
+        // One relaying process per sale at a time; the lock lapses on its own if we die.
+        const locked = await redis.set(
+          keys.relayLock(sku),
+          '1',
+          'PX',
+          Math.max(olderThanMs, 1000),
+          'NX',
+        );
+        if (locked !== 'OK') continue;
+        // Stream ids start with the Redis clock in ms, so "older than" is an id range.
+        const entries = await redis.xrange(
+          keys.outbox(sku),
+          '-',
+          String(cutoffMs),
+          'COUNT',
+          limit - claimed.length,
+        );
+        for (const [entryId, fields] of entries) {
+          const json = fields[fields.indexOf('order') + 1];
+          if (json !== undefined)
+            claimed.push({ order: JSON.parse(json) as AcceptedOrder, entryId });
+        }
+      }
+      return claimed;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Shared set-up for integration tests against the real local stack: a config isolated by a
+ * unique Redis key prefix and Kafka topic prefix, and helpers to load sales.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Sale } from '../../src/domain/sale.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { loadSale } from '../../src/redis/sale-store.js';
+
+/** A config for one test file: unique prefixes, an ephemeral port, quiet logs. */
+export function isolatedConfig(overrides: Partial<Config> = {}): Config {
+  const id = randomBytes(4).toString('hex');
+  return loadConfig(process.env, {
+    redisKeyPrefix: `t${id}`,
+    topicPrefix: `t${id}.`,
+    gatePort: 0,
+    logLevel: 'silent',
+    ...overrides,
+  });
+}
+
+/** A Redis client and the key builder for `config`. */
+export function redisFor(config: Config): { redis: Redis; keys: Keys } {
+  return { redis: new Redis(config.redisUrl), keys: createKeys(config.redisKeyPrefix) };
+}
+
+/** A sale open now for an hour, with generous admission unless overridden. */
+export function openSale(sku: string, overrides: Partial<Sale> = {}): Sale {
+  const now = Date.now();
+  return {
+    sku,
+    name: `Test ${sku}`,
+    totalStock: 100,
+    perCustomerLimit: 1_000_000,
+    startsAtMs: now - 1000,
+    endsAtMs: now + 3_600_000,
+    admissionRate: 1_000_000,
+    admissionBurst: 1_000_000,
+    paused: false,
+    ...overrides,
+  };
+}
+
+/** Loads `sale` with its whole total stock available. */
+export async function loadOpenSale(redis: Redis, keys: Keys, sale: Sale): Promise<void> {
+  await loadSale(redis, keys, sale, sale.totalStock);
+}
