@@ -58,6 +58,12 @@ export const settings = {
     schema: z.url(),
     doc: 'PostgreSQL for orders and products.',
   },
+  databaseSchema: {
+    env: 'FLUXGATE_DATABASE_SCHEMA',
+    default: 'public',
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/),
+    doc: 'PostgreSQL schema holding the tables (created if missing; isolates tests).',
+  },
   topicPrefix: {
     env: 'FLUXGATE_TOPIC_PREFIX',
     default: '',

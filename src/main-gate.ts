@@ -4,11 +4,10 @@
  */
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import type { Config } from './config.js';
 import { relayOutboxOnce } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
 import { SoldOutFlags } from './domain/sold-out-flags.js';
@@ -17,6 +16,7 @@ import { createOrderGateService } from './gate/order-gate-service.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
 import { createTopics, ensureTopics } from './kafka/topics.js';
 import { createKeys } from './redis/keys.js';
+import { isEntryPoint, runMain } from './run-main.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
 import { registerScripts } from './redis/scripts.js';
 
@@ -130,39 +130,4 @@ export async function startGate(config: Config): Promise<RunningGate> {
   };
 }
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const line of error.problems) console.error(`config: ${line}`);
-    process.exit(2);
-  }
-  const gate = await startGate(config);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      console.error(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    gate.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => {
-    stop('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    stop('SIGINT');
-  });
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
-}
+if (isEntryPoint(import.meta.url)) await runMain(startGate);

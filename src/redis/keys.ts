@@ -7,6 +7,8 @@
 export interface Keys {
   /** Set of every sku with a sale (a global index: not in any sale's slot). */
   readonly sales: string;
+  /** Pub/sub channel of OrderStatusChanged events (protobuf binary), for WatchOrder. */
+  readonly orderStatusChannel: string;
   /** Hash: the sale's settings. */
   sale(sku: string): string;
   /** String: units left. */
@@ -32,6 +34,7 @@ export function createKeys(prefix: string): Keys {
   const tag = (sku: string) => `${prefix}:{${sku}}`;
   return {
     sales: `${prefix}:sales`,
+    orderStatusChannel: `${prefix}:order-status`,
     sale: (sku) => `${tag(sku)}:sale`,
     stock: (sku) => `${tag(sku)}:stock`,
     saleBucket: (sku) => `${tag(sku)}:bucket`,

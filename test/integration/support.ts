@@ -15,6 +15,8 @@ export function isolatedConfig(overrides: Partial<Config> = {}): Config {
   return loadConfig(process.env, {
     redisKeyPrefix: `t${id}`,
     topicPrefix: `t${id}.`,
+    databaseSchema: `t${id}`,
+    workerGroupId: `t${id}-worker`,
     gatePort: 0,
     logLevel: 'silent',
     ...overrides,
@@ -46,4 +48,18 @@ export function openSale(sku: string, overrides: Partial<Sale> = {}): Sale {
 /** Loads `sale` with its whole total stock available. */
 export async function loadOpenSale(redis: Redis, keys: Keys, sale: Sale): Promise<void> {
   await loadSale(redis, keys, sale, sale.totalStock);
+}
+
+/** Polls `probe` every 100 ms until it returns true; fails after `timeoutMs`. */
+export async function eventually(
+  probe: () => Promise<boolean>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,0 +1,49 @@
+/**
+ * Process entry shared by the gate and the worker: load config (one clear line per problem,
+ * exit 2), start, then stop gracefully on SIGTERM / SIGINT; a second signal forces exit.
+ */
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+/** Something running that can be stopped. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/** True when the module at `moduleUrl` is the script node was asked to run. */
+export function isEntryPoint(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
+}
+
+/** Runs `start` as the process's whole life. */
+export async function runMain(start: (config: Config) => Promise<Closable>): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.problems) console.error(`config: ${line}`);
+    process.exit(2);
+  }
+  const running = await start(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.error(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      stop(signal);
+    });
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * One PostgreSQL transaction for one batch of accepted orders: skip orders already recorded,
+ * decide each new order against the product's stock (row-locked), insert the new orders with
+ * their final status, and decrement the stock with the `stock >= quantity` guard. Set-based
+ * SQL through MikroORM's connection, bound to the transaction (the `ctx` argument).
+ */
+import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type { AcceptedOrder } from '../domain/order.js';
+import type { StoredRejectReason } from '../persistence/entities.js';
+
+/** An accepted order and where it came from in Kafka. */
+export interface IncomingOrder {
+  readonly order: AcceptedOrder;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** The final status decided for a newly recorded order. */
+export interface Decision {
+  readonly incoming: IncomingOrder;
+  readonly status: 'CONFIRMED' | 'REJECTED';
+  readonly rejectReason: StoredRejectReason | null;
+  readonly finalizedAt: Date;
+}
+
+/** What the transaction did. */
+export interface BatchResult {
+  /** Newly recorded orders, with their status. */
+  readonly decided: Decision[];
+  /** Orders already recorded (redelivery, relay re-publish): nothing changed for them. */
+  readonly duplicates: number;
+  /** Orders whose idempotency key another order of the sale already holds: not recorded. */
+  readonly keyConflicts: IncomingOrder[];
+}
+
+/** Raised when a guard the locks should make impossible fails: the transaction rolls back. */
+export class GuardViolation extends Error {
+  override readonly name = 'GuardViolation';
+}
+
+/**
+ * Decides orders in the order given, greedily, against the stock counts: pure, so the
+ * transaction's arithmetic can be tested alone.
+ */
+export function decide(
+  orders: readonly IncomingOrder[],
+  stockBySku: ReadonlyMap<string, number>,
+  now: Date,
+): Decision[] {
+  const left = new Map(stockBySku);
+  return orders.map((incoming) => {
+    const stock = left.get(incoming.order.sku);
+    if (stock === undefined)
+      return { incoming, status: 'REJECTED', rejectReason: 'UNKNOWN_PRODUCT', finalizedAt: now };
+    if (stock < incoming.order.quantity) {
+      return { incoming, status: 'REJECTED', rejectReason: 'INSUFFICIENT_STOCK', finalizedAt: now };
+    }
+    left.set(incoming.order.sku, stock - incoming.order.quantity);
+    return { incoming, status: 'CONFIRMED', rejectReason: null, finalizedAt: now };
+  });
+}
+
+/** Runs the batch's transaction on a fresh fork of `em`. */
+export async function persistBatch(
+  em: EntityManager,
+  batch: readonly IncomingOrder[],
+): Promise<BatchResult> {
+  if (batch.length === 0) return { decided: [], duplicates: 0, keyConflicts: [] };
+  return em.fork().transactional(async (tx) => {
+    const connection = tx.getConnection();
+    // Without ctx, execute() would take a pooled connection outside this transaction.
+    const ctx = tx.getTransactionContext<Knex.Transaction>();
+    if (ctx === undefined) throw new Error('no transaction context');
+    const all = <T>(sql: string, params: unknown[]) =>
+      connection.execute<T[]>(sql, params, 'all', ctx);
+
+    const keys = batch.map(({ order }) => ({
+      order_id: order.orderId,
+      sku: order.sku,
+      key_hash: order.idempotencyKeyHash,
+    }));
+    const known = await all<{ order_id: string; sku: string; key_hash: string }>(
+      `select o.order_id, o.sku, o.idempotency_key_hash as key_hash
+         from orders o
+         join jsonb_to_recordset(?::jsonb) as k(order_id uuid, sku text, key_hash text)
+           on o.order_id = k.order_id or (o.sku = k.sku and o.idempotency_key_hash = k.key_hash)`,
+      [JSON.stringify(keys)],
+    );
+    const knownIds = new Set(known.map((r) => r.order_id));
+    const heldKeys = new Set(known.map((r) => `${r.sku}\n${r.key_hash}`));
+
+    const fresh: IncomingOrder[] = [];
+    const keyConflicts: IncomingOrder[] = [];
+    let duplicates = 0;
+    for (const incoming of batch) {
+      const { orderId, sku, idempotencyKeyHash } = incoming.order;
+      const key = `${sku}\n${idempotencyKeyHash}`;
+      if (knownIds.has(orderId)) duplicates++;
+      else if (heldKeys.has(key)) keyConflicts.push(incoming);
+      else {
+        fresh.push(incoming);
+        knownIds.add(orderId);
+        heldKeys.add(key);
+      }
+    }
+    if (fresh.length === 0) return { decided: [], duplicates, keyConflicts };
+
+    // Row locks: no other transaction moves these stocks until we commit.
+    const skus = [...new Set(fresh.map((f) => f.order.sku))];
+    const products = await all<{ sku: string; stock: number }>(
+      'select sku, stock from product where sku in (select jsonb_array_elements_text(?::jsonb)) order by sku for update',
+      [JSON.stringify(skus)],
+    );
+    const decided = decide(fresh, new Map(products.map((p) => [p.sku, p.stock])), new Date());
+
+    const rows = decided.map((d) => ({
+      order_id: d.incoming.order.orderId,
+      sku: d.incoming.order.sku,
+      quantity: d.incoming.order.quantity,
+      customer_id: d.incoming.order.customerId,
+      key_hash: d.incoming.order.idempotencyKeyHash,
+      status: d.status,
+      reject_reason: d.rejectReason,
+      accepted_at: new Date(d.incoming.order.acceptedAtMs).toISOString(),
+      finalized_at: d.finalizedAt.toISOString(),
+      request_id: d.incoming.order.requestId,
+      kafka_partition: d.incoming.partition,
+      kafka_offset: d.incoming.offset,
+    }));
+    const inserted = await all<{ order_id: string }>(
+      `insert into orders (order_id, sku, quantity, customer_id, idempotency_key_hash, status, reject_reason,
+                           accepted_at, finalized_at, request_id, kafka_partition, kafka_offset)
+       select order_id, sku, quantity, customer_id, key_hash, status, reject_reason,
+              accepted_at, finalized_at, request_id, kafka_partition, kafka_offset
+         from jsonb_to_recordset(?::jsonb) as r(order_id uuid, sku text, quantity int, customer_id text, key_hash text,
+              status text, reject_reason text, accepted_at timestamptz, finalized_at timestamptz, request_id text,
+              kafka_partition int, kafka_offset bigint)
+       on conflict do nothing
+       returning order_id`,
+      [JSON.stringify(rows)],
+    );
+    if (inserted.length !== rows.length) {
+      throw new GuardViolation(
+        `inserted ${inserted.length} of ${rows.length} new orders: another writer raced this batch`,
+      );
+    }
+
+    const taken = new Map<string, number>();
+    for (const d of decided) {
+      if (d.status === 'CONFIRMED')
+        taken.set(
+          d.incoming.order.sku,
+          (taken.get(d.incoming.order.sku) ?? 0) + d.incoming.order.quantity,
+        );
+    }
+    if (taken.size > 0) {
+      const updated = await all<{ sku: string }>(
+        `update product p set stock = p.stock - t.qty, updated_at = now()
+           from jsonb_to_recordset(?::jsonb) as t(sku text, qty int)
+          where p.sku = t.sku and p.stock >= t.qty
+          returning p.sku`,
+        [JSON.stringify([...taken].map(([sku, qty]) => ({ sku, qty })))],
+      );
+      if (updated.length !== taken.size)
+        throw new GuardViolation('a stock guard failed under lock');
+    }
+    return { decided, duplicates, keyConflicts };
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * The worker against real Kafka and PostgreSQL: duplicates change nothing, the stock guard
+ * rejects what the database cannot cover, poison goes to the dead-letter topic.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { DeadLetterSchema } from '../../gen/fluxgate/v1/events_pb.js';
+import type { AcceptedOrder } from '../../src/domain/order.js';
+import { encodeOrderAccepted } from '../../src/kafka/codec.js';
+import { createTopics } from '../../src/kafka/topics.js';
+import { startWorker, type RunningWorker } from '../../src/main-worker.js';
+import { ProductSchema } from '../../src/persistence/entities.js';
+import { createOrm } from '../../src/persistence/orm.js';
+import { eventually, isolatedConfig } from './support.js';
+
+const config = isolatedConfig();
+const topics = createTopics(config.topicPrefix);
+const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
+let producer: Producer;
+let worker: RunningWorker;
+let orm: MikroORM;
+
+function order(sku: string, quantity: number): AcceptedOrder {
+  return {
+    orderId: uuidv7(),
+    sku,
+    quantity,
+    customerId: `c-${randomBytes(3).toString('hex')}`,
+    idempotencyKeyHash: randomBytes(32).toString('hex'),
+    acceptedAtMs: Date.now(),
+    requestId: randomUUID(),
+  };
+}
+
+async function send(values: { key: string; value: Buffer }[]): Promise<void> {
+  for (let i = 0; i < values.length; i += 1000) {
+    await producer.send({ topic: topics.orders, acks: -1, messages: values.slice(i, i + 1000) });
+  }
+}
+
+const toRecord = (o: AcceptedOrder) => ({ key: o.sku, value: Buffer.from(encodeOrderAccepted(o)) });
+
+async function addProduct(sku: string, stock: number): Promise<void> {
+  await orm.em.fork().insert(ProductSchema, {
+    sku,
+    name: sku,
+    stock,
+    totalStock: stock,
+    perCustomerLimit: 1000,
+    startsAt: new Date(Date.now() - 1000),
+    endsAt: new Date(Date.now() + 3_600_000),
+    admissionRate: 1000,
+    admissionBurst: 1000,
+    paused: false,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  });
+}
+
+async function rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+  return orm.em.getConnection().execute<T[]>(sql, params);
+}
+
+beforeAll(async () => {
+  worker = await startWorker(config); // runs the migrations into the test's schema
+  orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  producer = kafka.producer();
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await worker.close();
+  await producer.disconnect();
+  await orm.em.getConnection().execute(`drop schema "${config.databaseSchema}" cascade`);
+  await orm.close();
+});
+
+test('10,000 events with 500 duplicates become exactly 9,500 orders, stock down by the confirmed quantities', async () => {
+  await addProduct('BULK-1', 1_000_000);
+  const orders = Array.from({ length: 9_500 }, (_, i) => order('BULK-1', (i % 3) + 1));
+  const duplicates = orders.slice(0, 500);
+  await send([...orders, ...duplicates].map(toRecord));
+
+  await eventually(
+    async () =>
+      (await rows<{ n: string }>("select count(*) as n from orders where sku = 'BULK-1'"))[0]?.n ===
+      '9500',
+    60_000,
+    '9,500 orders',
+  );
+  // Give any late duplicate a chance to (wrongly) change something before checking.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const [summary] = await rows<{ n: string; confirmed_qty: string; distinct_ids: string }>(
+    `select count(*) as n, sum(quantity) filter (where status = 'CONFIRMED') as confirmed_qty,
+            count(distinct order_id) as distinct_ids from orders where sku = 'BULK-1'`,
+  );
+  const expectedQty = orders.reduce((s, o) => s + o.quantity, 0);
+  expect(summary).toEqual({ n: '9500', confirmed_qty: String(expectedQty), distinct_ids: '9500' });
+  const [product] = await rows<{ stock: number }>("select stock from product where sku = 'BULK-1'");
+  expect(product?.stock).toBe(1_000_000 - expectedQty);
+});
+
+test('orders beyond the database stock are REJECTED with a reason, and stock never goes below zero', async () => {
+  await addProduct('TIGHT-1', 10);
+  const orders = [
+    order('TIGHT-1', 3),
+    order('TIGHT-1', 3),
+    order('TIGHT-1', 3),
+    order('TIGHT-1', 2),
+    order('TIGHT-1', 1),
+  ];
+  await send(orders.map(toRecord));
+  await eventually(
+    async () =>
+      (await rows<{ n: string }>("select count(*) as n from orders where sku = 'TIGHT-1'"))[0]
+        ?.n === '5',
+    30_000,
+    '5 orders',
+  );
+  const result = await rows<{ order_id: string; status: string; reject_reason: string | null }>(
+    "select order_id, status, reject_reason from orders where sku = 'TIGHT-1'",
+  );
+  const byId = new Map(result.map((r) => [r.order_id, r]));
+  // Greedy in partition order: 3+3+3 fit, 2 does not (1 left), 1 fits.
+  expect(orders.map((o) => byId.get(o.orderId)?.status)).toEqual([
+    'CONFIRMED',
+    'CONFIRMED',
+    'CONFIRMED',
+    'REJECTED',
+    'CONFIRMED',
+  ]);
+  expect(byId.get(orders[3]!.orderId)?.reject_reason).toBe('INSUFFICIENT_STOCK');
+  const [product] = await rows<{ stock: number }>(
+    "select stock from product where sku = 'TIGHT-1'",
+  );
+  expect(product?.stock).toBe(0);
+});
+
+test('poison records go to the dead-letter topic with the original bytes; good orders around them are persisted', async () => {
+  await addProduct('MIX-1', 100);
+  const good = [order('MIX-1', 1), order('MIX-1', 2)];
+  const garbage = Buffer.from([0xff, 0xff, 0xff, 0x07]);
+  const badQuantity = Buffer.from(encodeOrderAccepted({ ...order('MIX-1', 1), quantity: 0 }));
+  const unknownSku = order('NO-SUCH-SKU', 1);
+  await send([
+    toRecord(good[0]!),
+    { key: 'MIX-1', value: garbage },
+    { key: 'MIX-1', value: badQuantity },
+    toRecord(unknownSku),
+    toRecord(good[1]!),
+  ]);
+
+  const consumer = kafka.consumer({ groupId: `${config.workerGroupId}-dlq-reader` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.deadLetter, fromBeginning: true });
+  const letters: { value: Uint8Array; error: string }[] = [];
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const letter = fromBinary(DeadLetterSchema, message.value ?? new Uint8Array());
+      letters.push({ value: letter.value, error: letter.error });
+    },
+  });
+  await eventually(async () => letters.length >= 3, 30_000, 'three dead letters');
+  await consumer.disconnect();
+
+  expect(letters.map((l) => Buffer.from(l.value).toString('hex')).sort()).toEqual(
+    [garbage, badQuantity, Buffer.from(encodeOrderAccepted(unknownSku))]
+      .map((b) => b.toString('hex'))
+      .sort(),
+  );
+  expect(letters.every((l) => l.error.length > 0)).toBe(true);
+  const persisted = await rows<{ order_id: string; status: string }>(
+    'select order_id, status from orders where order_id = any(?::uuid[])',
+    [`{${good.map((o) => o.orderId).join(',')}}`],
+  );
+  expect(persisted.map((r) => r.status)).toEqual(['CONFIRMED', 'CONFIRMED']);
+  // The unknown sku's buyer is told: the order is recorded REJECTED.
+  const [unknown] = await rows<{ status: string; reject_reason: string }>(
+    'select status, reject_reason from orders where order_id = ?',
+    [unknownSku.orderId],
+  );
+  expect(unknown).toEqual({ status: 'REJECTED', reject_reason: 'UNKNOWN_PRODUCT' });
+});
