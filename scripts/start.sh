@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The README's run command (npm start): brings the local stack up, builds, and runs the worker
+# and the gate in the foreground. Ctrl-C or SIGTERM stops both cleanly; the stack stays up
+# (scripts/stack.sh down stops it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/stack.sh up
+npm run --silent build
+node dist/src/main-worker.js &
+worker=$!
+node dist/src/main-gate.js &
+gate=$!
+stop() { kill -TERM "$gate" "$worker" 2>/dev/null || true; }
+trap stop INT TERM
+# If either process exits, stop the other and exit with the first failure.
+status=0
+wait -n "$gate" "$worker" || status=$?
+stop
+wait "$gate" 2>/dev/null || true
+wait "$worker" 2>/dev/null || true
+exit "$status"
