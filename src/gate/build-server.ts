@@ -55,6 +55,9 @@ function createCleartextServer(
     { settings: { maxConcurrentStreams: config.http2MaxConcurrentStreams }, maxSessionMemory: 64 },
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
+  // An http.Server tracks its connections (for closeIdleConnections, and to enforce the
+  // headers and request timeouts) only from its 'listening' event; this one never listens itself.
+  h1.emit('listening');
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
@@ -73,12 +76,19 @@ function createCleartextServer(
     socket.once('data', () => socket.setTimeout(0));
   });
   // On close: stop accepting, let HTTP/2 sessions finish their streams (GOAWAY), drop idle
-  // keep-alive connections; busy ones end when their requests do.
+  // keep-alive connections; whatever is still open after the grace period is cut.
   const close = server.close.bind(server);
   server.close = (callback?: (err?: Error) => void) => {
     for (const session of sessions) session.close();
-    h1.closeIdleConnections();
-    return close(callback);
+    h1.close(() => undefined); // stops its timers and drops idle keep-alive connections
+    const force = setTimeout(() => {
+      for (const session of sessions) session.destroy();
+      h1.closeAllConnections();
+    }, config.shutdownGraceMs).unref();
+    return close((err) => {
+      clearTimeout(force);
+      callback?.(err);
+    });
   };
   return server;
 }

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Sale } from '../../src/domain/sale.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
@@ -19,6 +20,7 @@ export function isolatedConfig(overrides: Partial<Config> = {}): Config {
     workerGroupId: `t${id}-worker`,
     gatePort: 0,
     logLevel: 'silent',
+    shutdownGraceMs: 1000,
     ...overrides,
   });
 }
@@ -62,4 +64,40 @@ export async function eventually(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Reads every record of `topic` from the beginning until `enough` says stop (or time runs out). */
+export async function readTopic(
+  config: Config,
+  topic: string,
+  enough: (records: KafkaMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<KafkaMessage[]> {
+  const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
+  const records: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        records.push(message);
+      },
+    });
+    await eventually(async () => enough(records), timeoutMs, `records on ${topic}`);
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+/** Every key under the config's prefix with its serialized value: a snapshot to compare. */
+export async function redisSnapshot(redis: Redis, prefix: string): Promise<Map<string, string>> {
+  const snapshot = new Map<string, string>();
+  for (const key of (await redis.keys(`${prefix}:*`)).sort()) {
+    // null when the key expired between KEYS and DUMP (ioredis types it as always present).
+    const dump = (await redis.dumpBuffer(key)) as Buffer | null;
+    snapshot.set(key, dump?.toString('hex') ?? '');
+  }
+  return snapshot;
 }
