@@ -13,6 +13,7 @@ import { createOrderPlacer } from './domain/place-order.js';
 import { SoldOutFlags } from './domain/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
 import { createOrderGateService } from './gate/order-gate-service.js';
+import { kafkaLogCreator } from './kafka/log.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
 import { createTopics, ensureTopics } from './kafka/topics.js';
 import { createKeys } from './redis/keys.js';
@@ -38,12 +39,14 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
   registerScripts(redis);
   const keys = createKeys(config.redisKeyPrefix);
-  const topics = createTopics(config.topicPrefix);
+  const logger = pino({ level: config.logLevel, base: { service: 'gate' } });
   const kafkaOptions = {
     clientId: 'fluxgate-gate',
     brokers: config.kafkaBrokers,
     logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
   };
+  const topics = createTopics(config.topicPrefix);
 
   const admin = new Kafka(kafkaOptions).admin();
   await admin.connect();
@@ -55,7 +58,6 @@ export async function startGate(config: Config): Promise<RunningGate> {
     ...kafkaOptions,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-  const logger = pino({ level: config.logLevel });
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);
   };

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import type { Config } from './config.js';
+import { kafkaLogCreator } from './kafka/log.js';
 import { createTopics, ensureTopics } from './kafka/topics.js';
 import { createOrm, migrate } from './persistence/orm.js';
 import { isEntryPoint, runMain } from './run-main.js';
@@ -33,13 +34,19 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     clientId: 'fluxgate-worker',
     brokers: config.kafkaBrokers,
     logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
   });
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, topics);
   await admin.disconnect();
 
-  const consumer = kafka.consumer({ groupId: config.workerGroupId });
+  // A crashed worker's partitions move to a live one after the session timeout: keep it short.
+  const consumer = kafka.consumer({
+    groupId: config.workerGroupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 2_000,
+  });
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
