@@ -202,9 +202,18 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       }
     }
 
+    // Commit explicitly: without autoCommit, the argument-less commitOffsetsIfNecessary() has
+    // no interval or threshold to meet and never commits.
     const last = batch.messages.at(-1);
-    if (last) payload.resolveOffset(last.offset);
-    await payload.commitOffsetsIfNecessary();
+    if (last) {
+      payload.resolveOffset(last.offset);
+      const next = (BigInt(last.offset) + 1n).toString();
+      await payload.commitOffsetsIfNecessary({
+        topics: [
+          { topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] },
+        ],
+      });
+    }
   }
 
   await consumer.subscribe({ topic: topics.orders, fromBeginning: true });
