@@ -1,6 +1,6 @@
 /**
  * The Redis implementation of {@link ReservationStore}: each operation is one registered Lua
- * script call; completions are pipelined into one round trip.
+ * script call; completing a batch is one call per sale.
  */
 import type { Redis } from 'ioredis';
 import type { AcceptedOrder } from '../domain/order.js';
@@ -8,7 +8,7 @@ import type { Reservation, ReservationStore } from '../domain/ports.js';
 import { toReservationOutcome, type ScriptReply } from './codes.js';
 import type { Keys } from './keys.js';
 import {
-  completeOrderArgs,
+  completeOrdersArgs,
   placeOrderArgs,
   releaseOrderArgs,
   soldOutArgs,
@@ -43,13 +43,10 @@ export function createRedisReservationStore(
     },
 
     async complete(reservations) {
-      if (reservations.length === 0) return;
-      const pipeline = redis.pipeline();
-      const queued = pipeline as unknown as ScriptCaller;
-      for (const r of reservations) void queued.completeOrder(...completeOrderArgs(keys, r));
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error !== null);
-      if (failed) throw failed[0] as Error;
+      const bySku = Map.groupBy(reservations, (r) => r.order.sku);
+      await Promise.all(
+        [...bySku.values()].map((rs) => run.completeOrders(...completeOrdersArgs(keys, rs))),
+      );
     },
 
     async release(reservation) {

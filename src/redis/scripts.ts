@@ -8,11 +8,14 @@ import type { AcceptedOrder } from '../domain/order.js';
 import type { Reservation } from '../domain/ports.js';
 import type { Keys } from './keys.js';
 
-/** Script name -> file and key count (a test checks the count against the file's header). */
+/**
+ * Script name -> file and key count (a test checks the count against the file's header).
+ * `null`: the count varies per call and is passed first (EVALSHA's own numkeys argument).
+ */
 export const scriptFiles = {
   placeOrder: { file: 'place-order.lua', numberOfKeys: 8 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 2 },
-  completeOrder: { file: 'complete-order.lua', numberOfKeys: 2 },
+  completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   releaseOrder: { file: 'release-order.lua', numberOfKeys: 5 },
 } as const;
 
@@ -27,10 +30,10 @@ export function scriptSource(name: ScriptName): string {
 /** Registers every script on the client; call once per client. */
 export function registerScripts(redis: Redis): void {
   for (const name of Object.keys(scriptFiles) as ScriptName[]) {
-    redis.defineCommand(name, {
-      numberOfKeys: scriptFiles[name].numberOfKeys,
-      lua: scriptSource(name),
-    });
+    const { numberOfKeys } = scriptFiles[name];
+    const lua = scriptSource(name);
+    if (numberOfKeys === null) redis.defineCommand(name, { lua });
+    else redis.defineCommand(name, { lua, numberOfKeys });
   }
 }
 
@@ -86,10 +89,19 @@ export function soldOutArgs(
   ];
 }
 
-/** KEYS and ARGV of complete-order.lua. */
-export function completeOrderArgs(keys: Keys, r: Reservation): ScriptArgs {
-  const { sku, idempotencyKeyHash, orderId } = r.order;
-  return [keys.idempotency(sku, idempotencyKeyHash), keys.outbox(sku), orderId, r.entryId];
+/**
+ * Key count, KEYS and ARGV of complete-orders.lua for one sale's reservations (all of `rs`
+ * must share a sku: one call stays in one Redis Cluster slot).
+ */
+export function completeOrdersArgs(keys: Keys, rs: readonly Reservation[]): ScriptArgs {
+  const sku = rs[0]?.order.sku ?? '';
+  return [
+    rs.length + 1,
+    keys.outbox(sku),
+    ...rs.map((r) => keys.idempotency(sku, r.order.idempotencyKeyHash)),
+    ...rs.map((r) => r.order.orderId),
+    ...rs.map((r) => r.entryId),
+  ];
 }
 
 /** KEYS and ARGV of release-order.lua. */
