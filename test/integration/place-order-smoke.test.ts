@@ -6,7 +6,7 @@ import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { isolatedConfig, loadOpenSale, openSale, redisFor } from './support.js';
 
-const config = isolatedConfig({ logLevel: 'warn' });
+const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
 let gate: RunningGate;
 

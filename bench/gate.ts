@@ -1,0 +1,197 @@
+/**
+ * Gate benchmark (npm run bench:gate). Prints figures; asserts nothing.
+ *
+ * Three targets served by one child process pinned to CPU 0 (see gate-server.ts); this load
+ * generator runs on CPU 1. Every target gets the same HTTP/1.1 JSON POST of a PlaceOrder
+ * (Connect protocol for the gate and the no-op; the same JSON for bare Fastify), so the
+ * client's own cost is the same for all three.
+ * - closed loop: C concurrent callers, each sending the next request when the last returns,
+ *   for D seconds, for each C of a sweep; max throughput is the best of the sweep;
+ * - open loop: requests sent on a fixed schedule at R per second; latency is counted from
+ *   the scheduled send time, so queueing is not hidden (no coordinated omission).
+ * Redis and Kafka run on the same two cores: the full path pays for them too.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../src/config.js';
+import { createKeys } from '../src/redis/keys.js';
+import { loadSale } from '../src/redis/sale-store.js';
+
+const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
+const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? '16,64,256').split(',').map(Number);
+const rates = (process.env.BENCH_RATES ?? '1000,2000,4000').split(',').filter(Boolean).map(Number);
+const sku = 'BENCH-1';
+const prefix = `bench${Date.now().toString(36)}`;
+
+const serverEnv = {
+  ...process.env,
+  FLUXGATE_REDIS_PREFIX: prefix,
+  FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
+};
+const config = loadConfig(serverEnv);
+const redis = new Redis(config.redisUrl);
+const now = Date.now();
+await loadSale(
+  redis,
+  createKeys(prefix),
+  {
+    sku,
+    name: 'benchmark',
+    totalStock: 100_000_000,
+    perCustomerLimit: 1_000_000,
+    startsAtMs: now - 1000,
+    endsAtMs: now + 3_600_000,
+    admissionRate: 1_000_000,
+    admissionBurst: 1_000_000,
+    paused: false,
+  },
+  100_000_000,
+);
+
+const pin = (cpu: string, cmd: string[]) =>
+  process.platform === 'linux' ? ['taskset', '-c', cpu, ...cmd] : cmd;
+const [command = process.execPath, ...args] = pin('0', [
+  process.execPath,
+  new URL('./gate-server.js', import.meta.url).pathname,
+]);
+const server = spawn(command, args, { env: serverEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+const firstLine = await new Promise<string>((resolve) =>
+  createInterface({ input: server.stdout }).once('line', resolve),
+);
+const urls = JSON.parse(firstLine) as { gate: string; noop: string; bare: string };
+
+interface Target {
+  name: string;
+  url: string;
+  path: string;
+  body: () => string;
+}
+let n = 0;
+const orderBody = () => {
+  n++;
+  return JSON.stringify({
+    sku,
+    quantity: 1,
+    customerId: `b${n}`,
+    idempotencyKey: `${prefix}-${n}-${randomUUID()}`,
+  });
+};
+const placeOrderPath = '/fluxgate.v1.OrderGateService/PlaceOrder';
+const allTargets: Target[] = [
+  { name: 'PlaceOrder (full path)', url: urls.gate, path: placeOrderPath, body: orderBody },
+  { name: 'no-op Connect unary', url: urls.noop, path: placeOrderPath, body: orderBody },
+  { name: 'bare Fastify JSON POST', url: urls.bare, path: '/order', body: orderBody },
+];
+
+// BENCH_TARGETS=0,1 runs only those targets (by index), e.g. to profile one of them.
+const targets = process.env.BENCH_TARGETS
+  ? process.env.BENCH_TARGETS.split(',')
+      .map((i) => allTargets[Number(i)])
+      .filter((t) => t !== undefined)
+  : allTargets;
+
+async function call(pool: Pool, t: Target): Promise<boolean> {
+  const res = await pool.request({
+    method: 'POST',
+    path: t.path,
+    headers: { 'content-type': 'application/json' },
+    body: t.body(),
+  });
+  await res.body.text();
+  return res.statusCode === 200;
+}
+
+async function closedLoop(
+  t: Target,
+  concurrency: number,
+): Promise<{ rps: number; errors: number }> {
+  const pool = new Pool(t.url, { connections: concurrency, pipelining: 1 });
+  const end = Date.now() + closedSeconds * 1000;
+  let ok = 0;
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        if (await call(pool, t).catch(() => false)) ok++;
+        else errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return { rps: ok / seconds, errors };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function openLoop(
+  t: Target,
+  rate: number,
+): Promise<{ p50: number; p99: number; errors: number }> {
+  const pool = new Pool(t.url, { connections: 256, pipelining: 1 });
+  const total = rate * openSeconds;
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now() + 50;
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const scheduled = start + (i * 1000) / rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Timers may wake a little early: the clock starts at the later of schedule and send.
+    const from = Math.max(scheduled, performance.now());
+    inflight.push(
+      call(pool, t)
+        .catch(() => false)
+        .then((ok) => {
+          if (ok) latencies.push(performance.now() - from);
+          else errors++;
+        }),
+    );
+  }
+  await Promise.all(inflight);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+}
+
+const fmt = (x: number, digits = 1) => x.toFixed(digits).padStart(9);
+console.log(
+  `gate benchmark: closed loop ${concurrencies.join('/')} callers x ${closedSeconds}s; open loop ${rates.join('/')} req/s x ${openSeconds}s`,
+);
+console.log('server pinned to CPU 0, load generator to CPU 1 (Redis, Kafka share both)\n');
+const closed = new Map<string, number>();
+for (const t of targets) {
+  await closedLoop(t, concurrencies[0] ?? 16); // warm-up pass, discarded
+  const runs: string[] = [];
+  let best = 0;
+  for (const c of concurrencies) {
+    const { rps, errors } = await closedLoop(t, c);
+    best = Math.max(best, rps);
+    runs.push(`c=${c}: ${rps.toFixed(0)}${errors > 0 ? ` (${errors} errors)` : ''}`);
+  }
+  closed.set(t.name, best);
+  console.log(`closed loop  ${t.name.padEnd(24)} max ${fmt(best, 0)} req/s   [${runs.join(', ')}]`);
+}
+console.log('');
+for (const rate of rates) {
+  for (const t of targets) {
+    const { p50, p99, errors } = await openLoop(t, rate);
+    console.log(
+      `open ${String(rate).padStart(5)}/s ${t.name.padEnd(24)} p50 ${fmt(p50, 2)} ms   p99 ${fmt(p99, 2)} ms   errors ${errors}`,
+    );
+  }
+}
+const [full = NaN, noop = NaN, bare = NaN] = targets.map((t) => closed.get(t.name) ?? NaN);
+console.log(`\nratio PlaceOrder / no-op Connect:  ${(full / noop).toFixed(2)}`);
+console.log(`ratio PlaceOrder / bare Fastify:   ${(full / bare).toFixed(2)}`);
+
+server.kill('SIGTERM');
+await new Promise((resolve) => server.once('exit', resolve));
+redis.disconnect();
