@@ -6,16 +6,28 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { AdminService } from '../gen/fluxgate/v1/admin_pb.js';
+import { InventoryService } from '../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
 import type { Config } from './config.js';
+import { createAdmin } from './domain/admin.js';
+import { createOrderLookup } from './domain/order-lookup.js';
 import { relayOutboxOnce } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
 import { SoldOutFlags } from './domain/sold-out-flags.js';
+import { createAdminAuth } from './gate/admin-auth.js';
+import { createAdminService } from './gate/admin-service.js';
 import { buildServer } from './gate/build-server.js';
+import { createInventoryService } from './gate/inventory-service.js';
 import { createOrderGateService } from './gate/order-gate-service.js';
 import { kafkaLogCreator } from './kafka/log.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
-import { createTopics, ensureTopics } from './kafka/topics.js';
+import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
+import { createRepository } from './persistence/repository.js';
+import { createOrm } from './persistence/orm.js';
+import { createEventFeed } from './redis/event-feed.js';
+import { createRedisOrderStore } from './redis/order-store.js';
+import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
 import { isEntryPoint, runMain } from './run-main.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
@@ -48,10 +60,21 @@ export async function startGate(config: Config): Promise<RunningGate> {
   };
   const topics = createTopics(config.topicPrefix);
 
-  const admin = new Kafka(kafkaOptions).admin();
-  await admin.connect();
-  await ensureTopics(admin, topics);
-  await admin.disconnect();
+  // Kept connected: the admin API asks it for the worker's lag before reloading a sale.
+  const kafkaAdmin = new Kafka(kafkaOptions).admin();
+  await kafkaAdmin.connect();
+  await ensureTopics(kafkaAdmin, topics);
+  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  const database = createRepository(orm.em);
+  const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
+  const orderStore = createRedisOrderStore(redis, keys, idempotencyTtlMs);
+  const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
+  const feed = await createEventFeed(redis.duplicate(), keys, (error) => {
+    logger.warn({ err: error }, 'event feed');
+  });
+  feed.onSaleChanged((sku) => {
+    soldOut.clear(sku);
+  });
 
   // Few, quick retries: a publish must settle well within a client's deadline.
   const kafka = new Kafka({
@@ -80,17 +103,25 @@ export async function startGate(config: Config): Promise<RunningGate> {
     },
   });
   const store = createRedisReservationStore(redis, keys, {
-    idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+    idempotencyTtlMs,
     customerRate: config.customerRate,
     customerBurst: config.customerBurst,
   });
   const placer = createOrderPlacer({
     store,
     publisher,
-    soldOut: new SoldOutFlags(soldOutFlagTtlMs),
+    recorder: orderStore,
+    soldOut,
     newOrderId: () => uuidv7(),
     now: Date.now,
     onBackgroundError: log,
+  });
+
+  const admin = createAdmin({
+    db: database,
+    live: createRedisSaleStore(redis, keys),
+    unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
+    now: Date.now,
   });
 
   const app = await buildServer({
@@ -99,8 +130,25 @@ export async function startGate(config: Config): Promise<RunningGate> {
     routes: (router) => {
       router.service(
         OrderGateService,
-        createOrderGateService({ placer, maxQuantity: config.maxQuantity, now: Date.now }),
+        createOrderGateService({
+          placer,
+          orders: createOrderLookup(orderStore, { get: (orderId) => database.findOrder(orderId) }),
+          onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
+          maxQuantity: config.maxQuantity,
+          now: Date.now,
+        }),
       );
+      router.service(
+        InventoryService,
+        createInventoryService({
+          stock: (sku) => admin.stock(sku),
+          onSaleChanged: (listener) => feed.onSaleChanged(listener),
+          now: Date.now,
+        }),
+      );
+      router.service(AdminService, createAdminService(admin, Date.now), {
+        interceptors: [createAdminAuth(config.adminToken)],
+      });
     },
   });
 
@@ -127,6 +175,9 @@ export async function startGate(config: Config): Promise<RunningGate> {
       clearInterval(relay);
       await app.close();
       await publisher.close();
+      feed.close();
+      await kafkaAdmin.disconnect();
+      await orm.close();
       redis.disconnect();
     },
   };

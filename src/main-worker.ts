@@ -58,7 +58,11 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     producer,
     em: orm.em,
     topics,
-    notifier: createRedisWorkerNotifier(redis, createKeys(config.redisKeyPrefix)),
+    notifier: createRedisWorkerNotifier(
+      redis,
+      createKeys(config.redisKeyPrefix),
+      config.idempotencyTtlSeconds * 1000,
+    ),
     logger,
     retryInitialMs: 100,
     retryMaxMs: 5000,

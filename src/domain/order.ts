@@ -13,6 +13,13 @@ export const idempotencyKeyPattern = /^[\x20-\x7e]{1,255}$/;
 /** order id: lowercase UUID (the gate issues version 7). */
 export const orderIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** Checks a sku from the wire; throws an INVALID_ARGUMENT Refusal naming `field`. */
+export function checkSku(sku: string, field = 'sku'): string {
+  if (!skuPattern.test(sku))
+    throw invalidArgument(field, 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
+  return sku;
+}
+
 /** A PlaceOrder request as the edge received it. */
 export interface PlaceOrderInput {
   readonly sku: string;
@@ -37,8 +44,7 @@ export interface ValidOrderRequest {
  * (INVALID_ARGUMENT, naming the field) on the first problem.
  */
 export function validatePlaceOrder(input: PlaceOrderInput, maxQuantity: number): ValidOrderRequest {
-  if (!skuPattern.test(input.sku))
-    throw invalidArgument('sku', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
+  checkSku(input.sku);
   if (!Number.isInteger(input.quantity) || input.quantity < 1 || input.quantity > maxQuantity) {
     throw invalidArgument('quantity', `must be an integer from 1 to ${maxQuantity}`);
   }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
-import type { OrderPublisher, Reservation, ReservationStore } from './ports.js';
+import type { OrderPublisher, OrderRecorder, Reservation, ReservationStore } from './ports.js';
 import { Refusal } from './refusal.js';
 import type { SoldOutFlags } from './sold-out-flags.js';
 
@@ -13,6 +13,7 @@ export interface OrderPlacerDeps {
   readonly store: ReservationStore;
   readonly publisher: OrderPublisher;
   readonly soldOut: SoldOutFlags;
+  readonly recorder: OrderRecorder;
   readonly newOrderId: () => string;
   readonly now: () => number;
   /** Told about failures that do not change the answer (e.g. a completion that will be retried). */
@@ -52,14 +53,22 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   const { store, publisher, soldOut } = deps;
 
   async function settle(reservation: Reservation): Promise<PlacedOrder> {
-    const outcome = await publisher.publish(reservation.order);
+    const { order } = reservation;
+    // Recorded while the publish is under way, so it adds no wait; a record that fails only
+    // delays GetOrder until the worker writes the final status.
+    const [outcome] = await Promise.all([
+      publisher.publish(order),
+      deps.recorder.remember(order).catch((e: unknown) => {
+        deps.onBackgroundError(e, 'record pending order');
+      }),
+    ]);
     if (outcome === 'acked') {
       // The order is in Kafka: the answer is PENDING whatever happens next. A completion that
       // fails leaves the outbox entry, and the relay completes it later.
       await store.complete([reservation]).catch((e: unknown) => {
         deps.onBackgroundError(e, 'complete after ack');
       });
-      return { order: reservation.order, replayed: false };
+      return { order, replayed: false };
     }
     if (outcome === 'failed') {
       let released: boolean;
@@ -69,9 +78,12 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         // Could not release: the outbox entry stays and the relay will publish the order,
         // so it is accepted after all.
         deps.onBackgroundError(e, 'release after failed publish');
-        return { order: reservation.order, replayed: false };
+        return { order, replayed: false };
       }
       if (released) {
+        await deps.recorder.forget(order.orderId).catch((e: unknown) => {
+          deps.onBackgroundError(e, 'forget released order');
+        });
         throw new Refusal(
           'DEPENDENCY_UNAVAILABLE',
           'the order queue is unavailable; nothing was reserved, retry with the same key',
@@ -80,7 +92,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     }
     // Unknown outcome (or a release that found the order already relayed): the outbox entry
     // holds the order and the relay publishes it, so it is accepted.
-    return { order: reservation.order, replayed: false };
+    return { order, replayed: false };
   }
 
   return {

@@ -6,10 +6,16 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import {
+  GetOrderResponseSchema,
   PlaceOrderResponseSchema,
+  WatchOrderResponseSchema,
   type OrderGateService,
 } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { validatePlaceOrder } from '../domain/order.js';
+import { isFinal, type OrderViewSource } from '../domain/order-view.js';
+import { orderIdPattern, validatePlaceOrder } from '../domain/order.js';
+import { Refusal, invalidArgument } from '../domain/refusal.js';
+import { orderToProto } from './proto-mapping.js';
+import { createWake } from './wake.js';
 import type { OrderPlacer } from '../domain/place-order.js';
 import { replayedHeader, toConnectError } from './error-mapping.js';
 import { requestIdKey } from './request-id.js';
@@ -17,8 +23,19 @@ import { requestIdKey } from './request-id.js';
 /** What the service needs. */
 export interface OrderGateServiceDeps {
   readonly placer: OrderPlacer;
+  readonly orders: OrderViewSource;
+  /** Subscribes to an order's status changes; returns the unsubscribe function. */
+  readonly onOrderStatus: (orderId: string, listener: () => void) => () => void;
   readonly maxQuantity: number;
   readonly now: () => number;
+}
+
+/** A watched order is re-read at least this often, in case a change notification was lost. */
+const watchPollMs = 2000;
+
+/** Validates an order id from the wire. */
+function checkOrderId(orderId: string): void {
+  if (!orderIdPattern.test(orderId)) throw invalidArgument('order_id', 'must be a lowercase UUID');
 }
 
 /** Header that may carry the idempotency key instead of the field. */
@@ -50,6 +67,44 @@ export function createOrderGateService(
         });
       } catch (error) {
         throw toConnectError(error, req.sku, deps.now());
+      }
+    },
+
+    async getOrder(req) {
+      try {
+        checkOrderId(req.orderId);
+        const view = await deps.orders.get(req.orderId);
+        if (!view) throw new Refusal('ORDER_NOT_FOUND', `no order with id ${req.orderId}`);
+        return create(GetOrderResponseSchema, { order: orderToProto(view) });
+      } catch (error) {
+        throw toConnectError(error, '', deps.now());
+      }
+    },
+
+    async *watchOrder(req, context) {
+      const wake = createWake();
+      let unsubscribe: (() => void) | undefined;
+      try {
+        checkOrderId(req.orderId);
+        // Subscribe before the first read, so no change can slip between read and subscription.
+        unsubscribe = deps.onOrderStatus(req.orderId, () => {
+          wake.wake();
+        });
+        let sent: string | undefined;
+        while (!context.signal.aborted) {
+          const view = await deps.orders.get(req.orderId);
+          if (!view) throw new Refusal('ORDER_NOT_FOUND', `no order with id ${req.orderId}`);
+          if (view.status !== sent) {
+            sent = view.status;
+            yield create(WatchOrderResponseSchema, { order: orderToProto(view) });
+          }
+          if (isFinal(view)) return;
+          await wake.wait(watchPollMs, context.signal);
+        }
+      } catch (error) {
+        throw toConnectError(error, '', deps.now());
+      } finally {
+        unsubscribe?.();
       }
     },
   };

@@ -35,3 +35,18 @@ export async function ensureTopics(admin: Admin, topics: Topics, partitions = 3)
     topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
   });
 }
+
+/** Records of `topic` not yet committed by consumer group `groupId` (0 when it has consumed all). */
+export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, [committed]] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId, topics: [topic] }),
+  ]);
+  return ends.reduce((lag, end) => {
+    const at = Number(
+      committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1,
+    );
+    // -1: the group never committed on this partition, so everything from its start is unread.
+    return lag + Number(end.offset) - (at < 0 ? Number(end.low) : at);
+  }, 0);
+}

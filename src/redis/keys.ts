@@ -9,6 +9,10 @@ export interface Keys {
   readonly sales: string;
   /** Pub/sub channel of OrderStatusChanged events (protobuf binary), for WatchOrder. */
   readonly orderStatusChannel: string;
+  /** Pub/sub channel of sale changes (the sku), so gates drop sold-out flags on restock. */
+  readonly saleEventsChannel: string;
+  /** Hash: one order's live status (own hash tag: looked up by order id alone). */
+  order(orderId: string): string;
   /** Hash: the sale's settings. */
   sale(sku: string): string;
   /** String: units left. */
@@ -35,6 +39,8 @@ export function createKeys(prefix: string): Keys {
   return {
     sales: `${prefix}:sales`,
     orderStatusChannel: `${prefix}:order-status`,
+    saleEventsChannel: `${prefix}:sale-events`,
+    order: (orderId) => `${prefix}:order:{${orderId}}`,
     sale: (sku) => `${tag(sku)}:sale`,
     stock: (sku) => `${tag(sku)}:stock`,
     saleBucket: (sku) => `${tag(sku)}:bucket`,

@@ -13,11 +13,8 @@ import {
   releaseOrderArgs,
   soldOutArgs,
   type PlaceOrderSettings,
-  type ScriptArgs,
-  type ScriptName,
+  type ScriptCaller,
 } from './scripts.js';
-
-type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<unknown>>;
 
 /** Creates the store on a client on which {@link registerScripts} was called. */
 export function createRedisReservationStore(

@@ -1,31 +1,119 @@
 /**
- * Loading sales into Redis: the settings hash, the stock counter and the index of skus, in
- * one MULTI so the gate never sees half a sale.
+ * Sales in Redis: settings hash, stock counter, counters and the index of skus. Every write
+ * that the gate must never see half-done is one MULTI.
  */
 import type { Redis } from 'ioredis';
+import type { LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
 import type { Keys } from './keys.js';
+import { adjustStockArgs, type ScriptCaller } from './scripts.js';
 
-/** Writes a sale's settings and sets its stock counter to `unitsLeft`, atomically. */
+/** Settings fields of the sale hash (the Lua scripts read the same names). */
+function settingsOf(sale: Sale): Record<string, string | number> {
+  return {
+    name: sale.name,
+    total: sale.totalStock,
+    limit: sale.perCustomerLimit,
+    starts_at_ms: sale.startsAtMs,
+    ends_at_ms: sale.endsAtMs,
+    rate: sale.admissionRate,
+    burst: sale.admissionBurst,
+    paused: sale.paused ? '1' : '0',
+  };
+}
+
+/** Writes a sale's settings and sets its stock counter to `unitsLeft`, atomically (tests, benchmarks). */
 export async function loadSale(
   redis: Redis,
   keys: Keys,
   sale: Sale,
   unitsLeft: number,
 ): Promise<void> {
-  await redis
-    .multi()
-    .hset(keys.sale(sale.sku), {
-      name: sale.name,
-      total: sale.totalStock,
-      limit: sale.perCustomerLimit,
-      starts_at_ms: sale.startsAtMs,
-      ends_at_ms: sale.endsAtMs,
-      rate: sale.admissionRate,
-      burst: sale.admissionBurst,
-      paused: sale.paused ? '1' : '0',
-    })
-    .set(keys.stock(sale.sku), unitsLeft)
-    .sadd(keys.sales, sale.sku)
-    .exec();
+  await createRedisSaleStore(redis, keys).load(sale, unitsLeft, 0);
+}
+
+function saleFrom(sku: string, h: Record<string, string>): Sale {
+  return {
+    sku,
+    name: h.name ?? '',
+    totalStock: Number(h.total),
+    perCustomerLimit: Number(h.limit),
+    startsAtMs: Number(h.starts_at_ms),
+    endsAtMs: Number(h.ends_at_ms),
+    admissionRate: Number(h.rate),
+    admissionBurst: Number(h.burst),
+    paused: h.paused === '1',
+  };
+}
+
+/** Creates the store. */
+export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
+  const run = redis as unknown as ScriptCaller;
+  return {
+    async load(sale, unitsLeft, acceptedUnits) {
+      await redis
+        .multi()
+        .hset(keys.sale(sale.sku), settingsOf(sale))
+        .set(keys.stock(sale.sku), unitsLeft)
+        .hset(keys.stats(sale.sku), 'accepted_units', acceptedUnits)
+        .sadd(keys.sales, sale.sku)
+        .exec();
+    },
+
+    async updateSettings(sale) {
+      const key = keys.sale(sale.sku);
+      if ((await redis.exists(key)) === 0) return false;
+      // Should the keys vanish in between, this leaves settings without a counter: the sale
+      // then fails closed until reloaded, as with any lost counter.
+      await redis.hset(key, settingsOf(sale));
+      return true;
+    },
+
+    async restock(sku, units) {
+      return (await run.adjustStock(...adjustStockArgs(keys, sku, units, units))) !== null;
+    },
+
+    async read(sku) {
+      const [[, h], [, stock]] = ((await redis
+        .multi()
+        .hgetall(keys.sale(sku))
+        .get(keys.stock(sku))
+        .exec()) ?? []) as [[unknown, Record<string, string>], [unknown, string | null]];
+      if (Object.keys(h).length === 0) return undefined;
+      return { sale: saleFrom(sku, h), unitsLeft: stock === null ? null : Number(stock) };
+    },
+
+    async counters(sku) {
+      const h = await redis.hgetall(keys.stats(sku));
+      const n = (field: string) => Number(h[field] ?? 0);
+      return {
+        accepted: n('accepted'),
+        acceptedUnits: n('accepted_units'),
+        soldOut: n('sold_out'),
+        rateLimited: n('rate_limited'),
+        replays: n('replays'),
+        deadLettered: n('dead_lettered'),
+      };
+    },
+
+    async snapshot(sku) {
+      const [[, stock], [, accepted]] = ((await redis
+        .multi()
+        .get(keys.stock(sku))
+        .hget(keys.stats(sku), 'accepted_units')
+        .exec()) ?? []) as [[unknown, string | null], [unknown, string | null]];
+      return {
+        unitsLeft: stock === null ? null : Number(stock),
+        acceptedUnits: Number(accepted ?? 0),
+      };
+    },
+
+    async adjust(sku, delta) {
+      return (await run.adjustStock(...adjustStockArgs(keys, sku, delta, 0))) !== null;
+    },
+
+    async announce(sku) {
+      await redis.publish(keys.saleEventsChannel, sku);
+    },
+  };
 }

@@ -17,6 +17,7 @@ export const scriptFiles = {
   soldOut: { file: 'sold-out.lua', numberOfKeys: 2 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   releaseOrder: { file: 'release-order.lua', numberOfKeys: 5 },
+  adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
 } as const;
 
 /** Name of a registered script. */
@@ -39,6 +40,9 @@ export function registerScripts(redis: Redis): void {
 
 /** KEYS followed by ARGV, as a registered command takes them. */
 export type ScriptArgs = (string | number)[];
+
+/** A client with the scripts registered, seen as callable commands. */
+export type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<unknown>>;
 
 /** Settings the place-order script needs besides the order. */
 export interface PlaceOrderSettings {
@@ -117,4 +121,14 @@ export function releaseOrderArgs(keys: Keys, r: Reservation): ScriptArgs {
     quantity,
     r.entryId,
   ];
+}
+
+/** KEYS and ARGV of adjust-stock.lua. */
+export function adjustStockArgs(
+  keys: Keys,
+  sku: string,
+  delta: number,
+  totalDelta: number,
+): ScriptArgs {
+  return [keys.stock(sku), keys.sale(sku), delta, totalDelta];
 }

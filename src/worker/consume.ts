@@ -12,14 +12,19 @@ import { DeadLetterSchema, OrderStatusChangedSchema } from '../../gen/fluxgate/v
 import { OrderStatus, RejectReason } from '../../gen/fluxgate/v1/order_pb.js';
 import { decodeOrderAccepted } from '../kafka/codec.js';
 import type { Topics } from '../kafka/topics.js';
+import type { OrderView } from '../domain/order-view.js';
 import { persistBatch, type Decision, type IncomingOrder } from './persist-batch.js';
+
+/** A committed final status, and its OrderStatusChanged event. */
+export interface StatusChange {
+  readonly view: OrderView;
+  readonly payload: Uint8Array;
+}
 
 /** Tells the rest of the system about what the worker did (Redis pub/sub and counters). */
 export interface WorkerNotifier {
   /** Orders reached a final status (committed). */
-  statusChanged(
-    changes: readonly { sku: string; orderId: string; payload: Uint8Array }[],
-  ): Promise<void>;
+  statusChanged(changes: readonly StatusChange[]): Promise<void>;
   /** A record of `sku` (when known) went to the dead-letter topic. */
   deadLettered(sku: string | undefined): Promise<void>;
 }
@@ -172,9 +177,13 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     }
 
     if (result.decided.length > 0) {
-      const changes = result.decided.map((d) => ({
-        sku: d.incoming.order.sku,
-        orderId: d.incoming.order.orderId,
+      const changes: StatusChange[] = result.decided.map((d) => ({
+        view: {
+          order: d.incoming.order,
+          status: d.status,
+          rejectReason: d.rejectReason,
+          finalizedAtMs: d.finalizedAt.getTime(),
+        },
         payload: statusEvent(d),
       }));
       // Status events are for watchers; the database already holds the truth, so a failure
@@ -182,7 +191,10 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       await producer
         .send({
           topic: topics.orderStatus,
-          messages: changes.map((c) => ({ key: c.orderId, value: Buffer.from(c.payload) })),
+          messages: changes.map((c) => ({
+            key: c.view.order.orderId,
+            value: Buffer.from(c.payload),
+          })),
         })
         .catch((error: unknown) => logger.warn({ err: error }, 'status events not published'));
       await deps.notifier

@@ -10,7 +10,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { encodeOrderAccepted } from '../../src/kafka/codec.js';
-import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
+import { consumerLag, createTopics, ensureTopics } from '../../src/kafka/topics.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { eventually, isolatedConfig } from '../integration/support.js';
@@ -39,15 +39,7 @@ async function lag(): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = await admin.fetchTopicOffsets(topics.orders);
-    const [committed] = await admin.fetchOffsets({
-      groupId: config.workerGroupId,
-      topics: [topics.orders],
-    });
-    return ends.reduce((sum, end) => {
-      const at = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-      return sum + Number(end.offset) - Math.max(Number(at), 0);
-    }, 0);
+    return await consumerLag(admin, config.workerGroupId, topics.orders);
   } finally {
     await admin.disconnect();
   }

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { createKeys } from '../../src/redis/keys.js';
 import {
+  adjustStockArgs,
   completeOrdersArgs,
   placeOrderArgs,
   releaseOrderArgs,
@@ -42,6 +43,7 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
   soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 2, argv: 2 },
   completeOrders: { args: completeOrdersArgs(keys, twoReservations), keys: 1 + 2, argv: 2 * 2 },
   releaseOrder: { args: releaseOrderArgs(keys, reservation), keys: 5, argv: 3 },
+  adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 5), keys: 2, argv: 2 },
 };
 
 /** Splits a call's arguments into KEYS and ARGV (a variable key count travels first). */

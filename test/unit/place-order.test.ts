@@ -77,25 +77,35 @@ function setup(stock: number, outcome: PublishOutcome) {
       return outcome;
     },
   };
+  const recorded = new Map<string, AcceptedOrder>();
   let n = 0;
   const placer = createOrderPlacer({
     store,
     publisher,
+    recorder: {
+      async remember(order) {
+        recorded.set(order.orderId, order);
+      },
+      async forget(orderId) {
+        recorded.delete(orderId);
+      },
+    },
     soldOut: new SoldOutFlags(60_000),
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: () => 1_700_000_000_000,
     onBackgroundError: () => undefined,
   });
-  return { store, published, placer };
+  return { store, published, placer, recorded };
 }
 
 const request = { sku: 'S', quantity: 2, customerId: 'alice', idempotencyKey: 'k1' };
 
 describe('createOrderPlacer', () => {
   test('acked: PENDING answer, outbox emptied, a replay gets the same order marked replayed', async () => {
-    const { store, placer } = setup(10, 'acked');
+    const { store, placer, recorded } = setup(10, 'acked');
     const first = await placer.place(request, 'r1');
     expect(first.replayed).toBe(false);
+    expect([...recorded.keys()]).toEqual([first.order.orderId]);
     expect(store.stock).toBe(8);
     expect(store.outbox.size).toBe(0);
     const again = await placer.place(request, 'r2');

@@ -120,4 +120,6 @@ redis.call('HSET', idem_key, 'fp', fingerprint, 'order_id', order_id, 'state', '
   'answer', accepted_json, 'entry', entry)
 redis.call('PEXPIRE', idem_key, idem_ttl)
 redis.call('HINCRBY', stats_key, 'accepted', 1)
+-- Units ever reserved: reconcile compares it with the units the database has recorded.
+redis.call('HINCRBY', stats_key, 'accepted_units', quantity)
 return {0, entry, left}

@@ -26,4 +26,5 @@ redis.call('INCRBY', stock_key, quantity)
 redis.call('DECRBY', bought_key, quantity)
 redis.call('DEL', idem_key)
 redis.call('HINCRBY', stats_key, 'accepted', -1)
+redis.call('HINCRBY', stats_key, 'accepted_units', -quantity)
 return 1

@@ -1,0 +1,93 @@
+/** AdminService: maps proto <-> domain and calls the admin use cases; no logic of its own. */
+import { create } from '@bufbuild/protobuf';
+import type { ServiceImpl } from '@connectrpc/connect';
+import {
+  GetSaleStatsResponseSchema,
+  ListSalesResponseSchema,
+  PauseSaleResponseSchema,
+  ReconcileResponseSchema,
+  RestockResponseSchema,
+  ResumeSaleResponseSchema,
+  SaleStatsSchema,
+  UpsertSaleResponseSchema,
+  type AdminService,
+} from '../../gen/fluxgate/v1/admin_pb.js';
+import type { Admin } from '../domain/admin.js';
+import { checkSku } from '../domain/order.js';
+import { toConnectError } from './error-mapping.js';
+import { saleFromProto, saleToProto, stockToProto } from './proto-mapping.js';
+
+/** Creates the AdminService implementation (guard it with createAdminAuth). */
+export function createAdminService(
+  admin: Admin,
+  now: () => number,
+): ServiceImpl<typeof AdminService> {
+  /** Runs `work`, turning any error into the wire error. */
+  const edge = async <T>(sku: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw toConnectError(error, sku, now());
+    }
+  };
+  return {
+    upsertSale: (req) =>
+      edge(req.sale?.sku ?? '', async () => {
+        const { sale, created } = await admin.upsertSale(saleFromProto(req.sale));
+        return create(UpsertSaleResponseSchema, { sale: saleToProto(sale), created });
+      }),
+    restock: (req) =>
+      edge(req.sku, async () => {
+        const { sale, stock } = await admin.restock(checkSku(req.sku), Number(req.units));
+        return create(RestockResponseSchema, {
+          sale: saleToProto(sale),
+          stock: stockToProto(stock),
+        });
+      }),
+    pauseSale: (req) =>
+      edge(req.sku, async () =>
+        create(PauseSaleResponseSchema, {
+          sale: saleToProto(await admin.setPaused(checkSku(req.sku), true)),
+        }),
+      ),
+    resumeSale: (req) =>
+      edge(req.sku, async () =>
+        create(ResumeSaleResponseSchema, {
+          sale: saleToProto(await admin.setPaused(checkSku(req.sku), false)),
+        }),
+      ),
+    listSales: () =>
+      edge('', async () =>
+        create(ListSalesResponseSchema, { sales: (await admin.listSales()).map(saleToProto) }),
+      ),
+    getSaleStats: (req) =>
+      edge(req.sku, async () => {
+        const s = await admin.stats(checkSku(req.sku));
+        return create(GetSaleStatsResponseSchema, {
+          stats: create(SaleStatsSchema, {
+            sku: req.sku,
+            accepted: BigInt(s.accepted),
+            soldOutRefusals: BigInt(s.soldOut),
+            rateLimited: BigInt(s.rateLimited),
+            replays: BigInt(s.replays),
+            pending: BigInt(s.pending),
+            confirmed: BigInt(s.confirmed),
+            rejected: BigInt(s.rejected),
+            deadLettered: BigInt(s.deadLettered),
+          }),
+        });
+      }),
+    reconcile: (req) =>
+      edge(req.sku, async () => {
+        const r = await admin.reconcile(checkSku(req.sku), req.repair);
+        return create(ReconcileResponseSchema, {
+          sku: req.sku,
+          liveUnits: BigInt(r.liveUnits),
+          databaseUnits: BigInt(r.databaseUnits),
+          inFlightUnits: BigInt(r.inFlightUnits),
+          drift: BigInt(r.drift),
+          repaired: r.repaired,
+        });
+      }),
+  };
+}

@@ -1,0 +1,69 @@
+/** InventoryService: live stock for storefronts. Maps proto <-> domain; no logic of its own. */
+import { create } from '@bufbuild/protobuf';
+import type { ServiceImpl } from '@connectrpc/connect';
+import {
+  GetStockResponseSchema,
+  WatchStockResponseSchema,
+  type InventoryService,
+} from '../../gen/fluxgate/v1/inventory_pb.js';
+import type { Admin } from '../domain/admin.js';
+import { checkSku } from '../domain/order.js';
+import { isTerminal } from '../domain/stock.js';
+import { toConnectError } from './error-mapping.js';
+import { stockToProto } from './proto-mapping.js';
+import { createWake } from './wake.js';
+
+/** What the service needs. */
+export interface InventoryServiceDeps {
+  readonly stock: Admin['stock'];
+  /** Subscribes to sale changes (restock, pause...); returns the unsubscribe function. */
+  readonly onSaleChanged: (listener: (sku: string) => void) => () => void;
+  readonly now: () => number;
+}
+
+/** A watched stock is read at most this often: changes are coalesced to ~4 messages a second. */
+const watchIntervalMs = 250;
+
+/** Creates the InventoryService implementation. */
+export function createInventoryService(
+  deps: InventoryServiceDeps,
+): ServiceImpl<typeof InventoryService> {
+  return {
+    async getStock(req) {
+      try {
+        checkSku(req.sku);
+        return create(GetStockResponseSchema, { stock: stockToProto(await deps.stock(req.sku)) });
+      } catch (error) {
+        throw toConnectError(error, req.sku, deps.now());
+      }
+    },
+
+    async *watchStock(req, context) {
+      const wake = createWake();
+      let unsubscribe: (() => void) | undefined;
+      try {
+        checkSku(req.sku);
+        unsubscribe = deps.onSaleChanged((sku) => {
+          if (sku === req.sku) wake.wake();
+        });
+        let sent: string | undefined;
+        while (!context.signal.aborted) {
+          const view = await deps.stock(req.sku);
+          const fingerprint = `${view.unitsLeft}/${view.state}/${view.sale.totalStock}`;
+          if (fingerprint !== sent) {
+            sent = fingerprint;
+            yield create(WatchStockResponseSchema, { stock: stockToProto(view) });
+          }
+          if (isTerminal(view.state)) return;
+          await wake.wait(watchIntervalMs, context.signal);
+          // Coalesce: never more than one read per interval, however many changes came.
+          await new Promise((resolve) => setTimeout(resolve, watchIntervalMs));
+        }
+      } catch (error) {
+        throw toConnectError(error, req.sku, deps.now());
+      } finally {
+        unsubscribe?.();
+      }
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * One Redis subscriber connection per gate, fanned out in process: order status changes (for
+ * WatchOrder) and sale changes (to drop sold-out flags, and to wake WatchStock streams).
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import type { Redis } from 'ioredis';
+import { OrderStatusChangedSchema } from '../../gen/fluxgate/v1/events_pb.js';
+import type { Keys } from './keys.js';
+
+/** Subscriptions to the feed; each `on*` returns its unsubscribe function. */
+export interface EventFeed {
+  /** Calls `listener` when the order's status changes. */
+  onOrderStatus(orderId: string, listener: () => void): () => void;
+  /** Calls `listener` with the sku whenever a sale changes. */
+  onSaleChanged(listener: (sku: string) => void): () => void;
+  /** Closes the subscriber connection. */
+  close(): void;
+}
+
+/** Subscribes `subscriber` (a dedicated connection) to the feed's channels. */
+export async function createEventFeed(
+  subscriber: Redis,
+  keys: Keys,
+  onError: (error: unknown) => void,
+): Promise<EventFeed> {
+  const orderListeners = new Map<string, Set<() => void>>();
+  const saleListeners = new Set<(sku: string) => void>();
+  subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+    try {
+      if (channel.toString() === keys.orderStatusChannel) {
+        const { orderId } = fromBinary(OrderStatusChangedSchema, message);
+        for (const listener of orderListeners.get(orderId) ?? []) listener();
+      } else {
+        const sku = message.toString();
+        for (const listener of saleListeners) listener(sku);
+      }
+    } catch (error) {
+      onError(error);
+    }
+  });
+  await subscriber.subscribe(keys.orderStatusChannel, keys.saleEventsChannel);
+  return {
+    onOrderStatus(orderId, listener) {
+      const set = orderListeners.get(orderId) ?? new Set();
+      orderListeners.set(orderId, set.add(listener));
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) orderListeners.delete(orderId);
+      };
+    },
+    onSaleChanged(listener) {
+      saleListeners.add(listener);
+      return () => saleListeners.delete(listener);
+    },
+    close() {
+      subscriber.disconnect();
+    },
+  };
+}
