@@ -121,6 +121,8 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     const result = await persistently('order batch transaction', payload, () =>
       persistBatch(deps.em, good),
     );
+    // A large batch can take a while: tell the group coordinator this member is alive.
+    await payload.heartbeat();
     for (const conflict of result.keyConflicts) {
       const message = batch.messages.find((m) => m.offset === conflict.offset);
       if (message)

@@ -80,10 +80,14 @@ export async function persistBatch(
       key_hash: order.idempotencyKeyHash,
     }));
     const known = await all<{ order_id: string; sku: string; key_hash: string }>(
-      `select o.order_id, o.sku, o.idempotency_key_hash as key_hash
-         from orders o
-         join jsonb_to_recordset(?::jsonb) as k(order_id uuid, sku text, key_hash text)
-           on o.order_id = k.order_id or (o.sku = k.sku and o.idempotency_key_hash = k.key_hash)`,
+      // Two joins, each on its own index (an OR in one join would scan the whole table).
+      `with k as materialized (
+         select * from jsonb_to_recordset(?::jsonb) as k(order_id uuid, sku text, key_hash text)
+       )
+       select o.order_id, o.sku, o.idempotency_key_hash as key_hash from orders o join k on o.order_id = k.order_id
+       union
+       select o.order_id, o.sku, o.idempotency_key_hash from orders o
+         join k on o.sku = k.sku and o.idempotency_key_hash = k.key_hash`,
       [JSON.stringify(keys)],
     );
     const knownIds = new Set(known.map((r) => r.order_id));
