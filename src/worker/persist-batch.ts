@@ -60,6 +60,19 @@ export function decide(
   });
 }
 
+/**
+ * Which of a batch's orders (JSON recordset of order_id, sku, key_hash) are already recorded,
+ * by id or by idempotency key. Two joins, each served by its own index: an OR in one join
+ * would scan the whole table for every batch.
+ */
+export const recordedOrdersSql = `with k as materialized (
+    select * from jsonb_to_recordset(?::jsonb) as k(order_id uuid, sku text, key_hash text)
+  )
+  select o.order_id, o.sku, o.idempotency_key_hash as key_hash from orders o join k on o.order_id = k.order_id
+  union
+  select o.order_id, o.sku, o.idempotency_key_hash from orders o
+    join k on o.sku = k.sku and o.idempotency_key_hash = k.key_hash`;
+
 /** Runs the batch's transaction on a fresh fork of `em`. */
 export async function persistBatch(
   em: EntityManager,
@@ -80,14 +93,7 @@ export async function persistBatch(
       key_hash: order.idempotencyKeyHash,
     }));
     const known = await all<{ order_id: string; sku: string; key_hash: string }>(
-      // Two joins, each on its own index (an OR in one join would scan the whole table).
-      `with k as materialized (
-         select * from jsonb_to_recordset(?::jsonb) as k(order_id uuid, sku text, key_hash text)
-       )
-       select o.order_id, o.sku, o.idempotency_key_hash as key_hash from orders o join k on o.order_id = k.order_id
-       union
-       select o.order_id, o.sku, o.idempotency_key_hash from orders o
-         join k on o.sku = k.sku and o.idempotency_key_hash = k.key_hash`,
+      recordedOrdersSql,
       [JSON.stringify(keys)],
     );
     const knownIds = new Set(known.map((r) => r.order_id));

@@ -15,6 +15,7 @@ import { createTopics } from '../../src/kafka/topics.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { ProductSchema } from '../../src/persistence/entities.js';
 import { createOrm } from '../../src/persistence/orm.js';
+import { recordedOrdersSql } from '../../src/worker/persist-batch.js';
 import { eventually, isolatedConfig } from './support.js';
 
 const config = isolatedConfig();
@@ -184,4 +185,18 @@ test('poison records go to the dead-letter topic with the original bytes; good o
     [unknownSku.orderId],
   );
   expect(unknown).toEqual({ status: 'REJECTED', reject_reason: 'UNKNOWN_PRODUCT' });
+});
+
+test('the duplicate check needs no nested loop (an OR-join did, scanned orders per batch row, and stalled the worker)', async () => {
+  const probe = JSON.stringify([{ order_id: uuidv7(), sku: 'BULK-1', key_hash: 'f'.repeat(64) }]);
+  const plan = await orm.em.getConnection().transactional(async (tx) => {
+    const run = (sql: string, params: unknown[] = []) =>
+      orm.em.getConnection().execute(sql, params, 'all', tx);
+    // With nested loops priced out, a query that can only be a nested loop still shows one.
+    await run('set local enable_nestloop = off');
+    return run(`explain ${recordedOrdersSql}`, [probe]);
+  });
+  const text = (plan as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']).join('\n');
+  expect(text).toMatch(/Hash Join|Merge Join/);
+  expect(text).not.toMatch(/Nested Loop/);
 });
