@@ -3,7 +3,11 @@
  * sale, the admin guard, reconcile, and a sale whose Redis keys are lost mid-sale.
  */
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from '@connectrpc/connect-node';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -15,6 +19,7 @@ import { SaleState } from '../../gen/fluxgate/v1/sale_pb.js';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
+import { createRedisOrderStore } from '../../src/redis/order-store.js';
 import { eventually, isolatedConfig, redisFor, redisSnapshot } from './support.js';
 
 const adminToken = 'test-admin-token-0123456789';
@@ -298,4 +303,55 @@ test('bad admin input is invalid_argument, naming the field, and changes nothing
     .restock({ sku: 'NO-SUCH-SALE', units: 1n }, auth)
     .catch((e: unknown) => e);
   expect((unknown as ConnectError).code).toBe(Code.NotFound);
+});
+
+describe('WatchOrder', () => {
+  test.each([
+    ['Connect', (url: string) => createConnectTransport({ baseUrl: url, httpVersion: '1.1' })],
+    ['gRPC', (url: string) => createGrpcTransport({ baseUrl: url })],
+    ['gRPC-Web', (url: string) => createGrpcWebTransport({ baseUrl: url, httpVersion: '1.1' })],
+  ])('over %s: streams to the final status and ends', async (_, transport) => {
+    await admin.upsertSale(sale('WATCH-1', 100), auth).catch(() => undefined);
+    const client = createClient(OrderGateService, transport(gate.url));
+    const placed = await client.placeOrder({
+      sku: 'WATCH-1',
+      quantity: 1,
+      customerId: 'w',
+      idempotencyKey: randomUUID(),
+    });
+    const seen: OrderStatus[] = [];
+    for await (const { order } of client.watchOrder(
+      { orderId: placed.orderId },
+      { timeoutMs: 30_000 },
+    ))
+      seen.push(order!.status);
+    expect(seen.at(-1)).toBe(OrderStatus.CONFIRMED);
+    expect(seen.filter((s) => s === OrderStatus.CONFIRMED)).toHaveLength(1);
+  });
+
+  test('a watch of an order that stays PENDING sends PENDING, then ends at its deadline', async () => {
+    // An order the gate recorded but that never reaches the worker (no event was published).
+    const order = {
+      orderId: '01920f4e-7a10-7cc3-9c1b-000000000001',
+      sku: 'WATCH-1',
+      quantity: 1,
+      customerId: 'stuck',
+      idempotencyKeyHash: 'e'.repeat(64),
+      acceptedAtMs: Date.now(),
+      requestId: 'r',
+    };
+    await createRedisOrderStore(redis, keys, 60_000).remember(order);
+    const seen: OrderStatus[] = [];
+    const started = Date.now();
+    const error = await (async () => {
+      for await (const { order: o } of orders.watchOrder(
+        { orderId: order.orderId },
+        { timeoutMs: 700 },
+      ))
+        seen.push(o!.status);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([OrderStatus.PENDING]);
+    expect((error as ConnectError).code).toBe(Code.DeadlineExceeded);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
 });
