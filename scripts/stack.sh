@@ -165,7 +165,7 @@ kafka_fetch() {
   command -v mvn >/dev/null || apt_install maven
   say "fetching Apache Kafka $kafka_version and its dependencies with Maven into $kafka_libs"
   mkdir -p "$kafka_libs"
-  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs"
+  mvn -q -B -f "$kafka_pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_libs" >/dev/null
 }
 
 kafka_java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true

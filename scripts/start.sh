@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/stack.sh up
 npm run --silent build
+# Local runs get an admin token so AdminService can be tried; set your own anywhere else.
+if [ -z "${FLUXGATE_ADMIN_TOKEN:-}" ]; then
+  export FLUXGATE_ADMIN_TOKEN=local-admin-token-change-me
+  echo "[start] AdminService token for this local run: $FLUXGATE_ADMIN_TOKEN" >&2
+fi
 node dist/src/main-worker.js &
 worker=$!
 node dist/src/main-gate.js &
