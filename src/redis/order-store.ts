@@ -25,13 +25,12 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
   return {
     async remember(order) {
       const key = keys.order(order.orderId);
-      // HSETNX-like: never overwrite a final status the worker may already have written.
-      await redis
-        .multi()
-        .hsetnx(key, 'status', 'PENDING')
-        .hset(key, 'order', JSON.stringify(order))
-        .pexpire(key, ttlMs)
-        .exec();
+      // Only the order itself: a missing status reads as PENDING, so this can never overwrite a
+      // final status the worker may already have written, and needs no transaction.
+      await Promise.all([
+        redis.hset(key, 'order', JSON.stringify(order)),
+        redis.pexpire(key, ttlMs),
+      ]);
     },
     async forget(orderId) {
       await redis.del(keys.order(orderId));
