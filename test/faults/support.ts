@@ -1,10 +1,19 @@
 /**
  * Fault injection against the real local stack: stop and start its servers, run the compiled
- * worker as a child process that can be killed.
+ * worker as a child process that can be killed, stream orders straight into Kafka.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Kafka, logLevel } from 'kafkajs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { settings, type Config } from '../../src/config.js';
+import type { AcceptedOrder } from '../../src/domain/order.js';
+import { encodeOrderAccepted } from '../../src/kafka/codec.js';
+import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
+import { runMigrations } from '../../src/main-migrate.js';
+import { createOrm } from '../../src/persistence/orm.js';
 
 const run = promisify(execFile);
 const stackScript = new URL('../../scripts/stack.sh', import.meta.url).pathname;
@@ -43,4 +52,82 @@ export function exited(child: ChildProcess): Promise<number | NodeJS.Signals | n
   if (child.exitCode !== null || child.signalCode !== null)
     return Promise.resolve(child.exitCode ?? child.signalCode);
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+}
+
+/**
+ * A stream of orders for one product straight into the order topic, bypassing the gate: a
+ * migrated schema with the product, a producer, and the orders to send.
+ */
+export interface OrderStream {
+  readonly orm: MikroORM;
+  readonly orders: readonly AcceptedOrder[];
+  /** Sends orders[from, to) in chunks, pausing a little between chunks (a stream, not a dump). */
+  produce(from: number, to: number): Promise<void>;
+  /** Orders recorded in the database, or -1 while it cannot answer. */
+  recorded(): Promise<number>;
+  /** Disconnects and drops the test schema. */
+  close(): Promise<void>;
+}
+
+/** Prepares `total` orders of `sku` (quantity by index) against a product with plenty of stock. */
+export async function createOrderStream(
+  config: Config,
+  sku: string,
+  total: number,
+  quantity: (i: number) => number,
+): Promise<OrderStream> {
+  await runMigrations(config);
+  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  await orm.em.getConnection().execute(
+    `insert into product (sku, name, stock, total_stock, per_customer_limit, starts_at, ends_at, admission_rate, admission_burst)
+     values (?, ?, 1000000, 1000000, 1000, now(), now() + interval '1 hour', 1000, 1000)`,
+    [sku, sku],
+  );
+  const topics = createTopics(config.topicPrefix);
+  const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, topics);
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const orders: AcceptedOrder[] = Array.from({ length: total }, (_, i) => ({
+    orderId: uuidv7(),
+    sku,
+    quantity: quantity(i),
+    customerId: `c${i}`,
+    idempotencyKeyHash: randomBytes(32).toString('hex'),
+    acceptedAtMs: Date.now(),
+    requestId: randomUUID(),
+  }));
+  return {
+    orm,
+    orders,
+    async produce(from, to) {
+      for (let i = from; i < to; i += 100) {
+        const chunk = orders.slice(i, Math.min(i + 100, to));
+        await producer.send({
+          topic: topics.orders,
+          acks: -1,
+          messages: chunk.map((o) => ({ key: o.sku, value: Buffer.from(encodeOrderAccepted(o)) })),
+        });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async recorded() {
+      try {
+        const [row] = await orm.em
+          .getConnection()
+          .execute<{ n: string }[]>('select count(*) as n from orders');
+        return Number(row?.n);
+      } catch {
+        return -1;
+      }
+    },
+    async close() {
+      await producer.disconnect();
+      await orm.em.getConnection().execute(`drop schema "${config.databaseSchema}" cascade`);
+      await orm.close();
+    },
+  };
 }
