@@ -20,6 +20,6 @@ if (isEntryPoint(import.meta.url)) {
   await runMain(async (config) => {
     const applied = await runMigrations(config);
     console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'no pending migrations');
-    process.exit(0);
+    return undefined;
   });
 }

@@ -15,8 +15,13 @@ export function isEntryPoint(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && moduleUrl === pathToFileURL(process.argv[1]).href;
 }
 
-/** Runs `start` as the process's whole life. */
-export async function runMain(start: (config: Config) => Promise<Closable>): Promise<void> {
+/**
+ * Runs `start` as the process's whole life. A `start` that returns nothing is a one-shot
+ * command: the process exits 0 when it resolves.
+ */
+export async function runMain(
+  start: (config: Config) => Promise<Closable | undefined>,
+): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -26,6 +31,7 @@ export async function runMain(start: (config: Config) => Promise<Closable>): Pro
     process.exit(2);
   }
   const running = await start(config);
+  if (running === undefined) process.exit(0);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -55,6 +55,23 @@ export function createAdmin(deps: AdminDeps) {
     await live.announce(sku);
   }
 
+  /** The live stock of a sale (fails closed as unavailable when its counter is lost). */
+  async function stock(sku: string): Promise<StockView> {
+    const current = await live.read(sku);
+    if (!current) throw notFound(sku);
+    if (current.unitsLeft === null) {
+      throw new Refusal(
+        'DEPENDENCY_UNAVAILABLE',
+        'the sale’s live stock is lost; it is closed until reloaded',
+      );
+    }
+    return {
+      sale: current.sale,
+      unitsLeft: current.unitsLeft,
+      state: saleState(current.sale, current.unitsLeft, deps.now()),
+    };
+  }
+
   return {
     /** Creates a sale (live at once) or updates its settings. */
     async upsertSale(input: Sale): Promise<{ sale: Sale; created: boolean }> {
@@ -73,7 +90,7 @@ export function createAdmin(deps: AdminDeps) {
       if (!sale) throw notFound(sku);
       if (!(await live.restock(sku, units))) await reload(sku);
       await live.announce(sku);
-      return { sale, stock: await this.stock(sku) };
+      return { sale, stock: await stock(sku) };
     },
 
     /** Pauses or resumes a sale. */
@@ -87,22 +104,7 @@ export function createAdmin(deps: AdminDeps) {
 
     listSales: () => db.listSales(),
 
-    /** The live stock of a sale (fails closed as unavailable when its counter is lost). */
-    async stock(sku: string): Promise<StockView> {
-      const current = await live.read(sku);
-      if (!current) throw notFound(sku);
-      if (current.unitsLeft === null) {
-        throw new Refusal(
-          'DEPENDENCY_UNAVAILABLE',
-          'the sale’s live stock is lost; it is closed until reloaded',
-        );
-      }
-      return {
-        sale: current.sale,
-        unitsLeft: current.unitsLeft,
-        state: saleState(current.sale, current.unitsLeft, deps.now()),
-      };
-    },
+    stock,
 
     /** Counters of a sale. */
     async stats(sku: string): Promise<SaleStats> {

@@ -21,7 +21,7 @@ export interface InventoryServiceDeps {
   readonly now: () => number;
 }
 
-/** A watched stock is read at most this often: changes are coalesced to ~4 messages a second. */
+/** A watched stock is read once per interval: changes are coalesced to at most 4 messages a second. */
 const watchIntervalMs = 250;
 
 /** Creates the InventoryService implementation. */
@@ -48,6 +48,7 @@ export function createInventoryService(
         });
         let sent: string | undefined;
         while (!context.signal.aborted) {
+          const readAt = Date.now();
           const view = await deps.stock(req.sku);
           const fingerprint = `${view.unitsLeft}/${view.state}/${view.sale.totalStock}`;
           if (fingerprint !== sent) {
@@ -55,9 +56,12 @@ export function createInventoryService(
             yield create(WatchStockResponseSchema, { stock: stockToProto(view) });
           }
           if (isTerminal(view.state)) return;
+          // Orders change the stock without a notification: the interval is the poll. A sale
+          // change (restock, pause) wakes the stream early, but never to more than one read
+          // per interval, however many changes come.
           await wake.wait(watchIntervalMs, context.signal);
-          // Coalesce: never more than one read per interval, however many changes came.
-          await new Promise((resolve) => setTimeout(resolve, watchIntervalMs));
+          const rest = readAt + watchIntervalMs - Date.now();
+          if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
         }
       } catch (error) {
         throw toConnectError(error, req.sku, deps.now());
