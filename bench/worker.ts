@@ -8,14 +8,12 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../src/config.js';
-import type { AcceptedOrder } from '../src/domain/order.js';
 import { encodeOrderAccepted } from '../src/kafka/codec.js';
 import { createTopics, ensureTopics } from '../src/kafka/topics.js';
 import { runMigrations } from '../src/main-migrate.js';
 import { startWorker } from '../src/main-worker.js';
+import { randomAcceptedOrder } from '../test/fixtures/orders.js';
 
 const total = Number(process.env.BENCH_ORDERS ?? 50_000);
 const baselineBatch = Number(process.env.BENCH_BATCH ?? 500);
@@ -31,15 +29,7 @@ const baselineSchema = `${id}_baseline`;
 const topics = createTopics(config.topicPrefix);
 const sku = 'WBENCH-1';
 
-const orders: AcceptedOrder[] = Array.from({ length: total }, (_, i) => ({
-  orderId: uuidv7(),
-  sku,
-  quantity: 1,
-  customerId: `c${i}`,
-  idempotencyKeyHash: randomBytes(32).toString('hex'),
-  acceptedAtMs: Date.now(),
-  requestId: randomUUID(),
-}));
+const orders = Array.from({ length: total }, (_, i) => randomAcceptedOrder(sku, 1, `c${i}`));
 
 const db = new pg.Client({ connectionString: config.databaseUrl });
 await db.connect();

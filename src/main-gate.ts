@@ -69,8 +69,11 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
   const orderStore = createRedisOrderStore(redis, keys, idempotencyTtlMs);
   const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
+  const log = (error: unknown, context: string) => {
+    logger.warn({ err: error }, context);
+  };
   const feed = await createEventFeed(redis.duplicate(), keys, (error) => {
-    logger.warn({ err: error }, 'event feed');
+    log(error, 'event feed');
   });
   feed.onSaleChanged((sku) => {
     soldOut.clear(sku);
@@ -81,9 +84,6 @@ export async function startGate(config: Config): Promise<RunningGate> {
     ...kafkaOptions,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-  const log = (error: unknown, context: string) => {
-    logger.warn({ err: error }, context);
-  };
   const publisher = createKafkaPublisher({
     connectProducer: async () => {
       const producer = kafka.producer({

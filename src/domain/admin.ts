@@ -72,13 +72,18 @@ export function createAdmin(deps: AdminDeps) {
     };
   }
 
+  /** After a live write: a sale found gone is reloaded; either way every gate hears of it. */
+  async function settleLive(sku: string, written: boolean): Promise<void> {
+    if (written) await live.announce(sku);
+    else await reload(sku); // announces too
+  }
+
   return {
     /** Creates a sale (live at once) or updates its settings. */
     async upsertSale(input: Sale): Promise<{ sale: Sale; created: boolean }> {
       const result = await db.upsertSale(validateSale(input));
       if (result.created) await live.load(result.sale, result.sale.totalStock, 0);
-      else if (!(await live.updateSettings(result.sale))) await reload(result.sale.sku);
-      await live.announce(result.sale.sku);
+      await settleLive(result.sale.sku, result.created || (await live.updateSettings(result.sale)));
       return result;
     },
 
@@ -88,8 +93,7 @@ export function createAdmin(deps: AdminDeps) {
         throw invalidArgument('units', `must be an integer from 1 to ${maxStock}`);
       const sale = await db.restock(sku, units);
       if (!sale) throw notFound(sku);
-      if (!(await live.restock(sku, units))) await reload(sku);
-      await live.announce(sku);
+      await settleLive(sku, await live.restock(sku, units));
       return { sale, stock: await stock(sku) };
     },
 
@@ -97,8 +101,7 @@ export function createAdmin(deps: AdminDeps) {
     async setPaused(sku: string, paused: boolean): Promise<Sale> {
       const sale = await db.setPaused(sku, paused);
       if (!sale) throw notFound(sku);
-      if (!(await live.updateSettings(sale))) await reload(sku);
-      await live.announce(sku);
+      await settleLive(sku, await live.updateSettings(sale));
       return sale;
     },
 
@@ -108,8 +111,8 @@ export function createAdmin(deps: AdminDeps) {
 
     /** Counters of a sale. */
     async stats(sku: string): Promise<SaleStats> {
-      if (!(await db.getSale(sku))) throw notFound(sku);
       const [counters, totals] = await Promise.all([live.counters(sku), db.orderTotals(sku)]);
+      if (totals.stock === null) throw notFound(sku);
       return {
         ...counters,
         confirmed: totals.confirmed,
@@ -124,10 +127,10 @@ export function createAdmin(deps: AdminDeps) {
      * from "in flight" to "recorded" and leaves that expectation unchanged.
      */
     async reconcile(sku: string, repair: boolean): Promise<ReconcileReport> {
-      if (!(await db.getSale(sku))) throw notFound(sku);
       const snap = await live.snapshot(sku);
       const totals = await db.orderTotals(sku);
-      const databaseUnits = totals.stock ?? 0;
+      if (totals.stock === null) throw notFound(sku);
+      const databaseUnits = totals.stock;
       if (snap.unitsLeft === null) {
         if (repair) await reload(sku);
         return { liveUnits: -1, databaseUnits, inFlightUnits: 0, drift: 0, repaired: repair };

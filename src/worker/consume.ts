@@ -123,24 +123,23 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     );
     // A large batch can take a while: tell the group coordinator this member is alive.
     await payload.heartbeat();
-    for (const conflict of result.keyConflicts) {
-      const message = batch.messages.find((m) => m.offset === conflict.offset);
-      if (message)
-        poison.push({
-          message,
-          error: 'idempotency key already used by another order of this sale',
-          sku: conflict.order.sku,
-        });
-    }
-    for (const d of result.decided) {
-      if (d.rejectReason !== 'UNKNOWN_PRODUCT') continue;
-      const message = batch.messages.find((m) => m.offset === d.incoming.offset);
-      if (message)
-        poison.push({
-          message,
+    // Recorded but not processable as an order: dead-letter them too (one lookup per record).
+    const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
+    const unprocessable = [
+      ...result.keyConflicts.map((incoming) => ({
+        incoming,
+        error: 'idempotency key already used by another order of this sale',
+      })),
+      ...result.decided
+        .filter((d) => d.rejectReason === 'UNKNOWN_PRODUCT')
+        .map((d) => ({
+          incoming: d.incoming,
           error: `unknown sku ${d.incoming.order.sku}; order recorded REJECTED`,
-          sku: d.incoming.order.sku,
-        });
+        })),
+    ];
+    for (const { incoming, error } of unprocessable) {
+      const message = byOffset.get(incoming.offset);
+      if (message) poison.push({ message, error, sku: incoming.order.sku });
     }
 
     if (poison.length > 0) {

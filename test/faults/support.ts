@@ -6,14 +6,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Kafka, logLevel } from 'kafkajs';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { settings, type Config } from '../../src/config.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { encodeOrderAccepted } from '../../src/kafka/codec.js';
 import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { createOrm } from '../../src/persistence/orm.js';
+import { randomAcceptedOrder } from '../fixtures/orders.js';
 
 const run = promisify(execFile);
 const stackScript = new URL('../../scripts/stack.sh', import.meta.url).pathname;
@@ -91,15 +90,9 @@ export async function createOrderStream(
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
-  const orders: AcceptedOrder[] = Array.from({ length: total }, (_, i) => ({
-    orderId: uuidv7(),
-    sku,
-    quantity: quantity(i),
-    customerId: `c${i}`,
-    idempotencyKeyHash: randomBytes(32).toString('hex'),
-    acceptedAtMs: Date.now(),
-    requestId: randomUUID(),
-  }));
+  const orders = Array.from({ length: total }, (_, i) =>
+    randomAcceptedOrder(sku, quantity(i), `c${i}`),
+  );
   return {
     orm,
     orders,

@@ -5,9 +5,10 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { randomAcceptedOrder } from '../fixtures/orders.js';
 import { DeadLetterSchema } from '../../gen/fluxgate/v1/events_pb.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { encodeOrderAccepted } from '../../src/kafka/codec.js';
@@ -26,15 +27,7 @@ let worker: RunningWorker;
 let orm: MikroORM;
 
 function order(sku: string, quantity: number): AcceptedOrder {
-  return {
-    orderId: uuidv7(),
-    sku,
-    quantity,
-    customerId: `c-${randomBytes(3).toString('hex')}`,
-    idempotencyKeyHash: randomBytes(32).toString('hex'),
-    acceptedAtMs: Date.now(),
-    requestId: randomUUID(),
-  };
+  return randomAcceptedOrder(sku, quantity, `c-${randomBytes(3).toString('hex')}`);
 }
 
 async function send(values: { key: string; value: Buffer }[]): Promise<void> {
