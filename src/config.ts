@@ -40,6 +40,42 @@ export const settings = {
     schema: z.string(),
     doc: 'PEM private key for the certificate.',
   },
+  opsHost: {
+    env: 'FLUXGATE_OPS_HOST',
+    default: '127.0.0.1',
+    schema: z.string().min(1),
+    doc: 'Address of the operations port (/metrics, /healthz, /readyz) of gate and worker.',
+  },
+  gateOpsPort: {
+    env: 'FLUXGATE_GATE_OPS_PORT',
+    default: '9464',
+    schema: int(0, 65535),
+    doc: "The gate's operations port.",
+  },
+  workerOpsPort: {
+    env: 'FLUXGATE_WORKER_OPS_PORT',
+    default: '9465',
+    schema: int(0, 65535),
+    doc: "The worker's operations port.",
+  },
+  reflection: {
+    env: 'FLUXGATE_REFLECTION',
+    default: 'true',
+    schema: bool,
+    doc: 'Serve gRPC server reflection (v1 and v1alpha), so tools need no schema.',
+  },
+  corsOrigins: {
+    env: 'FLUXGATE_CORS_ORIGINS',
+    default: 'http://localhost:5173',
+    schema: list.pipe(z.array(z.url())),
+    doc: 'Browser origins allowed to call the gate from other sites (comma-separated; the storefront the gate serves needs none).',
+  },
+  startupTimeoutSeconds: {
+    env: 'FLUXGATE_STARTUP_TIMEOUT_SECONDS',
+    default: '120',
+    schema: int(1, 3600),
+    doc: 'How long start-up keeps retrying unreachable Redis, Kafka or PostgreSQL before giving up.',
+  },
   redisUrl: {
     env: 'FLUXGATE_REDIS_URL',
     default: 'redis://127.0.0.1:6379',

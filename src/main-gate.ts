@@ -1,7 +1,10 @@
 /**
- * The gate process: builds the concrete clients, wires the ports, listens, relays the outbox,
- * and shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
+ * The gate process: builds the concrete clients (retrying unreachable ones at start-up), wires
+ * the ports, listens, relays the outbox, serves metrics and health on the operations port, and
+ * shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -20,7 +23,16 @@ import { createAdminService } from './gate/admin-service.js';
 import { buildServer } from './gate/build-server.js';
 import { createInventoryService } from './gate/inventory-service.js';
 import { createOrderGateService } from './gate/order-gate-service.js';
+import { createHealthService } from './gate/health.js';
+import { metricsInterceptor } from './gate/metrics-interceptor.js';
+import { addReflection } from './gate/reflection.js';
+import { Health } from '../gen/grpc/health/v1/health_pb.js';
 import { kafkaLogCreator } from './kafka/log.js';
+import { createGateMetrics } from './ops/metrics.js';
+import { startOpsServer } from './ops/ops-server.js';
+import { startReadiness } from './ops/readiness.js';
+import { retryStartup } from './ops/startup.js';
+import { readOutboxStats } from './redis/outbox-stats.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
 import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';
@@ -37,6 +49,8 @@ import { registerScripts } from './redis/scripts.js';
 export interface RunningGate {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   readonly url: string;
+  /** Base URL of the operations port (/metrics, /healthz, /readyz). */
+  readonly opsUrl: string;
   /** Stops accepting, finishes in-flight calls, flushes the publisher, closes clients. */
   close(): Promise<void>;
 }
@@ -45,13 +59,23 @@ export interface RunningGate {
 const soldOutFlagTtlMs = 1000;
 /** Most outbox entries one relay pass re-publishes. */
 const relayBatchSize = 500;
+/** Dependencies are probed this often for readiness, each with this timeout. */
+const readinessIntervalMs = 2000;
+const readinessTimeoutMs = 1500;
+/** The storefront, when built (`npm run build` puts it beside the compiled code). */
+const storefrontRoot = fileURLToPath(new URL('../web', import.meta.url));
 
 /** Starts a gate with `config`; resolves once it listens. */
 export async function startGate(config: Config): Promise<RunningGate> {
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
-  registerScripts(redis);
-  const keys = createKeys(config.redisKeyPrefix);
   const logger = pino({ level: config.logLevel, base: { service: 'gate' } });
+  const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
+  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  redis.on('error', (error: Error) => {
+    logger.debug({ err: error }, 'redis connection');
+  });
+  registerScripts(redis);
+  await retryStartup('redis', () => redis.ping(), startup);
+  const keys = createKeys(config.redisKeyPrefix);
   const kafkaOptions = {
     clientId: 'fluxgate-gate',
     brokers: config.kafkaBrokers,
@@ -62,13 +86,34 @@ export async function startGate(config: Config): Promise<RunningGate> {
 
   // Kept connected: the admin API asks it for the worker's lag before reloading a sale.
   const kafkaAdmin = new Kafka(kafkaOptions).admin();
-  await kafkaAdmin.connect();
-  await ensureTopics(kafkaAdmin, topics);
-  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  await retryStartup(
+    'kafka',
+    async () => {
+      await kafkaAdmin.connect();
+      await ensureTopics(kafkaAdmin, topics);
+    },
+    startup,
+  );
+  const orm = await retryStartup(
+    'postgresql',
+    () => createOrm(config.databaseUrl, config.databaseSchema),
+    startup,
+  );
   const database = createRepository(orm.em);
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
   const orderStore = createRedisOrderStore(redis, keys, idempotencyTtlMs);
   const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
+  const metrics = createGateMetrics({
+    outbox: () => readOutboxStats(redis, keys),
+    soldOutFlags: () => soldOut.count(),
+  });
+  const readiness = startReadiness(
+    [
+      { name: 'redis', check: () => redis.ping() },
+      { name: 'kafka', check: () => kafkaAdmin.describeCluster() },
+    ],
+    { intervalMs: readinessIntervalMs, timeoutMs: readinessTimeoutMs },
+  );
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);
   };
@@ -101,12 +146,23 @@ export async function startGate(config: Config): Promise<RunningGate> {
     onError: (error, outcome) => {
       log(error, `publish ${outcome}`);
     },
+    onSent: (size, seconds, outcome) => {
+      metrics.publishBatchSize.observe(size);
+      metrics.publishSeconds.observe({ outcome }, seconds);
+    },
   });
-  const store = createRedisReservationStore(redis, keys, {
-    idempotencyTtlMs,
-    customerRate: config.customerRate,
-    customerBurst: config.customerBurst,
-  });
+  const store = createRedisReservationStore(
+    redis,
+    keys,
+    {
+      idempotencyTtlMs,
+      customerRate: config.customerRate,
+      customerBurst: config.customerBurst,
+    },
+    (script, seconds) => {
+      metrics.scriptSeconds.observe({ script }, seconds);
+    },
+  );
   const placer = createOrderPlacer({
     store,
     publisher,
@@ -124,9 +180,12 @@ export async function startGate(config: Config): Promise<RunningGate> {
     now: Date.now,
   });
 
+  const served = [OrderGateService, InventoryService, AdminService];
   const app = await buildServer({
     config,
     logger,
+    interceptors: [metricsInterceptor(metrics)],
+    staticRoot: existsSync(storefrontRoot) ? storefrontRoot : undefined,
     routes: (router) => {
       router.service(
         OrderGateService,
@@ -136,6 +195,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
           onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
           maxQuantity: config.maxQuantity,
           now: Date.now,
+          logger,
         }),
       );
       router.service(
@@ -149,36 +209,54 @@ export async function startGate(config: Config): Promise<RunningGate> {
       router.service(AdminService, createAdminService(admin, Date.now), {
         interceptors: [createAdminAuth(config.adminToken)],
       });
+      const servedNames = served.map((s) => s.typeName);
+      router.service(Health, createHealthService(readiness, servedNames));
+      if (config.reflection) addReflection(router, [...served, Health]);
     },
   });
 
-  let relaying = false;
-  const relay = setInterval(() => {
-    if (relaying) return;
-    relaying = true;
-    relayOutboxOnce({ store, publisher, graceMs: config.outboxGraceMs, batchSize: relayBatchSize })
+  let relaying: Promise<void> | undefined;
+  const relayOnce = (): Promise<void> =>
+    (relaying ??= relayOutboxOnce({
+      store,
+      publisher,
+      graceMs: config.outboxGraceMs,
+      batchSize: relayBatchSize,
+    })
       .then((n) => {
+        metrics.outboxRelayed.inc(n);
         if (n > 0) logger.info({ relayed: n }, 'outbox relay re-published orders');
       })
       .catch((error: unknown) => {
         log(error, 'outbox relay');
       })
       .finally(() => {
-        relaying = false;
-      });
-  }, config.outboxRelayIntervalMs);
+        relaying = undefined;
+      }));
+  const relay = setInterval(() => void relayOnce(), config.outboxRelayIntervalMs);
 
   const address = await app.listen({ host: config.gateHost, port: config.gatePort });
+  const ops = await startOpsServer(metrics.registry, readiness, config.opsHost, config.gateOpsPort);
+  logger.info({ url: address, ops: ops.url }, 'gate listening');
   return {
     url: address,
+    opsUrl: ops.url,
     async close() {
+      // Not ready first, so load balancers stop sending; then let in-flight calls finish.
+      readiness.drain();
       clearInterval(relay);
       await app.close();
+      // Everything answered has been handed to the publisher: relay what is due, flush, close.
+      await relaying;
+      await relayOnce();
       await publisher.close();
+      readiness.close();
+      await ops.close();
       feed.close();
       await kafkaAdmin.disconnect();
       await orm.close();
       redis.disconnect();
+      logger.info('gate stopped');
     },
   };
 }

@@ -1,13 +1,18 @@
 /**
- * The worker process: consumes OrderAccepted events and persists them to PostgreSQL. Shuts
- * down gracefully on SIGTERM / SIGINT: the batch in hand finishes and commits first.
+ * The worker process: consumes OrderAccepted events and persists them to PostgreSQL, serving
+ * metrics and health on its operations port. Unreachable dependencies are retried at start-up.
+ * Shuts down gracefully on SIGTERM / SIGINT: the batch in hand finishes and commits first.
  */
 import { Redis } from 'ioredis';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { kafkaLogCreator } from './kafka/log.js';
-import { createTopics, ensureTopics } from './kafka/topics.js';
+import { consumerLagByPartition, createTopics, ensureTopics } from './kafka/topics.js';
+import { createWorkerMetrics } from './ops/metrics.js';
+import { startOpsServer } from './ops/ops-server.js';
+import { startReadiness } from './ops/readiness.js';
+import { retryStartup } from './ops/startup.js';
 import { createOrm, migrate } from './persistence/orm.js';
 import { isEntryPoint, runMain } from './run-main.js';
 import { createKeys } from './redis/keys.js';
@@ -16,6 +21,8 @@ import { consumeOrders } from './worker/consume.js';
 
 /** A running worker. */
 export interface RunningWorker {
+  /** Base URL of the operations port (/metrics, /healthz, /readyz). */
+  readonly opsUrl: string;
   /** Finishes the batch in hand, commits, disconnects. */
   close(): Promise<void>;
 }
@@ -23,12 +30,21 @@ export interface RunningWorker {
 /** Starts a worker with `config`; resolves once it consumes. */
 export async function startWorker(config: Config): Promise<RunningWorker> {
   const logger = pino({ level: config.logLevel, base: { service: 'worker' } });
-  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
+  const orm = await retryStartup(
+    'postgresql',
+    () => createOrm(config.databaseUrl, config.databaseSchema),
+    startup,
+  );
   if (config.workerMigrate) {
     const applied = await migrate(orm, config.databaseSchema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
   const redis = new Redis(config.redisUrl);
+  redis.on('error', (error: Error) => {
+    logger.debug({ err: error }, 'redis connection');
+  });
+  await retryStartup('redis', () => redis.ping(), startup);
   const topics = createTopics(config.topicPrefix);
   const kafka = new Kafka({
     clientId: 'fluxgate-worker',
@@ -36,10 +52,27 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
   });
+  // Kept connected: readiness and the consumer lag gauge ask it.
   const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topics);
-  await admin.disconnect();
+  await retryStartup(
+    'kafka',
+    async () => {
+      await admin.connect();
+      await ensureTopics(admin, topics);
+    },
+    startup,
+  );
+  const metrics = createWorkerMetrics({
+    lag: () => consumerLagByPartition(admin, config.workerGroupId, topics.orders),
+  });
+  const readiness = startReadiness(
+    [
+      { name: 'postgresql', check: () => orm.em.getConnection().execute('select 1') },
+      { name: 'redis', check: () => redis.ping() },
+      { name: 'kafka', check: () => admin.describeCluster() },
+    ],
+    { intervalMs: 2000, timeoutMs: 1500 },
+  );
 
   // A crashed worker's partitions move to a live one after the session timeout: keep it short.
   const consumer = kafka.consumer({
@@ -66,13 +99,38 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     logger,
     retryInitialMs: 100,
     retryMaxMs: 5000,
+    observer: {
+      batchPersisted(size, seconds, statuses) {
+        metrics.batches.inc();
+        metrics.batchSize.observe(size);
+        metrics.transactionSeconds.observe(seconds);
+        for (const status of statuses) metrics.ordersPersisted.inc({ status });
+      },
+      deadLettered(reason) {
+        metrics.deadLetters.inc({ reason });
+      },
+    },
   });
+  const ops = await startOpsServer(
+    metrics.registry,
+    readiness,
+    config.opsHost,
+    config.workerOpsPort,
+  );
+  logger.info({ ops: ops.url }, 'worker consuming');
   return {
+    opsUrl: ops.url,
     async close() {
+      readiness.drain();
+      // Disconnecting waits for the batch in hand, which commits its offsets before it ends.
       await consumer.disconnect();
       await producer.disconnect();
+      readiness.close();
+      await ops.close();
+      await admin.disconnect();
       await orm.close();
       redis.disconnect();
+      logger.info('worker stopped');
     },
   };
 }

@@ -1,9 +1,11 @@
 /**
  * Process entry shared by the gate and the worker: load config (one clear line per problem,
- * exit 2), start, then stop gracefully on SIGTERM / SIGINT; a second signal forces exit.
+ * exit 2), start (a dependency unreachable for the whole start-up timeout: one line, exit 1),
+ * then stop gracefully on SIGTERM / SIGINT; a second signal forces exit.
  */
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { StartupError } from './ops/startup.js';
 
 /** Something running that can be stopped. */
 export interface Closable {
@@ -30,7 +32,14 @@ export async function runMain(
     for (const line of error.problems) console.error(`config: ${line}`);
     process.exit(2);
   }
-  const running = await start(config);
+  let running: Closable | undefined;
+  try {
+    running = await start(config);
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    console.error(`startup: ${error.message}`);
+    process.exit(1);
+  }
   if (running === undefined) process.exit(0);
   let stopping = false;
   const stop = (signal: string) => {

@@ -25,6 +25,12 @@ export class SoldOutFlags {
     this.until.set(sku, this.now() + this.ttlMs);
   }
 
+  /** How many sales are flagged now. */
+  count(): number {
+    const now = this.now();
+    return [...this.until.values()].filter((until) => until > now).length;
+  }
+
   /** Drops the flag (the sale was restocked). */
   clear(sku: string): void {
     this.until.delete(sku);

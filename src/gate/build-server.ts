@@ -4,7 +4,14 @@
  * over HTTP/1.1 (or h2c) for browsers: each new connection is handed to the HTTP/2 or the
  * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1.
  */
-import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
+import fastifyCors from '@fastify/cors';
+import fastifyStatic from '@fastify/static';
+import {
+  cors as connectCors,
+  createContextValues,
+  type ConnectRouter,
+  type Interceptor,
+} from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
 import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -29,12 +36,21 @@ export interface ServerDeps {
     | 'requestTimeoutMs'
     | 'http2MaxConcurrentStreams'
     | 'shutdownGraceMs'
+    | 'corsOrigins'
   >;
   /** The process's logger; Fastify logs requests through it. */
   readonly logger: FastifyBaseLogger;
   /** Registers the Connect services. */
   readonly routes: (router: ConnectRouter) => void;
+  /** Run around every RPC (metrics). */
+  readonly interceptors?: Interceptor[];
+  /** A folder of static files served at `/` (the storefront), when built. */
+  readonly staticRoot?: string;
 }
+
+/** Headers a browser may send and read besides Connect's own (see SPEC.md's order path). */
+const extraRequestHeaders = ['idempotency-key', 'authorization', 'x-request-id'];
+const extraResponseHeaders = ['retry-after', 'idempotent-replayed', 'x-request-id'];
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -117,6 +133,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         requestIdHeader: 'x-request-id',
         genReqId: () => randomUUID(),
       });
+  // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
+  await app.register(fastifyCors, {
+    origin: [...config.corsOrigins],
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, ...extraRequestHeaders],
+    exposedHeaders: [...connectCors.exposedHeaders, ...extraResponseHeaders],
+    maxAge: 7200,
+  });
+  if (deps.staticRoot !== undefined) {
+    await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
+  }
   const compressions = { gzip: compressionGzip, br: compressionBrotli };
   await app.register(fastifyConnectPlugin, {
     routes: deps.routes,
@@ -125,6 +152,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     maxTimeoutMs: config.maxDeadlineMs,
     shutdownTimeoutMs: config.shutdownGraceMs,
     contextValues: (req) => createContextValues().set(requestIdKey, req.id),
+    interceptors: deps.interceptors ?? [],
   });
   return app;
 }

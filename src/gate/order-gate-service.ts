@@ -19,6 +19,7 @@ import { createWake } from './wake.js';
 import type { OrderPlacer } from '../domain/place-order.js';
 import { replayedHeader, toConnectError } from './error-mapping.js';
 import { requestIdKey } from './request-id.js';
+import type { Logger } from 'pino';
 
 /** What the service needs. */
 export interface OrderGateServiceDeps {
@@ -28,6 +29,8 @@ export interface OrderGateServiceDeps {
   readonly onOrderStatus: (orderId: string, listener: () => void) => () => void;
   readonly maxQuantity: number;
   readonly now: () => number;
+  /** Where accepted orders are logged (with the request id, never the idempotency key). */
+  readonly logger: Pick<Logger, 'info'>;
 }
 
 /** A watched order is re-read at least this often, in case a change notification was lost. */
@@ -58,8 +61,19 @@ export function createOrderGateService(
           },
           deps.maxQuantity,
         );
-        const placed = await deps.placer.place(valid, context.values.get(requestIdKey));
+        const requestId = context.values.get(requestIdKey);
+        const placed = await deps.placer.place(valid, requestId);
         if (placed.replayed) context.responseHeader.set(replayedHeader, 'true');
+        deps.logger.info(
+          {
+            reqId: requestId,
+            orderId: placed.order.orderId,
+            sku: placed.order.sku,
+            quantity: placed.order.quantity,
+            replayed: placed.replayed,
+          },
+          'order accepted',
+        );
         return create(PlaceOrderResponseSchema, {
           orderId: placed.order.orderId,
           status: OrderStatus.PENDING,

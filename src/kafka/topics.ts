@@ -36,17 +36,27 @@ export async function ensureTopics(admin: Admin, topics: Topics, partitions = 3)
   });
 }
 
-/** Records of `topic` not yet committed by consumer group `groupId` (0 when it has consumed all). */
-export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+/** Records of `topic` not yet committed by consumer group `groupId`, per partition. */
+export async function consumerLagByPartition(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<{ partition: number; lag: number }[]> {
   const [ends, [committed]] = await Promise.all([
     admin.fetchTopicOffsets(topic),
     admin.fetchOffsets({ groupId, topics: [topic] }),
   ]);
-  return ends.reduce((lag, end) => {
+  return ends.map((end) => {
     const at = Number(
       committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1,
     );
     // -1: the group never committed on this partition, so everything from its start is unread.
-    return lag + Number(end.offset) - (at < 0 ? Number(end.low) : at);
-  }, 0);
+    return { partition: end.partition, lag: Number(end.offset) - (at < 0 ? Number(end.low) : at) };
+  });
+}
+
+/** Records of `topic` not yet committed by consumer group `groupId` (0 when it has consumed all). */
+export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const partitions = await consumerLagByPartition(admin, groupId, topic);
+  return partitions.reduce((sum, p) => sum + p.lag, 0);
 }

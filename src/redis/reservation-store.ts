@@ -11,9 +11,12 @@ import {
   completeOrdersArgs,
   placeOrderArgs,
   releaseOrderArgs,
+  scriptFiles,
   soldOutArgs,
   type PlaceOrderSettings,
+  type ScriptArgs,
   type ScriptCaller,
+  type ScriptName,
 } from './scripts.js';
 
 /** Creates the store on a client on which {@link registerScripts} was called. */
@@ -21,8 +24,23 @@ export function createRedisReservationStore(
   redis: Redis,
   keys: Keys,
   settings: PlaceOrderSettings,
+  onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): ReservationStore {
-  const run = redis as unknown as ScriptCaller;
+  const scripts = redis as unknown as ScriptCaller;
+  // Every script call, timed for the latency histogram.
+  const run = Object.fromEntries(
+    (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
+      name,
+      async (...args: ScriptArgs) => {
+        const started = performance.now();
+        try {
+          return await scripts[name](...args);
+        } finally {
+          onScript(name, (performance.now() - started) / 1000);
+        }
+      },
+    ]),
+  ) as ScriptCaller;
 
   return {
     async reserve(order, fingerprint) {

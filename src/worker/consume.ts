@@ -40,10 +40,24 @@ export interface ConsumeDeps {
   /** Backoff between attempts while the database fails: first and largest delay, ms. */
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /** Told what each batch did (metrics). */
+  readonly observer?: ConsumeObserver;
+}
+
+/** Why a record went to the dead-letter topic. */
+export type DeadLetterReason = 'undecodable' | 'key_conflict' | 'unknown_sku';
+
+/** What the loop reports as it goes. */
+export interface ConsumeObserver {
+  /** A batch of `size` records was persisted; its transaction took `seconds` (retries included). */
+  batchPersisted(size: number, seconds: number, statuses: readonly Decision['status'][]): void;
+  /** A record was dead-lettered. */
+  deadLettered(reason: DeadLetterReason): void;
 }
 
 interface Poison {
   readonly message: KafkaMessage;
+  readonly reason: DeadLetterReason;
   readonly error: string;
   readonly sku?: string;
 }
@@ -112,14 +126,21 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       } catch (error) {
         poison.push({
           message,
+          reason: 'undecodable',
           error: `undecodable or invalid OrderAccepted: ${(error as Error).message}`,
           sku: message.key?.toString(),
         });
       }
     }
 
+    const started = performance.now();
     const result = await persistently('order batch transaction', payload, () =>
       persistBatch(deps.em, good),
+    );
+    deps.observer?.batchPersisted(
+      good.length,
+      (performance.now() - started) / 1000,
+      result.decided.map((d) => d.status),
     );
     // A large batch can take a while: tell the group coordinator this member is alive.
     await payload.heartbeat();
@@ -128,18 +149,20 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     const unprocessable = [
       ...result.keyConflicts.map((incoming) => ({
         incoming,
+        reason: 'key_conflict' as const,
         error: 'idempotency key already used by another order of this sale',
       })),
       ...result.decided
         .filter((d) => d.rejectReason === 'UNKNOWN_PRODUCT')
         .map((d) => ({
           incoming: d.incoming,
+          reason: 'unknown_sku' as const,
           error: `unknown sku ${d.incoming.order.sku}; order recorded REJECTED`,
         })),
     ];
-    for (const { incoming, error } of unprocessable) {
+    for (const { incoming, reason, error } of unprocessable) {
       const message = byOffset.get(incoming.offset);
-      if (message) poison.push({ message, error, sku: incoming.order.sku });
+      if (message) poison.push({ message, reason, error, sku: incoming.order.sku });
     }
 
     if (poison.length > 0) {
@@ -167,6 +190,7 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
         }),
       );
       for (const p of poison) {
+        deps.observer?.deadLettered(p.reason);
         logger.warn(
           { partition: batch.partition, offset: p.message.offset, error: p.error },
           'dead-lettered',

@@ -19,6 +19,8 @@ export function isolatedConfig(overrides: Partial<Config> = {}): Config {
     databaseSchema: `t${id}`,
     workerGroupId: `t${id}-worker`,
     gatePort: 0,
+    gateOpsPort: 0,
+    workerOpsPort: 0,
     logLevel: 'silent',
     shutdownGraceMs: 1000,
     ...overrides,

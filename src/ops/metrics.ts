@@ -1,0 +1,171 @@
+/**
+ * Every Prometheus metric the gate and the worker export: the one home of their names, labels
+ * and buckets. Each process makes its own registry; grafana/flux-gate.json charts these names.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets in seconds, from a fast Redis call to a slow Kafka ack. */
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** Batch-size buckets: one order up to the publisher's and the worker's largest batches. */
+const sizeBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+/** A registry with the process's default metrics (CPU, memory, event loop lag). */
+function newRegistry(service: 'gate' | 'worker'): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: 'fluxgate_' });
+  return registry;
+}
+
+/** Live values the gate's gauges read at scrape time. */
+export interface GateGaugeSources {
+  /** Outbox entries and the age of the oldest one, in seconds, per sale. */
+  readonly outbox: () => Promise<
+    readonly { sku: string; depth: number; oldestAgeSeconds: number }[]
+  >;
+  /** Sales flagged sold out in this process. */
+  readonly soldOutFlags: () => number;
+}
+
+/** The gate's metrics. */
+export function createGateMetrics(sources: GateGaugeSources) {
+  const registry = newRegistry('gate');
+  const registers = [registry];
+  // Set by the depth gauge's collect, so both come from one read of the outbox.
+  const outboxAge = new Gauge({
+    name: 'fluxgate_gate_outbox_oldest_age_seconds',
+    help: 'Age of the oldest outbox entry, per sale (0 when empty).',
+    labelNames: ['sku'] as const,
+    registers,
+  });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'fluxgate_gate_requests_total',
+      help: 'RPCs answered, by method and outcome (accepted, replayed, a refusal reason, or an error code).',
+      labelNames: ['rpc', 'outcome'] as const,
+      registers,
+    }),
+    placeOrderSeconds: new Histogram({
+      name: 'fluxgate_gate_place_order_seconds',
+      help: 'PlaceOrder latency, from request to answer.',
+      buckets: latencyBuckets,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'fluxgate_gate_rate_limited_total',
+      help: 'PlaceOrder calls refused by a token bucket (sale or customer), per sale.',
+      labelNames: ['sku'] as const,
+      registers,
+    }),
+    scriptSeconds: new Histogram({
+      name: 'fluxgate_gate_redis_script_seconds',
+      help: 'Round trip of one Redis Lua script call, by script.',
+      labelNames: ['script'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    publishSeconds: new Histogram({
+      name: 'fluxgate_gate_kafka_publish_seconds',
+      help: 'One produce request to Kafka, until acked, failed or timed out, by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    publishBatchSize: new Histogram({
+      name: 'fluxgate_gate_kafka_publish_batch_size',
+      help: 'Orders gathered into one produce request.',
+      buckets: sizeBuckets,
+      registers,
+    }),
+    outboxRelayed: new Counter({
+      name: 'fluxgate_gate_outbox_relayed_total',
+      help: 'Outbox entries re-published by the relay.',
+      registers,
+    }),
+    outboxDepth: new Gauge({
+      name: 'fluxgate_gate_outbox_depth',
+      help: 'Orders reserved but not yet acknowledged by Kafka, per sale.',
+      labelNames: ['sku'] as const,
+      registers,
+      async collect() {
+        const sales = await sources.outbox();
+        this.reset();
+        outboxAge.reset();
+        for (const s of sales) {
+          this.set({ sku: s.sku }, s.depth);
+          outboxAge.set({ sku: s.sku }, s.oldestAgeSeconds);
+        }
+      },
+    }),
+    soldOutFlags: new Gauge({
+      name: 'fluxgate_gate_sold_out_flags',
+      help: 'Sales this process currently refuses without asking Redis.',
+      registers,
+      collect() {
+        this.set(sources.soldOutFlags());
+      },
+    }),
+  };
+}
+
+/** The gate's metrics, as {@link createGateMetrics} makes them. */
+export type GateMetrics = ReturnType<typeof createGateMetrics>;
+
+/** Live values the worker's gauges read at scrape time. */
+export interface WorkerGaugeSources {
+  /** Records not yet committed by the worker's group, per partition of the order topic. */
+  readonly lag: () => Promise<readonly { partition: number; lag: number }[]>;
+}
+
+/** The worker's metrics. */
+export function createWorkerMetrics(sources: WorkerGaugeSources) {
+  const registry = newRegistry('worker');
+  const registers = [registry];
+  return {
+    registry,
+    batches: new Counter({
+      name: 'fluxgate_worker_batches_total',
+      help: 'Batches of order records persisted (one transaction each).',
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'fluxgate_worker_batch_size',
+      help: 'Order records in one persisted batch.',
+      buckets: sizeBuckets,
+      registers,
+    }),
+    ordersPersisted: new Counter({
+      name: 'fluxgate_worker_orders_persisted_total',
+      help: 'Orders written to PostgreSQL, by final status.',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'fluxgate_worker_dead_letters_total',
+      help: 'Records sent to the dead-letter topic, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    transactionSeconds: new Histogram({
+      name: 'fluxgate_worker_transaction_seconds',
+      help: 'One batch transaction, from BEGIN to COMMIT (retries included).',
+      buckets: latencyBuckets,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'fluxgate_worker_consumer_lag',
+      help: 'Order records not yet committed by the worker group, per partition.',
+      labelNames: ['partition'] as const,
+      registers,
+      async collect() {
+        const partitions = await sources.lag();
+        this.reset();
+        for (const p of partitions) this.set({ partition: String(p.partition) }, p.lag);
+      },
+    }),
+  };
+}
+
+/** The worker's metrics, as {@link createWorkerMetrics} makes them. */
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
