@@ -15,6 +15,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'clients',
+          include: ['test/clients/**/*.test.ts'],
+          // Real gate and worker; the Go build and Chromium take a while on a cold machine.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           // These stop and start the shared servers: one file at a time, after everything else.
