@@ -30,16 +30,8 @@ all_servers=(redis postgres kafka)
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
-}
-
-apt_install() {
-  say "installing $* from Debian packages"
-  # Package lists may be missing on a fresh machine; refresh them once per script run.
-  if [ -z "${apt_updated:-}" ]; then as_root apt-get update -qq; apt_updated=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+# shellcheck source=scripts/apt.sh
+source "$root/scripts/apt.sh"
 
 # True while something accepts TCP connections on 127.0.0.1:$1.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/stack.sh up
+bash scripts/chromium.sh >/dev/null
 npm run --silent build
 exec vitest run "$@"

@@ -70,6 +70,12 @@ export const settings = {
     schema: list.pipe(z.array(z.url())),
     doc: 'Browser origins allowed to call the gate from other sites (comma-separated; the storefront the gate serves needs none).',
   },
+  storefrontDir: {
+    env: 'FLUXGATE_STOREFRONT_DIR',
+    default: 'dist/web',
+    schema: z.string(),
+    doc: 'Folder of the built storefront, served at `/` when it exists (empty: none).',
+  },
   startupTimeoutSeconds: {
     env: 'FLUXGATE_STARTUP_TIMEOUT_SECONDS',
     default: '120',

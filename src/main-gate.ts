@@ -4,7 +4,7 @@
  * shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -62,8 +62,6 @@ const relayBatchSize = 500;
 /** Dependencies are probed this often for readiness, each with this timeout. */
 const readinessIntervalMs = 2000;
 const readinessTimeoutMs = 1500;
-/** The storefront, when built (`npm run build` puts it beside the compiled code). */
-const storefrontRoot = fileURLToPath(new URL('../web', import.meta.url));
 
 /** Starts a gate with `config`; resolves once it listens. */
 export async function startGate(config: Config): Promise<RunningGate> {
@@ -185,7 +183,10 @@ export async function startGate(config: Config): Promise<RunningGate> {
     config,
     logger,
     interceptors: [metricsInterceptor(metrics)],
-    staticRoot: existsSync(storefrontRoot) ? storefrontRoot : undefined,
+    staticRoot:
+      config.storefrontDir !== '' && existsSync(config.storefrontDir)
+        ? resolve(config.storefrontDir)
+        : undefined,
     routes: (router) => {
       router.service(
         OrderGateService,
