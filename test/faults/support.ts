@@ -3,6 +3,7 @@
  * worker as a child process that can be killed, stream orders straight into Kafka.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Kafka, logLevel } from 'kafkajs';
@@ -44,6 +45,53 @@ export function spawnWorker(config: Config): ChildProcess {
     env: envFor(config),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/** A compiled process of ours (npm test builds it first) with its output captured. */
+export interface Spawned {
+  readonly child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Resolves once its output matches `pattern`; rejects after `timeoutMs` or if it exits. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Runs `dist/src/<script>.js` with `env`, capturing its output. */
+export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.ProcessEnv): Spawned {
+  const path = new URL(`../../dist/src/${script}.js`, import.meta.url).pathname;
+  const child = spawn(process.execPath, [path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const append = (chunk: Buffer) => {
+    text += chunk.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  return {
+    child,
+    output: () => text,
+    waitFor: (pattern, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const deadline = Date.now() + timeoutMs;
+        const poll = setInterval(() => {
+          if (pattern.test(text)) {
+            clearInterval(poll);
+            resolve();
+          } else if (child.exitCode !== null || Date.now() > deadline) {
+            clearInterval(poll);
+            reject(new Error(`${script} never printed ${String(pattern)}; it printed:\n${text}`));
+          }
+        }, 50);
+      }),
+  };
+}
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Resolves with the exit code (or signal) once `child` has exited. */
