@@ -64,8 +64,8 @@ export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.Pr
   const append = (chunk: Buffer) => {
     text += chunk.toString();
   };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
   return {
     child,
     output: () => text,
