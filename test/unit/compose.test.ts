@@ -41,7 +41,7 @@ describe('docker-compose.yml', () => {
   });
 
   test('sets only settings the service reads', () => {
-    const known = new Set(Object.values(settings).map((s) => s.env));
+    const known = new Set<string>(Object.values(settings).map((s) => s.env));
     for (const name of ['migrate', 'worker', 'gate']) {
       for (const key of Object.keys(service(name).environment ?? {})) {
         expect(known.has(key), `${name}: ${key}`).toBe(true);
