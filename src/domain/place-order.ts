@@ -48,9 +48,40 @@ export function hashIdempotencyKey(key: string): string {
   return sha256(key);
 }
 
+/**
+ * Completions asked for in the same turn of the event loop, as one store call: the publisher
+ * settles a whole produce request at once, so its orders complete together.
+ */
+function batchCompletions(store: ReservationStore): (reservation: Reservation) => Promise<void> {
+  interface Waiting {
+    readonly reservation: Reservation;
+    readonly resolve: () => void;
+    readonly reject: (error: Error) => void;
+  }
+  let waiting: Waiting[] = [];
+  const flush = () => {
+    const batch = waiting;
+    waiting = [];
+    store.complete(batch.map((w) => w.reservation)).then(
+      () => {
+        for (const w of batch) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of batch) w.reject(error as Error);
+      },
+    );
+  };
+  return (reservation) =>
+    new Promise((resolve, reject) => {
+      if (waiting.length === 0) setImmediate(flush);
+      waiting.push({ reservation, resolve, reject });
+    });
+}
+
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   const { store, publisher, soldOut } = deps;
+  const complete = batchCompletions(store);
 
   async function settle(reservation: Reservation): Promise<PlacedOrder> {
     const { order } = reservation;
@@ -65,7 +96,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     if (outcome === 'acked') {
       // The order is in Kafka: the answer is PENDING whatever happens next. A completion that
       // fails leaves the outbox entry, and the relay completes it later.
-      await store.complete([reservation]).catch((e: unknown) => {
+      await complete(reservation).catch((e: unknown) => {
         deps.onBackgroundError(e, 'complete after ack');
       });
       return { order, replayed: false };
