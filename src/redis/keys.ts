@@ -11,7 +11,7 @@ export interface Keys {
   readonly orderStatusChannel: string;
   /** Pub/sub channel of sale changes (the sku), so gates drop sold-out flags on restock. */
   readonly saleEventsChannel: string;
-  /** Hash: one order's live status (own hash tag: looked up by order id alone). */
+  /** String (JSON): one order's live status (own hash tag: looked up by order id alone). */
   order(orderId: string): string;
   /** Hash: the sale's settings. */
   sale(sku: string): string;

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AcceptedOrder } from '../domain/order.js';
-import type { OrderStatusName, OrderView, RejectReasonName } from '../domain/order-view.js';
+import type { OrderView } from '../domain/order-view.js';
 import type { Keys } from './keys.js';
 
 /** The Redis order-status store. */
@@ -24,13 +24,9 @@ export interface RedisOrderStore {
 export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): RedisOrderStore {
   return {
     async remember(order) {
-      const key = keys.order(order.orderId);
-      // Only the order itself: a missing status reads as PENDING, so this can never overwrite a
-      // final status the worker may already have written, and needs no transaction.
-      await Promise.all([
-        redis.hset(key, 'order', JSON.stringify(order)),
-        redis.pexpire(key, ttlMs),
-      ]);
+      // NX: the worker may already have written the final status; never overwrite it.
+      const view: OrderView = { order, status: 'PENDING', rejectReason: null, finalizedAtMs: null };
+      await redis.set(keys.order(order.orderId), JSON.stringify(view), 'PX', ttlMs, 'NX');
     },
     async forget(orderId) {
       await redis.del(keys.order(orderId));
@@ -38,29 +34,15 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
     async finalize(views) {
       if (views.length === 0) return;
       const pipeline = redis.pipeline();
-      for (const v of views) {
-        const key = keys.order(v.order.orderId);
-        pipeline.hset(key, {
-          order: JSON.stringify(v.order),
-          status: v.status,
-          reject_reason: v.rejectReason ?? '',
-          finalized_at_ms: v.finalizedAtMs ?? '',
-        });
-        pipeline.pexpire(key, ttlMs);
-      }
+      for (const v of views)
+        pipeline.set(keys.order(v.order.orderId), JSON.stringify(v), 'PX', ttlMs);
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed) throw failed[0] as Error;
     },
     async get(orderId) {
-      const fields = await redis.hgetall(keys.order(orderId));
-      if (fields.order === undefined) return undefined;
-      return {
-        order: JSON.parse(fields.order) as AcceptedOrder,
-        status: (fields.status ?? 'PENDING') as OrderStatusName,
-        rejectReason: fields.reject_reason ? (fields.reject_reason as RejectReasonName) : null,
-        finalizedAtMs: fields.finalized_at_ms ? Number(fields.finalized_at_ms) : null,
-      };
+      const json = await redis.get(keys.order(orderId));
+      return json === null ? undefined : (JSON.parse(json) as OrderView);
     },
   };
 }
