@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config.js';
 import { buildServer } from '../src/gate/build-server.js';
 import { startGate } from '../src/main-gate.js';
 
-const config = loadConfig(process.env, { gatePort: 0, logLevel: 'warn' });
+const config = loadConfig(process.env, { gatePort: 0, gateOpsPort: 0, logLevel: 'warn' });
 
 const gate = await startGate(config);
 

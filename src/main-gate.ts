@@ -158,7 +158,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
       customerBurst: config.customerBurst,
     },
     (script, seconds) => {
-      metrics.scriptSeconds.observe({ script }, seconds);
+      metrics.scriptTimer(script).observe(seconds);
     },
   );
   const placer = createOrderPlacer({

@@ -14,6 +14,17 @@ const rpcName = (typeName: string, method: string) =>
 
 /** The interceptor recording into `metrics`. */
 export function metricsInterceptor(metrics: GateMetrics): Interceptor {
+  // Labelled children are looked up once: prom-client hashes the labels on every call otherwise.
+  const counters = new Map<string, { inc(): void }>();
+  const count = (rpc: string, outcome: string) => {
+    const key = `${rpc} ${outcome}`;
+    let counter = counters.get(key);
+    if (counter === undefined) {
+      counter = metrics.requests.labels({ rpc, outcome });
+      counters.set(key, counter);
+    }
+    counter.inc();
+  };
   return (next) => async (req) => {
     const rpc = rpcName(req.service.typeName, req.method.name);
     const isPlaceOrder = req.method.input === PlaceOrderRequestSchema;
@@ -22,14 +33,14 @@ export function metricsInterceptor(metrics: GateMetrics): Interceptor {
       const res = await next(req);
       const outcome =
         res.header.get(replayedHeader) === 'true' ? 'replayed' : isPlaceOrder ? 'accepted' : 'ok';
-      metrics.requests.inc({ rpc, outcome });
+      count(rpc, outcome);
       return res;
     } catch (error) {
       const connectError = ConnectError.from(error);
       const reason =
         connectError.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[connectError.code];
       const replayed = connectError.metadata.get(replayedHeader) === 'true';
-      metrics.requests.inc({ rpc, outcome: replayed ? 'replayed' : reason });
+      count(rpc, replayed ? 'replayed' : reason);
       if (isPlaceOrder && reason === 'RATE_LIMITED' && !req.stream) {
         const message = req.message as { sku?: unknown };
         if (typeof message.sku === 'string') metrics.rateLimited.inc({ sku: message.sku });

@@ -38,8 +38,25 @@ export function createGateMetrics(sources: GateGaugeSources) {
     labelNames: ['sku'] as const,
     registers,
   });
+  const scriptSeconds = new Histogram({
+    name: 'fluxgate_gate_redis_script_seconds',
+    help: 'Round trip of one Redis Lua script call, by script.',
+    labelNames: ['script'] as const,
+    buckets: latencyBuckets,
+    registers,
+  });
+  const scriptTimers = new Map<string, { observe(seconds: number): void }>();
   return {
     registry,
+    /** The script's latency histogram, its label bound once (this is on every order's path). */
+    scriptTimer(script: string) {
+      let timer = scriptTimers.get(script);
+      if (timer === undefined) {
+        timer = scriptSeconds.labels({ script });
+        scriptTimers.set(script, timer);
+      }
+      return timer;
+    },
     requests: new Counter({
       name: 'fluxgate_gate_requests_total',
       help: 'RPCs answered, by method and outcome (accepted, replayed, a refusal reason, or an error code).',
@@ -56,13 +73,6 @@ export function createGateMetrics(sources: GateGaugeSources) {
       name: 'fluxgate_gate_rate_limited_total',
       help: 'PlaceOrder calls refused by a token bucket (sale or customer), per sale.',
       labelNames: ['sku'] as const,
-      registers,
-    }),
-    scriptSeconds: new Histogram({
-      name: 'fluxgate_gate_redis_script_seconds',
-      help: 'Round trip of one Redis Lua script call, by script.',
-      labelNames: ['script'] as const,
-      buckets: latencyBuckets,
       registers,
     }),
     publishSeconds: new Histogram({
