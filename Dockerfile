@@ -20,4 +20,4 @@ COPY --from=build /app/dist dist
 USER node
 # 8080: gRPC, Connect, gRPC-Web and the storefront; 9464: the gate's /metrics, /healthz, /readyz.
 EXPOSE 8080 9464
-CMD ["node", "dist/src/main-gate.js"]
+CMD ["node", "--max-semi-space-size=32", "dist/src/main-gate.js"]

@@ -54,8 +54,11 @@ await loadSale(
 
 const pin = (cpu: string, cmd: string[]) =>
   process.platform === 'linux' ? ['taskset', '-c', cpu, ...cmd] : cmd;
+// The gate's production flag (scripts/start.sh, docker-compose.yml); all three targets share it.
+const nodeFlags = ['--max-semi-space-size=32'];
 const [command = process.execPath, ...args] = pin('0', [
   process.execPath,
+  ...nodeFlags,
   new URL('./gate-server.js', import.meta.url).pathname,
 ]);
 const server = spawn(command, args, { env: serverEnv, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -166,7 +169,9 @@ const fmt = (x: number, digits = 1) => x.toFixed(digits).padStart(9);
 console.log(
   `gate benchmark: closed loop ${concurrencies.join('/')} callers x ${closedSeconds}s; open loop ${rates.join('/')} req/s x ${openSeconds}s`,
 );
-console.log('server pinned to CPU 0, load generator to CPU 1 (Redis, Kafka share both)\n');
+console.log(
+  `server pinned to CPU 0 (node ${nodeFlags.join(' ')}), load generator to CPU 1 (Redis, Kafka share both)\n`,
+);
 const closed = new Map<string, number>();
 for (const t of targets) {
   await closedLoop(t, concurrencies[0] ?? 16); // warm-up pass, discarded
