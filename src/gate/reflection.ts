@@ -150,13 +150,17 @@ export function addReflection(router: ConnectRouter, services: readonly ServedSe
     ...services,
     ...reflectionServices.map((s) => ({ typeName: s.typeName, file: s.file })),
   ]);
+  // Both versions answer alike; only the message types differ.
+  const reply = (request: { host: string; messageRequest: Question }) => ({
+    validHost: request.host,
+    messageResponse: index.answer(request.messageRequest),
+  });
   router.service(v1.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
         yield create(v1.ServerReflectionResponseSchema, {
-          validHost: request.host,
+          ...reply(request),
           originalRequest: request,
-          messageResponse: index.answer(request.messageRequest),
         });
       }
     },
@@ -164,10 +168,10 @@ export function addReflection(router: ConnectRouter, services: readonly ServedSe
   router.service(v1alpha.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
+        const question = request.messageRequest as Question;
         yield create(v1alpha.ServerReflectionResponseSchema, {
-          validHost: request.host,
+          ...reply({ host: request.host, messageRequest: question }),
           originalRequest: request,
-          messageResponse: index.answer(request.messageRequest as Question),
         });
       }
     },

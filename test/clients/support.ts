@@ -21,12 +21,36 @@ export interface System {
   readonly worker: RunningWorker;
   readonly client: FluxGateClient;
   /** Creates an open sale of `stock` units (generous admission unless overridden). */
-  openSale(
-    sku: string,
-    stock: number,
-    extra?: { rate?: number; burst?: number; limit?: number },
-  ): Promise<void>;
+  openSale(sku: string, stock: number, extra?: SaleOptions): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a test sale may change from the defaults (generous admission, 10 per customer). */
+export interface SaleOptions {
+  readonly rate?: number;
+  readonly burst?: number;
+  readonly limit?: number;
+}
+
+/** Creates a sale of `stock` units through the admin API, open now for an hour. */
+export async function openSale(
+  client: FluxGateClient,
+  sku: string,
+  stock: number,
+  extra: SaleOptions = {},
+): Promise<void> {
+  await client.admin.upsertSale({
+    sale: {
+      sku,
+      name: `Sale ${sku}`,
+      totalStock: BigInt(stock),
+      perCustomerLimit: extra.limit ?? 10,
+      startsAt: timestampFromMs(Date.now() - 1000),
+      endsAt: timestampFromMs(Date.now() + 3_600_000),
+      admissionRate: extra.rate ?? 10_000,
+      admissionBurst: extra.burst ?? 10_000,
+    },
+  });
 }
 
 /** Starts a worker (which migrates the schema) and a gate. */
@@ -40,20 +64,7 @@ export async function startSystem(overrides: Partial<Config> = {}): Promise<Syst
     gate,
     worker,
     client,
-    async openSale(sku, stock, extra = {}) {
-      await client.admin.upsertSale({
-        sale: {
-          sku,
-          name: `Sale ${sku}`,
-          totalStock: BigInt(stock),
-          perCustomerLimit: extra.limit ?? 10,
-          startsAt: timestampFromMs(Date.now() - 1000),
-          endsAt: timestampFromMs(Date.now() + 3_600_000),
-          admissionRate: extra.rate ?? 10_000,
-          admissionBurst: extra.burst ?? 10_000,
-        },
-      });
-    },
+    openSale: (sku, stock, extra) => openSale(client, sku, stock, extra),
     async close() {
       await gate.close();
       await worker.close();

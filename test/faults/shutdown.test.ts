@@ -3,7 +3,6 @@
  * orders loses nothing and exits 0 (gate and worker); a second SIGTERM forces exit; bad
  * configuration and unreachable dependencies at start-up are reported in plain lines.
  */
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { spawn } from 'node:child_process';
@@ -12,13 +11,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
-import { createFluxGateClient, type FluxGateClient } from '../../src/client/node.js';
+import { createFluxGateClient } from '../../src/client/node.js';
 import type { Config } from '../../src/config.js';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { createOrm } from '../../src/persistence/orm.js';
-import { adminToken } from '../clients/support.js';
+import { adminToken, openSale } from '../clients/support.js';
 import { eventually, isolatedConfig, redisFor } from '../integration/support.js';
 import {
   createOrderStream,
@@ -44,22 +43,6 @@ async function spawnGate(overrides: Partial<Config> = {}) {
   return { config, gate, url: `http://127.0.0.1:${String(config.gatePort)}` };
 }
 
-/** Opens a sale of `stock` units with generous admission. */
-async function openSale(client: FluxGateClient, sku: string, stock: number): Promise<void> {
-  await client.admin.upsertSale({
-    sale: {
-      sku,
-      name: sku,
-      totalStock: BigInt(stock),
-      perCustomerLimit: 1000,
-      startsAt: timestampFromMs(Date.now() - 1000),
-      endsAt: timestampFromMs(Date.now() + 3_600_000),
-      admissionRate: 100_000,
-      admissionBurst: 100_000,
-    },
-  });
-}
-
 describe('SIGTERM', () => {
   let worker: RunningWorker | undefined;
   afterAll(() => worker?.close());
@@ -70,7 +53,7 @@ describe('SIGTERM', () => {
     const client = createFluxGateClient({ baseUrl: url, adminToken });
     const sku = 'TERM-1';
     const total = 1_000_000;
-    await openSale(client, sku, total);
+    await openSale(client, sku, total, { limit: 1000, rate: 100_000, burst: 100_000 });
 
     // 16 buyers order in a loop (no retries, so every answer is seen as it came) until the
     // gate is gone; SIGTERM lands in the middle.
