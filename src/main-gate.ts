@@ -31,6 +31,7 @@ import { kafkaLogCreator } from './kafka/log.js';
 import { createGateMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness } from './ops/readiness.js';
+import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
 import { readOutboxStats } from './redis/outbox-stats.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
@@ -246,17 +247,39 @@ export async function startGate(config: Config): Promise<RunningGate> {
       // Not ready first, so load balancers stop sending; then let in-flight calls finish.
       readiness.drain();
       clearInterval(relay);
-      await app.close();
-      // Everything answered has been handed to the publisher: relay what is due, flush, close.
-      await relaying;
-      await relayOnce();
-      await publisher.close();
-      readiness.close();
-      await ops.close();
-      feed.close();
-      await kafkaAdmin.disconnect();
-      await orm.close();
-      redis.disconnect();
+      await shutDown(
+        [
+          ['finish in-flight calls', () => app.close()],
+          // Everything answered is with the publisher: relay what is due, flush, close.
+          [
+            'relay the outbox',
+            async () => {
+              await relaying;
+              await relayOnce();
+            },
+          ],
+          ['flush the producer', () => publisher.close()],
+          [
+            'close the operations port',
+            () => {
+              readiness.close();
+              return ops.close();
+            },
+          ],
+          [
+            'close clients',
+            async () => {
+              feed.close();
+              await kafkaAdmin.disconnect();
+              await orm.close();
+              redis.disconnect();
+            },
+          ],
+        ],
+        // In-flight calls have the grace period; every step gets as long, and one second more.
+        config.shutdownGraceMs + 1000,
+        logger,
+      );
       logger.info('gate stopped');
     },
   };

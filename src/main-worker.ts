@@ -12,6 +12,7 @@ import { consumerLagByPartition, createTopics, ensureTopics } from './kafka/topi
 import { createWorkerMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness } from './ops/readiness.js';
+import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
 import { createOrm, migrate } from './persistence/orm.js';
 import { isEntryPoint, runMain } from './run-main.js';
@@ -122,14 +123,30 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     opsUrl: ops.url,
     async close() {
       readiness.drain();
-      // Disconnecting waits for the batch in hand, which commits its offsets before it ends.
-      await consumer.disconnect();
-      await producer.disconnect();
-      readiness.close();
-      await ops.close();
-      await admin.disconnect();
-      await orm.close();
-      redis.disconnect();
+      await shutDown(
+        [
+          // Waits for the batch in hand, which commits its offsets before it ends.
+          ['stop consuming', () => consumer.disconnect()],
+          ['close the producer', () => producer.disconnect()],
+          [
+            'close the operations port',
+            () => {
+              readiness.close();
+              return ops.close();
+            },
+          ],
+          [
+            'close clients',
+            async () => {
+              await admin.disconnect();
+              await orm.close();
+              redis.disconnect();
+            },
+          ],
+        ],
+        config.shutdownGraceMs + 1000,
+        logger,
+      );
       logger.info('worker stopped');
     },
   };
