@@ -229,7 +229,7 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
         logger.info(
           {
             orderId: d.incoming.order.orderId,
-            requestId: d.incoming.order.requestId,
+            reqId: d.incoming.order.requestId, // the gate logs the same id under this name
             sku: d.incoming.order.sku,
             status: d.status,
             rejectReason: d.rejectReason ?? undefined,
