@@ -4,6 +4,7 @@
  * gRPC health, and an admin call with and without the token.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startGate } from '../../src/main-gate.js';
 import { adminToken, run, startSystem, type System } from './support.js';
 
 const buf = 'node_modules/.bin/buf';
@@ -96,5 +97,16 @@ describe('buf curl', () => {
     const unknown = await check('no.such.Service');
     expect(unknown.code).not.toBe(0);
     expect(unknown.stdout + unknown.stderr).toContain('not_found');
+  });
+
+  test('reflection can be switched off', async () => {
+    const quiet = await startGate({ ...system.config, reflection: false });
+    try {
+      const listed = await curl(['--list-services', quiet.url]);
+      expect(listed.code).not.toBe(0);
+      expect(listed.stderr).toMatch(/unimplemented|not implemented|reflection/i);
+    } finally {
+      await quiet.close();
+    }
   });
 });
