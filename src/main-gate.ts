@@ -259,13 +259,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
             },
           ],
           ['flush the producer', () => publisher.close()],
-          [
-            'close the operations port',
-            () => {
-              readiness.close();
-              return ops.close();
-            },
-          ],
+          ['close the operations port', () => ops.close()],
           [
             'close clients',
             async () => {

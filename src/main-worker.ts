@@ -128,13 +128,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
           // Waits for the batch in hand, which commits its offsets before it ends.
           ['stop consuming', () => consumer.disconnect()],
           ['close the producer', () => producer.disconnect()],
-          [
-            'close the operations port',
-            () => {
-              readiness.close();
-              return ops.close();
-            },
-          ],
+          ['close the operations port', () => ops.close()],
           [
             'close clients',
             async () => {

@@ -11,6 +11,7 @@ import type { Readiness } from './readiness.js';
 export interface OpsServer {
   /** Base URL, e.g. http://127.0.0.1:9464 */
   readonly url: string;
+  /** Stops the readiness probes and closes the port. */
   close(): Promise<void>;
 }
 
@@ -39,5 +40,11 @@ export async function startOpsServer(
 ): Promise<OpsServer> {
   const app = buildOpsServer(registry, readiness);
   const url = await app.listen({ host, port });
-  return { url, close: () => app.close() };
+  return {
+    url,
+    close: () => {
+      readiness.close();
+      return app.close();
+    },
+  };
 }
