@@ -60,9 +60,6 @@ export interface RunningGate {
 const soldOutFlagTtlMs = 1000;
 /** Most outbox entries one relay pass re-publishes. */
 const relayBatchSize = 500;
-/** Dependencies are probed this often for readiness, each with this timeout. */
-const readinessIntervalMs = 2000;
-const readinessTimeoutMs = 1500;
 
 /** Starts a gate with `config`; resolves once it listens. */
 export async function startGate(config: Config): Promise<RunningGate> {
@@ -106,13 +103,10 @@ export async function startGate(config: Config): Promise<RunningGate> {
     outbox: () => readOutboxStats(redis, keys),
     soldOutFlags: () => soldOut.count(),
   });
-  const readiness = startReadiness(
-    [
-      { name: 'redis', check: () => redis.ping() },
-      { name: 'kafka', check: () => kafkaAdmin.describeCluster() },
-    ],
-    { intervalMs: readinessIntervalMs, timeoutMs: readinessTimeoutMs },
-  );
+  const readiness = startReadiness([
+    { name: 'redis', check: () => redis.ping() },
+    { name: 'kafka', check: () => kafkaAdmin.describeCluster() },
+  ]);
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);
   };

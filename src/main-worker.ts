@@ -66,14 +66,11 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   const metrics = createWorkerMetrics({
     lag: () => consumerLagByPartition(admin, config.workerGroupId, topics.orders),
   });
-  const readiness = startReadiness(
-    [
-      { name: 'postgresql', check: () => orm.em.getConnection().execute('select 1') },
-      { name: 'redis', check: () => redis.ping() },
-      { name: 'kafka', check: () => admin.describeCluster() },
-    ],
-    { intervalMs: 2000, timeoutMs: 1500 },
-  );
+  const readiness = startReadiness([
+    { name: 'postgresql', check: () => orm.em.getConnection().execute('select 1') },
+    { name: 'redis', check: () => redis.ping() },
+    { name: 'kafka', check: () => admin.describeCluster() },
+  ]);
 
   // A crashed worker's partitions move to a live one after the session timeout: keep it short.
   const consumer = kafka.consumer({

@@ -30,10 +30,13 @@ export interface Readiness {
   close(): void;
 }
 
+/** How often dependencies are probed, and how long each probe may take. */
+const defaultProbing = { intervalMs: 2000, timeoutMs: 1500 } as const;
+
 /** Starts probing every `intervalMs`; each probe gets `timeoutMs`. */
 export function startReadiness(
   probes: readonly Probe[],
-  options: { intervalMs: number; timeoutMs: number },
+  options: { intervalMs: number; timeoutMs: number } = defaultProbing,
 ): Readiness {
   const results = new Map<string, string>(probes.map((p) => [p.name, 'not checked yet']));
   const listeners = new Set<(ready: boolean) => void>();
