@@ -1,10 +1,11 @@
 /**
  * Counts every RPC by method and outcome and times PlaceOrder. The outcome is read off the
- * answer itself (the refusal's ErrorInfo reason, the replay header), so handlers stay unaware.
+ * answer (the replay header; a refusal's reason, from the domain refusal the error carries), so
+ * handlers stay unaware.
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
+import { Refusal } from '../domain/refusal.js';
 import type { GateMetrics } from '../ops/metrics.js';
 import { replayedHeader } from './error-mapping.js';
 
@@ -12,19 +13,18 @@ import { replayedHeader } from './error-mapping.js';
 const rpcName = (typeName: string, method: string) =>
   `${typeName.slice(typeName.lastIndexOf('.') + 1)}.${method}`;
 
+/**
+ * What a failed call counts as: `replayed`, the refusal reason (error-mapping.ts keeps the
+ * refusal as the error's cause), or the code's name for anything else.
+ */
+function failureOutcome(error: ConnectError): string {
+  const { cause } = error;
+  if (cause instanceof Refusal) return cause.replayed ? 'replayed' : cause.reason;
+  return Code[error.code];
+}
+
 /** The interceptor recording into `metrics`. */
 export function metricsInterceptor(metrics: GateMetrics): Interceptor {
-  // Labelled children are looked up once: prom-client hashes the labels on every call otherwise.
-  const counters = new Map<string, { inc(): void }>();
-  const count = (rpc: string, outcome: string) => {
-    const key = `${rpc} ${outcome}`;
-    let counter = counters.get(key);
-    if (counter === undefined) {
-      counter = metrics.requests.labels({ rpc, outcome });
-      counters.set(key, counter);
-    }
-    counter.inc();
-  };
   return (next) => async (req) => {
     const rpc = rpcName(req.service.typeName, req.method.name);
     const isPlaceOrder = req.method.input === PlaceOrderRequestSchema;
@@ -33,15 +33,12 @@ export function metricsInterceptor(metrics: GateMetrics): Interceptor {
       const res = await next(req);
       const outcome =
         res.header.get(replayedHeader) === 'true' ? 'replayed' : isPlaceOrder ? 'accepted' : 'ok';
-      count(rpc, outcome);
+      metrics.requestCounter(rpc, outcome).inc();
       return res;
     } catch (error) {
-      const connectError = ConnectError.from(error);
-      const reason =
-        connectError.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[connectError.code];
-      const replayed = connectError.metadata.get(replayedHeader) === 'true';
-      count(rpc, replayed ? 'replayed' : reason);
-      if (isPlaceOrder && reason === 'RATE_LIMITED' && !req.stream) {
+      const outcome = failureOutcome(ConnectError.from(error));
+      metrics.requestCounter(rpc, outcome).inc();
+      if (isPlaceOrder && outcome === 'RATE_LIMITED' && !req.stream) {
         const message = req.message as { sku?: unknown };
         if (typeof message.sku === 'string') metrics.rateLimited.inc({ sku: message.sku });
       }

@@ -9,6 +9,23 @@ const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 /** Batch-size buckets: one order up to the publisher's and the worker's largest batches. */
 const sizeBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
 
+/**
+ * `child(...labels)` with each label combination bound once: prom-client hashes the labels on
+ * every call otherwise, and these are called on every order.
+ */
+function bindOnce<L extends string[], T>(child: (...labels: L) => T): (...labels: L) => T {
+  const bound = new Map<string, T>();
+  return (...labels) => {
+    const key = labels.join('\u0000');
+    let found = bound.get(key);
+    if (found === undefined) {
+      found = child(...labels);
+      bound.set(key, found);
+    }
+    return found;
+  };
+}
+
 /** A registry with the process's default metrics (CPU, memory, event loop lag). */
 function newRegistry(service: 'gate' | 'worker'): Registry {
   const registry = new Registry();
@@ -45,24 +62,18 @@ export function createGateMetrics(sources: GateGaugeSources) {
     buckets: latencyBuckets,
     registers,
   });
-  const scriptTimers = new Map<string, { observe(seconds: number): void }>();
+  const requests = new Counter({
+    name: 'fluxgate_gate_requests_total',
+    help: 'RPCs answered, by method and outcome (accepted, replayed, a refusal reason, or an error code).',
+    labelNames: ['rpc', 'outcome'] as const,
+    registers,
+  });
   return {
     registry,
-    /** The script's latency histogram, its label bound once (this is on every order's path). */
-    scriptTimer(script: string) {
-      let timer = scriptTimers.get(script);
-      if (timer === undefined) {
-        timer = scriptSeconds.labels({ script });
-        scriptTimers.set(script, timer);
-      }
-      return timer;
-    },
-    requests: new Counter({
-      name: 'fluxgate_gate_requests_total',
-      help: 'RPCs answered, by method and outcome (accepted, replayed, a refusal reason, or an error code).',
-      labelNames: ['rpc', 'outcome'] as const,
-      registers,
-    }),
+    /** The latency histogram of one script. */
+    scriptTimer: bindOnce((script: string) => scriptSeconds.labels({ script })),
+    /** The answer counter of one RPC and outcome. */
+    requestCounter: bindOnce((rpc: string, outcome: string) => requests.labels({ rpc, outcome })),
     placeOrderSeconds: new Histogram({
       name: 'fluxgate_gate_place_order_seconds',
       help: 'PlaceOrder latency, from request to answer.',
