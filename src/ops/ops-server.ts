@@ -16,7 +16,7 @@ export interface OpsServer {
 }
 
 /** Builds the operations routes (not listening). */
-export function buildOpsServer(registry: Registry, readiness: Readiness): FastifyInstance {
+function buildOpsServer(registry: Registry, readiness: Readiness): FastifyInstance {
   // No request logging: scrapers and probes call every few seconds.
   const app = fastify({ logger: false });
   app.get('/metrics', async (_req, reply) => {
