@@ -7,10 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createFluxGateClient } from '../../src/client/node.js';
 import { createTopics } from '../../src/kafka/topics.js';
-import { runMigrations } from '../../src/main-migrate.js';
 import { adminToken, openSale } from '../clients/support.js';
-import { isolatedConfig, readTopic } from '../integration/support.js';
-import { envFor, exited, freePort, spawnProcess, type Spawned } from './support.js';
+import { readTopic } from '../integration/support.js';
+import { envFor, exited, spawnGate, spawnProcess, type Spawned } from './support.js';
 
 const running: Spawned[] = [];
 afterAll(async () => {
@@ -22,19 +21,11 @@ afterAll(async () => {
 
 describe('logs', () => {
   test('one request id from the gate, through Kafka, to the worker; no keys or tokens', async () => {
-    const config = isolatedConfig({ adminToken, gatePort: await freePort(), logLevel: 'info' });
-    await runMigrations(config);
-    const gate = spawnProcess('main-gate', envFor(config));
+    const { config, gate, url } = await spawnGate();
     const worker = spawnProcess('main-worker', envFor(config));
     running.push(gate, worker);
-    await Promise.all([
-      gate.waitFor(/"msg":"gate listening"/),
-      worker.waitFor(/"msg":"worker consuming"/),
-    ]);
-    const client = createFluxGateClient({
-      baseUrl: `http://127.0.0.1:${String(config.gatePort)}`,
-      adminToken,
-    });
+    await worker.waitFor(/"msg":"worker consuming"/);
+    const client = createFluxGateClient({ baseUrl: url, adminToken });
     await openSale(client, 'LOG-1', 5);
 
     const reqId = randomUUID();

@@ -12,9 +12,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import { createFluxGateClient } from '../../src/client/node.js';
-import type { Config } from '../../src/config.js';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
-import { runMigrations } from '../../src/main-migrate.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { adminToken, openSale } from '../clients/support.js';
@@ -24,24 +22,11 @@ import {
   envFor,
   exited,
   freePort,
+  spawnGate,
   spawnProcess,
   spawnWorker,
   type Spawned,
 } from './support.js';
-
-/** Spawns a gate on a free port for `config`; resolves once it listens. */
-async function spawnGate(overrides: Partial<Config> = {}) {
-  const config = isolatedConfig({
-    adminToken,
-    gatePort: await freePort(),
-    logLevel: 'info',
-    ...overrides,
-  });
-  await runMigrations(config); // the admin API writes sales to the database
-  const gate = spawnProcess('main-gate', envFor(config));
-  await gate.waitFor(/"msg":"gate listening"/);
-  return { config, gate, url: `http://127.0.0.1:${String(config.gatePort)}` };
-}
 
 describe('SIGTERM', () => {
   let worker: RunningWorker | undefined;

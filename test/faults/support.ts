@@ -13,7 +13,9 @@ import { encodeOrderAccepted } from '../../src/kafka/codec.js';
 import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { createOrm } from '../../src/persistence/orm.js';
+import { adminToken } from '../clients/support.js';
 import { randomAcceptedOrder } from '../fixtures/orders.js';
+import { isolatedConfig } from '../integration/support.js';
 
 const run = promisify(execFile);
 const stackScript = new URL('../../scripts/stack.sh', import.meta.url).pathname;
@@ -83,6 +85,20 @@ export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.Pr
         }, 50);
       }),
   };
+}
+
+/** A compiled gate on a free port, with a migrated schema (its admin API writes sales). */
+export async function spawnGate(overrides: Partial<Config> = {}) {
+  const config = isolatedConfig({
+    adminToken,
+    gatePort: await freePort(),
+    logLevel: 'info',
+    ...overrides,
+  });
+  await runMigrations(config);
+  const gate = spawnProcess('main-gate', envFor(config));
+  await gate.waitFor(/"msg":"gate listening"/);
+  return { config, gate, url: `http://127.0.0.1:${String(config.gatePort)}` };
 }
 
 /** A TCP port nothing listens on right now. */
