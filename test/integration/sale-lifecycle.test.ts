@@ -77,6 +77,8 @@ test('a full sale: orders watched from PENDING to CONFIRMED, the stock stream re
       states.push(stock!.state);
     }
   })();
+  // The watch's first message is the untouched stock; only then may orders race it.
+  await eventually(async () => stockUpdates.length > 0, 10_000, 'the first stock update');
 
   const first = await place('FLOW-1', 'ann', 2);
   const seen: OrderStatus[] = [];
