@@ -18,20 +18,28 @@ export function isEntryPoint(moduleUrl: string): boolean {
 }
 
 /**
+ * The configuration from the environment, or undefined after printing one `config: …` line
+ * per problem to stderr (the caller exits 2).
+ */
+export function loadConfigOrReport(): Config | undefined {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const line of error.problems) console.error(`config: ${line}`);
+    return undefined;
+  }
+}
+
+/**
  * Runs `start` as the process's whole life. A `start` that returns nothing is a one-shot
  * command: the process exits 0 when it resolves.
  */
 export async function runMain(
   start: (config: Config) => Promise<Closable | undefined>,
 ): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const line of error.problems) console.error(`config: ${line}`);
-    process.exit(2);
-  }
+  const config = loadConfigOrReport();
+  if (config === undefined) process.exit(2);
   let running: Closable | undefined;
   try {
     running = await start(config);

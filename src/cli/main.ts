@@ -21,9 +21,9 @@ import {
   RejectReason,
   type Order,
 } from '../../gen/fluxgate/v1/order_pb.js';
-import { ConfigError, loadConfig } from '../config.js';
 import { createFluxGateClient, type FluxGateClient } from '../client/node.js';
 import { describeFailure } from '../client/retry.js';
+import { loadConfigOrReport } from '../run-main.js';
 
 const usage = `usage: flux-gate <command> [options]
 
@@ -253,14 +253,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return flags.help ? 0 : 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const line of error.problems) console.error(`config: ${line}`);
-    return 2;
-  }
+  const config = loadConfigOrReport();
+  if (config === undefined) return 2;
   const client = createFluxGateClient({
     baseUrl: flags.url ?? `http://${config.gateHost}:${String(config.gatePort)}`,
     adminToken: flags.token ?? (config.adminToken === '' ? undefined : config.adminToken),
