@@ -9,6 +9,7 @@
 import type { Producer } from 'kafkajs';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderPublisher, PublishOutcome } from '../domain/ports.js';
+import { withTimeLimit } from '../time-limit.js';
 import { encodeOrderAccepted } from './codec.js';
 
 /** What the publisher needs. */
@@ -51,21 +52,6 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     void old?.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  /** Races `work` against the publish timeout; rejects when time runs out. */
-  async function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`${what} did not finish within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
-    });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   async function send(batch: Pending[]): Promise<void> {
     const started = performance.now();
     const settle = (outcome: PublishOutcome) => {
@@ -75,7 +61,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     let connected: Producer;
     try {
       producer ??= options.connectProducer();
-      connected = await withTimeout(producer, 'connecting the producer');
+      connected = await withTimeLimit(producer, options.timeoutMs, 'connecting the producer');
     } catch (error) {
       // A producer that never connected sent nothing: the failure is certain.
       replaceProducer();
@@ -94,7 +80,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         })),
       });
       sent.catch(() => undefined);
-      await withTimeout(sent, 'the produce request');
+      await withTimeLimit(sent, options.timeoutMs, 'the produce request');
       settle('acked');
     } catch (error) {
       // The producer retries internally, so an error cannot tell whether an earlier attempt

@@ -2,6 +2,7 @@
  * Readiness: is every dependency reachable right now? Each probe runs on an interval with a
  * timeout; the last results answer /readyz and grpc.health.v1 without waiting on the network.
  */
+import { withTimeLimit } from '../time-limit.js';
 
 /** One dependency check; it rejects (or times out) when the dependency is unreachable. */
 export interface Probe {
@@ -51,21 +52,11 @@ export function startReadiness(
   };
 
   const runProbe = async (probe: Probe): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        probe.check(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            reject(new Error(`no answer within ${String(options.timeoutMs)} ms`));
-          }, options.timeoutMs);
-        }),
-      ]);
+      await withTimeLimit(Promise.resolve(probe.check()), options.timeoutMs, probe.name);
       results.set(probe.name, 'ok');
     } catch (error) {
       results.set(probe.name, error instanceof Error ? error.message : String(error));
-    } finally {
-      clearTimeout(timer);
     }
   };
 

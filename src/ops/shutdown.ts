@@ -5,6 +5,7 @@
  * worker's uncommitted batch is redelivered (and de-duplicated) on the next start.
  */
 import type { Logger } from 'pino';
+import { TimeLimitError, withTimeLimit } from '../time-limit.js';
 
 /** Runs `steps` in order, each within `limitMs`. */
 export async function shutDown(
@@ -13,21 +14,14 @@ export async function shutDown(
   logger: Pick<Logger, 'warn'>,
 ): Promise<void> {
   for (const [what, step] of steps) {
-    let timer: NodeJS.Timeout | undefined;
-    const overran = new Promise<'overran'>((resolve) => {
-      timer = setTimeout(() => {
-        resolve('overran');
-      }, limitMs);
-    });
     try {
-      const finished = Promise.resolve(step()).then(() => 'done' as const);
-      if ((await Promise.race([finished, overran])) === 'overran') {
-        logger.warn({ step: what, limitMs }, 'shutdown step did not finish in time; going on');
-      }
+      await withTimeLimit(Promise.resolve(step()), limitMs, what);
     } catch (error) {
-      logger.warn({ err: error, step: what }, 'shutdown step failed; going on');
-    } finally {
-      clearTimeout(timer);
+      if (error instanceof TimeLimitError) {
+        logger.warn({ step: what, limitMs }, 'shutdown step did not finish in time; going on');
+      } else {
+        logger.warn({ err: error, step: what }, 'shutdown step failed; going on');
+      }
     }
   }
 }
