@@ -3,6 +3,7 @@
  * each connection step is retried with backoff and reported on one log line per attempt,
  * until the start-up timeout; then the process stops with one clear line.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
 /** Raised when a dependency stayed unreachable for the whole start-up timeout. */
@@ -15,8 +16,6 @@ export class StartupError extends Error {
     this.name = 'StartupError';
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs `step` until it succeeds, backing off from 250 ms to 5 s, for at most `timeoutSeconds`. */
 export async function retryStartup<T>(

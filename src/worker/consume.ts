@@ -3,6 +3,7 @@
  * per batch (retried with backoff while the database is down, never skipped), dead letters for
  * what cannot be processed, status changes published, offsets committed last.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate, timestampNow } from '@bufbuild/protobuf/wkt';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -61,8 +62,6 @@ interface Poison {
   readonly error: string;
   readonly sku?: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const statusOf = { CONFIRMED: OrderStatus.CONFIRMED, REJECTED: OrderStatus.REJECTED } as const;
 const reasonOf = {
