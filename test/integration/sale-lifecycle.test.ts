@@ -80,13 +80,21 @@ test('a full sale: orders watched from PENDING to CONFIRMED, the stock stream re
   // The watch's first message is the untouched stock; only then may orders race it.
   await eventually(async () => stockUpdates.length > 0, 10_000, 'the first stock update');
 
+  // The worker can confirm an order before a watch of it starts: hold it back until the
+  // watch has seen PENDING, so the watch must see the change.
+  await worker.close();
   const first = await place('FLOW-1', 'ann', 2);
   const seen: OrderStatus[] = [];
-  for await (const { order } of orders.watchOrder(
-    { orderId: first.orderId },
-    { timeoutMs: 30_000 },
-  ))
-    seen.push(order!.status);
+  const watching = (async () => {
+    for await (const { order } of orders.watchOrder(
+      { orderId: first.orderId },
+      { timeoutMs: 30_000 },
+    ))
+      seen.push(order!.status);
+  })();
+  await eventually(async () => seen.length > 0, 10_000, 'the first order update');
+  worker = await startWorker(config);
+  await watching;
   expect(seen).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
 
   await place('FLOW-1', 'bob', 3);
