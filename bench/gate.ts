@@ -13,6 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { Redis } from 'ioredis';
@@ -108,14 +109,36 @@ async function call(pool: Pool, t: Target): Promise<boolean> {
   return res.statusCode === 200;
 }
 
-async function closedLoop(
-  t: Target,
-  concurrency: number,
-): Promise<{ rps: number; errors: number }> {
+/** CPU seconds (user + system) the server process has used so far, from /proc. */
+function serverCpuSeconds(): number {
+  if (server.pid === undefined || process.platform !== 'linux') return NaN;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
+}
+
+/** CPU seconds Redis has used so far (INFO cpu, main and background threads). */
+async function redisCpuSeconds(): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+  return field('used_cpu_sys') + field('used_cpu_user');
+}
+
+interface ClosedRun {
+  rps: number;
+  errors: number;
+  /** Server and Redis CPU microseconds per successful call. */
+  serverUs: number;
+  redisUs: number;
+}
+
+async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
   const pool = new Pool(t.url, { connections: concurrency, pipelining: 1 });
   const end = Date.now() + closedSeconds * 1000;
   let ok = 0;
   let errors = 0;
+  const [cpu0, redis0] = [serverCpuSeconds(), await redisCpuSeconds()];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -126,8 +149,15 @@ async function closedLoop(
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const [cpu1, redis1] = [serverCpuSeconds(), await redisCpuSeconds()];
   await pool.close();
-  return { rps: ok / seconds, errors };
+  const perCall = (s: number) => (s * 1e6) / Math.max(ok, 1);
+  return {
+    rps: ok / seconds,
+    errors,
+    serverUs: perCall(cpu1 - cpu0),
+    redisUs: perCall(redis1 - redis0),
+  };
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -176,14 +206,16 @@ const closed = new Map<string, number>();
 for (const t of targets) {
   await closedLoop(t, concurrencies[0] ?? 16); // warm-up pass, discarded
   const runs: string[] = [];
-  let best = 0;
+  let best: ClosedRun | undefined;
   for (const c of concurrencies) {
-    const { rps, errors } = await closedLoop(t, c);
-    best = Math.max(best, rps);
-    runs.push(`c=${c}: ${rps.toFixed(0)}${errors > 0 ? ` (${errors} errors)` : ''}`);
+    const run = await closedLoop(t, c);
+    if (best === undefined || run.rps > best.rps) best = run;
+    runs.push(`c=${c}: ${run.rps.toFixed(0)}${run.errors > 0 ? ` (${run.errors} errors)` : ''}`);
   }
-  closed.set(t.name, best);
-  console.log(`closed loop  ${t.name.padEnd(24)} max ${fmt(best, 0)} req/s   [${runs.join(', ')}]`);
+  closed.set(t.name, best?.rps ?? NaN);
+  console.log(
+    `closed loop  ${t.name.padEnd(24)} max ${fmt(best?.rps ?? NaN, 0)} req/s   CPU per call: server ${fmt(best?.serverUs ?? NaN, 0)} µs, Redis ${fmt(best?.redisUs ?? NaN, 0)} µs   [${runs.join(', ')}]`,
+  );
 }
 console.log('');
 for (const rate of rates) {
