@@ -1,11 +1,15 @@
 /**
  * gRPC server reflection (`grpc.reflection.v1` and, for older tools, `v1alpha`), answered from
  * the descriptors embedded in `gen/`. connect-es has no package for it; the two versions have
- * the same messages, so one function answers both.
+ * the same messages, so one function answers both. Besides the served services it describes
+ * every message that can travel in an error's details, so that grpcurl and `buf curl` print a
+ * refusal's details decoded.
  */
 import { create, toBinary, type DescFile, type DescMessage } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter } from '@connectrpc/connect';
+import { file_fluxgate_v1_errors } from '../../gen/fluxgate/v1/errors_pb.js';
+import { file_google_rpc_error_details } from '../../gen/google/rpc/error_details_pb.js';
 import * as v1 from '../../gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection_pb.js';
 
@@ -28,19 +32,34 @@ type Answer =
     }
   | { case: 'errorResponse'; value: { errorCode: number; errorMessage: string } };
 
+/**
+ * The files of every message that can appear in an error's details: google.rpc's standard
+ * details (ErrorInfo, RetryInfo, ...) and the project's own (WaitingRoomTicket, ...), as built by
+ * src/gate/error-mapping.ts. No method's input or output names them, so the walk from the
+ * services alone would never reach them.
+ */
+export const errorDetailFiles: readonly DescFile[] = [
+  file_google_rpc_error_details,
+  file_fluxgate_v1_errors,
+];
+
 /** gRPC's NOT_FOUND and INVALID_ARGUMENT codes, as reflection's ErrorResponse carries them. */
 const notFound = 5;
 const invalidArgument = 3;
 
-/** Every file, symbol and extension reachable from the served services. */
+/** Every file, symbol and extension reachable from the served services and the extra files. */
 class DescriptorIndex {
   private readonly files = new Map<string, DescFile>();
   private readonly symbols = new Map<string, DescFile>();
   private readonly messages = new Map<string, DescMessage>();
   private readonly extensions = new Map<string, Map<number, DescFile>>();
 
-  constructor(readonly services: readonly ServedService[]) {
+  constructor(
+    readonly services: readonly ServedService[],
+    extraFiles: readonly DescFile[],
+  ) {
     for (const service of services) this.addFile(service.file);
+    for (const file of extraFiles) this.addFile(file);
   }
 
   private addFile(file: DescFile): void {
@@ -142,14 +161,14 @@ class DescriptorIndex {
 
 /**
  * Registers both reflection versions on `router`, describing `services` (as listed by
- * ListServices) and the reflection services themselves.
+ * ListServices), the reflection services themselves and the messages of `errorDetailFiles`.
  */
 export function addReflection(router: ConnectRouter, services: readonly ServedService[]): void {
   const reflectionServices = [v1.ServerReflection, v1alpha.ServerReflection];
-  const index = new DescriptorIndex([
-    ...services,
-    ...reflectionServices.map((s) => ({ typeName: s.typeName, file: s.file })),
-  ]);
+  const index = new DescriptorIndex(
+    [...services, ...reflectionServices.map((s) => ({ typeName: s.typeName, file: s.file }))],
+    errorDetailFiles,
+  );
   // Both versions answer alike; only the message types differ.
   const reply = (request: { host: string; messageRequest: Question }) => ({
     validHost: request.host,
