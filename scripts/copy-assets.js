@@ -1,4 +1,5 @@
-// Copies the non-TypeScript files the compiled code loads at run time (Lua scripts) into dist/.
+// Copies the non-TypeScript files the compiled code loads at run time (the Lua scripts and the
+// Lua includes beside the TypeScript of their concern) into dist/, keeping their paths.
 import { cpSync } from 'node:fs';
 
-cpSync('src/redis/lua', 'dist/src/redis/lua', { recursive: true });
+cpSync('src', 'dist/src', { recursive: true, filter: (path) => !path.endsWith('.ts') });

@@ -9,24 +9,16 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { AdminService } from '../gen/fluxgate/v1/admin_pb.js';
-import { InventoryService } from '../gen/fluxgate/v1/inventory_pb.js';
-import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
 import type { Config } from './config.js';
 import { createAdmin } from './domain/admin.js';
 import { createOrderLookup } from './domain/order-lookup.js';
-import { relayOutboxOnce } from './domain/outbox-relay.js';
+import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
-import { SoldOutFlags } from './domain/sold-out-flags.js';
-import { createAdminAuth } from './gate/admin-auth.js';
-import { createAdminService } from './gate/admin-service.js';
+import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
-import { createInventoryService } from './gate/inventory-service.js';
-import { createOrderGateService } from './gate/order-gate-service.js';
-import { createHealthService } from './gate/health.js';
+import { errorInterceptor } from './gate/error-mapping.js';
+import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
-import { addReflection } from './gate/reflection.js';
-import { Health } from '../gen/grpc/health/v1/health_pb.js';
 import { kafkaLogCreator } from './kafka/log.js';
 import { createGateMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
@@ -173,63 +165,41 @@ export async function startGate(config: Config): Promise<RunningGate> {
     now: Date.now,
   });
 
-  const served = [OrderGateService, InventoryService, AdminService];
   const app = await buildServer({
     config,
     logger,
-    interceptors: [metricsInterceptor(metrics)],
+    // Metrics outermost: they count the wire error the error interceptor made of a refusal.
+    interceptors: [metricsInterceptor(metrics), errorInterceptor(Date.now)],
     staticRoot:
       config.storefrontDir !== '' && existsSync(config.storefrontDir)
         ? resolve(config.storefrontDir)
         : undefined,
-    routes: (router) => {
-      router.service(
-        OrderGateService,
-        createOrderGateService({
-          placer,
-          orders: createOrderLookup(orderStore, { get: (orderId) => database.findOrder(orderId) }),
-          onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
-          maxQuantity: config.maxQuantity,
-          now: Date.now,
-          logger,
-        }),
-      );
-      router.service(
-        InventoryService,
-        createInventoryService({
-          stock: (sku) => admin.stock(sku),
-          onSaleChanged: (listener) => feed.onSaleChanged(listener),
-          now: Date.now,
-        }),
-      );
-      router.service(AdminService, createAdminService(admin, Date.now), {
-        interceptors: [createAdminAuth(config.adminToken)],
-      });
-      const servedNames = served.map((s) => s.typeName);
-      router.service(Health, createHealthService(readiness, servedNames));
-      if (config.reflection) addReflection(router, [...served, Health]);
-    },
+    routes: gateRoutes({
+      config,
+      placer,
+      orders: createOrderLookup(orderStore, { get: (orderId) => database.findOrder(orderId) }),
+      admin,
+      onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
+      onSaleChanged: (listener) => feed.onSaleChanged(listener),
+      readiness,
+      logger,
+    }),
   });
 
-  let relaying: Promise<void> | undefined;
-  const relayOnce = (): Promise<void> =>
-    (relaying ??= relayOutboxOnce({
-      store,
-      publisher,
-      graceMs: config.outboxGraceMs,
-      batchSize: relayBatchSize,
-    })
-      .then((n) => {
-        metrics.outboxRelayed.inc(n);
-        if (n > 0) logger.info({ relayed: n }, 'outbox relay re-published orders');
-      })
-      .catch((error: unknown) => {
-        log(error, 'outbox relay');
-      })
-      .finally(() => {
-        relaying = undefined;
-      }));
-  const relay = setInterval(() => void relayOnce(), config.outboxRelayIntervalMs);
+  const relay = startOutboxRelay({
+    store,
+    publisher,
+    graceMs: config.outboxGraceMs,
+    batchSize: relayBatchSize,
+    intervalMs: config.outboxRelayIntervalMs,
+    onRelayed: (n) => {
+      metrics.outboxRelayed.inc(n);
+      if (n > 0) logger.info({ relayed: n }, 'outbox relay re-published orders');
+    },
+    onError: (error) => {
+      log(error, 'outbox relay');
+    },
+  });
 
   const address = await app.listen({ host: config.gateHost, port: config.gatePort });
   const ops = await startOpsServer(metrics.registry, readiness, config.opsHost, config.gateOpsPort);
@@ -240,18 +210,11 @@ export async function startGate(config: Config): Promise<RunningGate> {
     async close() {
       // Not ready first, so load balancers stop sending; then let in-flight calls finish.
       readiness.drain();
-      clearInterval(relay);
       await shutDown(
         [
           ['finish in-flight calls', () => app.close()],
           // Everything answered is with the publisher: relay what is due, flush, close.
-          [
-            'relay the outbox',
-            async () => {
-              await relaying;
-              await relayOnce();
-            },
-          ],
+          ['relay the outbox', () => relay.drain()],
           ['flush the producer', () => publisher.close()],
           ['close the operations port', () => ops.close()],
           [

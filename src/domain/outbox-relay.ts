@@ -23,3 +23,35 @@ export async function relayOutboxOnce(deps: OutboxRelayDeps): Promise<number> {
   if (acked.length > 0) await deps.store.complete(acked);
   return acked.length;
 }
+
+/** A relay running on a timer. */
+export interface RunningOutboxRelay {
+  /** Stops the timer, waits for a pass under way, then makes one last pass (at shutdown). */
+  drain(): Promise<void>;
+}
+
+/** Runs {@link relayOutboxOnce} every `intervalMs`, one pass at a time. */
+export function startOutboxRelay(
+  deps: OutboxRelayDeps & {
+    readonly intervalMs: number;
+    /** Told how many orders a pass re-published (metrics, logs). */
+    readonly onRelayed: (count: number) => void;
+    readonly onError: (error: unknown) => void;
+  },
+): RunningOutboxRelay {
+  let running: Promise<void> | undefined;
+  const runOnce = (): Promise<void> =>
+    (running ??= relayOutboxOnce(deps)
+      .then(deps.onRelayed, deps.onError)
+      .finally(() => {
+        running = undefined;
+      }));
+  const timer = setInterval(() => void runOnce(), deps.intervalMs);
+  return {
+    async drain() {
+      clearInterval(timer);
+      await running;
+      await runOnce();
+    },
+  };
+}

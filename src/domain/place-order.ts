@@ -2,11 +2,17 @@
  * The PlaceOrder use case: reserve atomically, publish, then complete or release. Knows nothing
  * of Redis, Kafka or the wire; those come in through the ports.
  */
-import { createHash } from 'node:crypto';
+import type { SoldOutFlags } from '../admission/sold-out-flags.js';
+import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
-import type { OrderPublisher, OrderRecorder, Reservation, ReservationStore } from './ports.js';
+import type {
+  OrderPublisher,
+  OrderRecorder,
+  Reservation,
+  ReservationStore,
+  SoldOutOutcome,
+} from './ports.js';
 import { Refusal } from './refusal.js';
-import type { SoldOutFlags } from './sold-out-flags.js';
 
 /** What the order placer needs. */
 export interface OrderPlacerDeps {
@@ -30,22 +36,6 @@ export interface PlacedOrder {
 export interface OrderPlacer {
   /** Accepts the order (PENDING) or throws a {@link Refusal}. */
   place(request: ValidOrderRequest, requestId: string): Promise<PlacedOrder>;
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/**
- * The request fingerprint: two requests with the same idempotency key must agree on it.
- * Length-prefixed so that no two different requests can produce the same text.
- */
-export function fingerprintOf(request: ValidOrderRequest): string {
-  const parts = [request.sku, String(request.quantity), request.customerId];
-  return sha256(parts.map((p) => `${p.length}:${p}`).join('|'));
-}
-
-/** Hex SHA-256 of an idempotency key: the only form in which keys are stored or published. */
-export function hashIdempotencyKey(key: string): string {
-  return sha256(key);
 }
 
 /**
@@ -138,9 +128,14 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         requestId,
       };
       const fingerprint = fingerprintOf(request);
-      const outcome = soldOut.has(request.sku)
+      let outcome: SoldOutOutcome = soldOut.has(request.sku)
         ? await store.refuseSoldOut(order, fingerprint)
         : await store.reserve(order, fingerprint);
+      if (outcome.kind === 'stock-left') {
+        // The flag was stale (a restock whose notice this gate missed): decide in full.
+        soldOut.clear(request.sku);
+        outcome = await store.reserve(order, fingerprint);
+      }
       switch (outcome.kind) {
         case 'reserved':
           if (outcome.unitsLeft === 0) soldOut.set(request.sku);
@@ -152,17 +147,10 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
           );
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
-        case 'replay-refused': {
-          const { reason, ...facts } = outcome.refusal;
-          throw new Refusal(
-            reason,
-            `${reason} (replayed answer of an earlier request with this key)`,
-            facts,
-            { replayed: true },
-          );
-        }
         case 'refused':
-          if (outcome.refusal.reason === 'SOLD_OUT') soldOut.set(request.sku);
+          // Only a counter at zero flags the sale: fewer units than asked is not sold out.
+          if (outcome.refusal.reason === 'SOLD_OUT' && !outcome.refusal.replayed)
+            soldOut.set(request.sku);
           throw outcome.refusal;
       }
     },

@@ -5,12 +5,7 @@
 import type { AcceptedOrder } from './order.js';
 import type { OrderView } from './order-view.js';
 import type { Sale } from './sale.js';
-import type { Refusal, RefusalFacts, RefusalReason } from './refusal.js';
-
-/** A stored refusal, replayed verbatim for a repeat of the same request. */
-export interface StoredRefusal extends RefusalFacts {
-  readonly reason: RefusalReason;
-}
+import type { Refusal } from './refusal.js';
 
 /** A reserved order and the outbox entry that carries it until Kafka acknowledges it. */
 export interface Reservation {
@@ -18,20 +13,31 @@ export interface Reservation {
   readonly entryId: string;
 }
 
-/** What the reservation store decided for one request. */
+/**
+ * What the reservation store decided for one request. A refusal replayed from the key's
+ * stored answer is `refused` with `refusal.replayed` set.
+ */
 export type ReservationOutcome =
   | { readonly kind: 'reserved'; readonly reservation: Reservation; readonly unitsLeft: number }
   | { readonly kind: 'in-flight' }
   | { readonly kind: 'replay-accepted'; readonly order: AcceptedOrder }
-  | { readonly kind: 'replay-refused'; readonly refusal: StoredRefusal }
   | { readonly kind: 'refused'; readonly refusal: Refusal };
+
+/**
+ * What the sold-out check decided: as a reservation would, or `stock-left` when the counter
+ * is above zero after all (the gate's flag was stale) and nothing was decided.
+ */
+export type SoldOutOutcome = ReservationOutcome | { readonly kind: 'stock-left' };
 
 /** The reservation store: idempotency, admission, limits, stock and the outbox, atomically. */
 export interface ReservationStore {
   /** Runs the whole admission decision for one order (one atomic step). */
   reserve(order: AcceptedOrder, fingerprint: string): Promise<ReservationOutcome>;
-  /** Refuses SOLD_OUT without touching stock, unless the key already has an answer. */
-  refuseSoldOut(order: AcceptedOrder, fingerprint: string): Promise<ReservationOutcome>;
+  /**
+   * Refuses SOLD_OUT when the counter is at zero, without touching buckets or limits, unless
+   * the key already has an answer; `stock-left` when units remain.
+   */
+  refuseSoldOut(order: AcceptedOrder, fingerprint: string): Promise<SoldOutOutcome>;
   /** Kafka acknowledged these orders: mark their keys COMPLETED, drop their outbox entries. */
   complete(reservations: readonly Reservation[]): Promise<void>;
   /** The publish certainly failed: put everything back. False if there was nothing to release. */

@@ -7,6 +7,7 @@
 export const refusalReasons = [
   'RATE_LIMITED',
   'SOLD_OUT',
+  'INSUFFICIENT_STOCK',
   'PURCHASE_LIMIT_REACHED',
   'SALE_NOT_OPEN',
   'SALE_PAUSED',
@@ -29,6 +30,8 @@ export interface RefusalFacts {
   readonly retryAfterMs?: number;
   /** PURCHASE_LIMIT_REACHED: units the customer may still buy. */
   readonly remaining?: number;
+  /** INSUFFICIENT_STOCK: units left when the order was refused (fewer than asked, above 0). */
+  readonly unitsLeft?: number;
   /** SALE_NOT_OPEN: when the sale opens, ms since the epoch. */
   readonly startsAtMs?: number;
   /** INVALID_ARGUMENT: the offending field, as named in the proto. */

@@ -1,10 +1,11 @@
 /**
  * The one place where domain refusals become wire errors: code, details (ErrorInfo, RetryInfo,
- * WaitingRoomTicket) and headers (retry-after, idempotent-replayed).
+ * WaitingRoomTicket) and headers (retry-after, idempotent-replayed), applied to every RPC by
+ * one interceptor, so handlers just throw. The table is docs/refusals.md.
  */
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { randomUUID } from 'node:crypto';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
@@ -16,10 +17,11 @@ export const errorDomain = 'fluxgate.dev';
 /** Header marking an answer replayed from the idempotency store. */
 export const replayedHeader = 'idempotent-replayed';
 
-/** Reason -> Connect/gRPC code (SPEC.md's refusal table). */
+/** Reason -> Connect/gRPC code (the refusal table, docs/refusals.md). */
 export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   RATE_LIMITED: Code.ResourceExhausted,
   SOLD_OUT: Code.FailedPrecondition,
+  INSUFFICIENT_STOCK: Code.FailedPrecondition,
   PURCHASE_LIMIT_REACHED: Code.FailedPrecondition,
   SALE_NOT_OPEN: Code.FailedPrecondition,
   SALE_PAUSED: Code.FailedPrecondition,
@@ -38,6 +40,7 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
   const { facts } = refusal;
   const metadata: Record<string, string> = {};
   if (facts.remaining !== undefined) metadata.remaining = String(facts.remaining);
+  if (facts.unitsLeft !== undefined) metadata.units_left = String(facts.unitsLeft);
   if (facts.startsAtMs !== undefined) metadata.starts_at = new Date(facts.startsAtMs).toISOString();
   if (facts.field !== undefined) metadata.field = facts.field;
   const details: ConstructorParameters<typeof ConnectError>[3] = [
@@ -80,4 +83,34 @@ export function toConnectError(error: unknown, sku: string, nowMs: number): Conn
     undefined,
     error,
   );
+}
+
+/** The sku a unary request names, for the waiting-room ticket; empty when it names none. */
+function skuOf(message: unknown): string {
+  const sku = (message as { sku?: unknown }).sku;
+  return typeof sku === 'string' ? sku : '';
+}
+
+/** Re-throws whatever a response stream throws as the wire error. */
+async function* translated<T>(
+  messages: AsyncIterable<T>,
+  now: () => number,
+): AsyncGenerator<T, void, undefined> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw toConnectError(error, '', now());
+  }
+}
+
+/** Translates every error a handler throws (or a response stream ends with) into the wire error. */
+export function errorInterceptor(now: () => number): Interceptor {
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      return res.stream ? { ...res, message: translated(res.message, now) } : res;
+    } catch (error) {
+      throw toConnectError(error, req.stream ? '' : skuOf(req.message), now());
+    }
+  };
 }

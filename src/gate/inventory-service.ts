@@ -9,7 +9,6 @@ import {
 import type { Admin } from '../domain/admin.js';
 import { checkSku } from '../domain/order.js';
 import { isTerminal } from '../domain/stock.js';
-import { toConnectError } from './error-mapping.js';
 import { stockToProto } from './proto-mapping.js';
 import { createWake } from './wake.js';
 
@@ -18,7 +17,6 @@ export interface InventoryServiceDeps {
   readonly stock: Admin['stock'];
   /** Subscribes to sale changes (restock, pause...); returns the unsubscribe function. */
   readonly onSaleChanged: (listener: (sku: string) => void) => () => void;
-  readonly now: () => number;
 }
 
 /** A watched stock is read once per interval: changes are coalesced to at most 4 messages a second. */
@@ -30,22 +28,17 @@ export function createInventoryService(
 ): ServiceImpl<typeof InventoryService> {
   return {
     async getStock(req) {
-      try {
-        checkSku(req.sku);
-        return create(GetStockResponseSchema, { stock: stockToProto(await deps.stock(req.sku)) });
-      } catch (error) {
-        throw toConnectError(error, req.sku, deps.now());
-      }
+      checkSku(req.sku);
+      return create(GetStockResponseSchema, { stock: stockToProto(await deps.stock(req.sku)) });
     },
 
     async *watchStock(req, context) {
+      checkSku(req.sku);
       const wake = createWake();
-      let unsubscribe: (() => void) | undefined;
+      const unsubscribe = deps.onSaleChanged((sku) => {
+        if (sku === req.sku) wake.wake();
+      });
       try {
-        checkSku(req.sku);
-        unsubscribe = deps.onSaleChanged((sku) => {
-          if (sku === req.sku) wake.wake();
-        });
         let sent: string | undefined;
         while (!context.signal.aborted) {
           const readAt = Date.now();
@@ -63,10 +56,8 @@ export function createInventoryService(
           const rest = readAt + watchIntervalMs - Date.now();
           if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
         }
-      } catch (error) {
-        throw toConnectError(error, req.sku, deps.now());
       } finally {
-        unsubscribe?.();
+        unsubscribe();
       }
     },
   };

@@ -17,7 +17,7 @@ import { Refusal, invalidArgument } from '../domain/refusal.js';
 import { orderToProto } from './proto-mapping.js';
 import { createWake } from './wake.js';
 import type { OrderPlacer } from '../domain/place-order.js';
-import { replayedHeader, toConnectError } from './error-mapping.js';
+import { replayedHeader } from './error-mapping.js';
 import { requestIdKey } from './request-id.js';
 import type { Logger } from 'pino';
 
@@ -28,7 +28,6 @@ export interface OrderGateServiceDeps {
   /** Subscribes to an order's status changes; returns the unsubscribe function. */
   readonly onOrderStatus: (orderId: string, listener: () => void) => () => void;
   readonly maxQuantity: number;
-  readonly now: () => number;
   /** Where accepted orders are logged (with the request id, never the idempotency key). */
   readonly logger: Pick<Logger, 'info'>;
 }
@@ -50,60 +49,51 @@ export function createOrderGateService(
 ): Partial<ServiceImpl<typeof OrderGateService>> {
   return {
     async placeOrder(req, context: HandlerContext) {
-      try {
-        const valid = validatePlaceOrder(
-          {
-            sku: req.sku,
-            quantity: req.quantity,
-            customerId: req.customerId,
-            idempotencyKey: req.idempotencyKey,
-            idempotencyKeyHeader: context.requestHeader.get(idempotencyKeyHeader) ?? undefined,
-          },
-          deps.maxQuantity,
-        );
-        const requestId = context.values.get(requestIdKey);
-        const placed = await deps.placer.place(valid, requestId);
-        if (placed.replayed) context.responseHeader.set(replayedHeader, 'true');
-        deps.logger.info(
-          {
-            reqId: requestId,
-            orderId: placed.order.orderId,
-            sku: placed.order.sku,
-            quantity: placed.order.quantity,
-            replayed: placed.replayed,
-          },
-          'order accepted',
-        );
-        return create(PlaceOrderResponseSchema, {
+      const valid = validatePlaceOrder(
+        {
+          sku: req.sku,
+          quantity: req.quantity,
+          customerId: req.customerId,
+          idempotencyKey: req.idempotencyKey,
+          idempotencyKeyHeader: context.requestHeader.get(idempotencyKeyHeader) ?? undefined,
+        },
+        deps.maxQuantity,
+      );
+      const requestId = context.values.get(requestIdKey);
+      const placed = await deps.placer.place(valid, requestId);
+      if (placed.replayed) context.responseHeader.set(replayedHeader, 'true');
+      deps.logger.info(
+        {
+          reqId: requestId,
           orderId: placed.order.orderId,
-          status: OrderStatus.PENDING,
-          acceptedAt: timestampFromMs(placed.order.acceptedAtMs),
-        });
-      } catch (error) {
-        throw toConnectError(error, req.sku, deps.now());
-      }
+          sku: placed.order.sku,
+          quantity: placed.order.quantity,
+          replayed: placed.replayed,
+        },
+        'order accepted',
+      );
+      return create(PlaceOrderResponseSchema, {
+        orderId: placed.order.orderId,
+        status: OrderStatus.PENDING,
+        acceptedAt: timestampFromMs(placed.order.acceptedAtMs),
+      });
     },
 
     async getOrder(req) {
-      try {
-        checkOrderId(req.orderId);
-        const view = await deps.orders.get(req.orderId);
-        if (!view) throw new Refusal('ORDER_NOT_FOUND', `no order with id ${req.orderId}`);
-        return create(GetOrderResponseSchema, { order: orderToProto(view) });
-      } catch (error) {
-        throw toConnectError(error, '', deps.now());
-      }
+      checkOrderId(req.orderId);
+      const view = await deps.orders.get(req.orderId);
+      if (!view) throw new Refusal('ORDER_NOT_FOUND', `no order with id ${req.orderId}`);
+      return create(GetOrderResponseSchema, { order: orderToProto(view) });
     },
 
     async *watchOrder(req, context) {
+      checkOrderId(req.orderId);
       const wake = createWake();
-      let unsubscribe: (() => void) | undefined;
+      // Subscribe before the first read, so no change can slip between read and subscription.
+      const unsubscribe = deps.onOrderStatus(req.orderId, () => {
+        wake.wake();
+      });
       try {
-        checkOrderId(req.orderId);
-        // Subscribe before the first read, so no change can slip between read and subscription.
-        unsubscribe = deps.onOrderStatus(req.orderId, () => {
-          wake.wake();
-        });
         let sent: string | undefined;
         while (!context.signal.aborted) {
           const view = await deps.orders.get(req.orderId);
@@ -115,10 +105,8 @@ export function createOrderGateService(
           if (isFinal(view)) return;
           await wake.wait(watchPollMs, context.signal);
         }
-      } catch (error) {
-        throw toConnectError(error, '', deps.now());
       } finally {
-        unsubscribe?.();
+        unsubscribe();
       }
     },
   };

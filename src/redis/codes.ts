@@ -1,74 +1,95 @@
 /**
- * The one table that gives the Lua scripts' numeric status codes their meaning.
+ * The one table that gives the Lua scripts' numeric status codes their meaning. The scripts
+ * name the codes (STATUS.SOLD_OUT...) through the prelude that scripts.ts generates from
+ * {@link scriptStatus}, so every number is written here only.
  */
 import type { AcceptedOrder } from '../domain/order.js';
-import type { Reservation, ReservationOutcome, StoredRefusal } from '../domain/ports.js';
+import type { Reservation, SoldOutOutcome } from '../domain/ports.js';
 import { Refusal } from '../domain/refusal.js';
+import { entryStates } from '../idempotency/states.js';
 
 /** Status codes returned first by place-order.lua and sold-out.lua. */
 export const scriptStatus = {
-  reserved: 0,
-  knownKey: 1,
-  keyReused: 2,
-  saleNotFound: 3,
-  salePaused: 4,
-  saleNotOpen: 5,
-  saleEnded: 6,
-  rateLimited: 7,
-  limitReached: 8,
-  soldOut: 9,
-  stockMissing: 10,
+  RESERVED: 0,
+  KNOWN_KEY: 1,
+  KEY_REUSED: 2,
+  SALE_NOT_FOUND: 3,
+  SALE_PAUSED: 4,
+  SALE_NOT_OPEN: 5,
+  SALE_ENDED: 6,
+  RATE_LIMITED: 7,
+  LIMIT_REACHED: 8,
+  SOLD_OUT: 9,
+  STOCK_MISSING: 10,
+  INSUFFICIENT_STOCK: 11,
+  STOCK_LEFT: 12,
 } as const;
 
 /** A script reply: status code first, then values. */
 export type ScriptReply = [number, ...(string | number)[]];
 
-/** Turns a place-order / sold-out reply into the domain outcome. */
-export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): ReservationOutcome {
-  const [status, a, b] = reply;
-  const refused = (reason: StoredRefusal['reason'], message: string, facts = {}) =>
-    ({ kind: 'refused', refusal: new Refusal(reason, message, facts) }) as const;
+/** The refusal a status code stands for; `value` is the one number the script sent with it. */
+function refusalOf(status: number, value: number, sku: string, replayed: boolean): Refusal {
+  const options = { replayed };
+  const refuse = (reason: Refusal['reason'], message: string, facts = {}) =>
+    new Refusal(
+      reason,
+      replayed ? `${message} (replayed answer of an earlier request with this key)` : message,
+      facts,
+      options,
+    );
   switch (status) {
-    case scriptStatus.reserved: {
-      const reservation: Reservation = { order, entryId: String(a) };
-      return { kind: 'reserved', reservation, unitsLeft: Number(b) };
-    }
-    case scriptStatus.knownKey: {
-      const answer = String(b);
-      if (a === 'RESERVED') return { kind: 'in-flight' };
-      if (a === 'COMPLETED')
-        return { kind: 'replay-accepted', order: JSON.parse(answer) as AcceptedOrder };
-      return { kind: 'replay-refused', refusal: JSON.parse(answer) as StoredRefusal };
-    }
-    case scriptStatus.keyReused:
-      return refused(
+    case scriptStatus.KEY_REUSED:
+      return refuse(
         'IDEMPOTENCY_KEY_REUSED',
         'this idempotency key was already used for a different request',
       );
-    case scriptStatus.saleNotFound:
-      return refused('SALE_NOT_FOUND', `no sale with sku ${order.sku}`);
-    case scriptStatus.salePaused:
-      return refused('SALE_PAUSED', 'the sale is paused');
-    case scriptStatus.saleNotOpen:
-      return refused('SALE_NOT_OPEN', 'the sale has not started', { startsAtMs: Number(a) });
-    case scriptStatus.saleEnded:
-      return refused('SALE_ENDED', 'the sale has ended');
-    case scriptStatus.rateLimited:
-      return refused('RATE_LIMITED', 'too many orders right now; wait for your turn', {
-        retryAfterMs: Number(a),
+    case scriptStatus.SALE_NOT_FOUND:
+      return refuse('SALE_NOT_FOUND', `no sale with sku ${sku}`);
+    case scriptStatus.SALE_PAUSED:
+      return refuse('SALE_PAUSED', 'the sale is paused');
+    case scriptStatus.SALE_NOT_OPEN:
+      return refuse('SALE_NOT_OPEN', 'the sale has not started', { startsAtMs: value });
+    case scriptStatus.SALE_ENDED:
+      return refuse('SALE_ENDED', 'the sale has ended');
+    case scriptStatus.RATE_LIMITED:
+      return refuse('RATE_LIMITED', 'too many orders right now; wait for your turn', {
+        retryAfterMs: value,
       });
-    case scriptStatus.limitReached:
-      return refused('PURCHASE_LIMIT_REACHED', 'this would exceed the per-customer limit', {
-        remaining: Number(a),
+    case scriptStatus.LIMIT_REACHED:
+      return refuse('PURCHASE_LIMIT_REACHED', 'this would exceed the per-customer limit', {
+        remaining: value,
       });
-    case scriptStatus.soldOut:
-      return refused('SOLD_OUT', 'not enough units left');
-    case scriptStatus.stockMissing:
-      return refused(
+    case scriptStatus.SOLD_OUT:
+      return refuse('SOLD_OUT', 'no units left');
+    case scriptStatus.INSUFFICIENT_STOCK:
+      return refuse('INSUFFICIENT_STOCK', `only ${value} units left`, { unitsLeft: value });
+    case scriptStatus.STOCK_MISSING:
+      return refuse(
         'DEPENDENCY_UNAVAILABLE',
         'the sale’s stock counter is missing; sales are closed until it is reloaded',
       );
     default:
       throw new Error(`unknown script status ${String(status)}`);
+  }
+}
+
+/** Turns a place-order / sold-out reply into the domain outcome. */
+export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): SoldOutOutcome {
+  const [status, a, b, c] = reply;
+  switch (status) {
+    case scriptStatus.RESERVED: {
+      const reservation: Reservation = { order, entryId: String(a) };
+      return { kind: 'reserved', reservation, unitsLeft: Number(b) };
+    }
+    case scriptStatus.STOCK_LEFT:
+      return { kind: 'stock-left' };
+    case scriptStatus.KNOWN_KEY:
+      if (a === entryStates.RESERVED) return { kind: 'in-flight' };
+      if (a === entryStates.COMPLETED)
+        return { kind: 'replay-accepted', order: JSON.parse(String(b)) as AcceptedOrder };
+      return { kind: 'refused', refusal: refusalOf(Number(b), Number(c), order.sku, true) };
+    default:
+      return { kind: 'refused', refusal: refusalOf(status, Number(a), order.sku, false) };
   }
 }

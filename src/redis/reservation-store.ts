@@ -47,7 +47,9 @@ export function createRedisReservationStore(
       const reply = (await run.placeOrder(
         ...placeOrderArgs(keys, order, fingerprint, settings),
       )) as ScriptReply;
-      return toReservationOutcome(reply, order);
+      const outcome = toReservationOutcome(reply, order);
+      if (outcome.kind === 'stock-left') throw new Error('place-order.lua answered STOCK_LEFT');
+      return outcome;
     },
 
     async refuseSoldOut(order, fingerprint) {

@@ -75,12 +75,24 @@ test('sell-out race: 2,000 concurrent orders through two gates never sell more t
   const accepted = results.flatMap((r, i) =>
     r.status === 'fulfilled' ? [{ ...r.value, quantity: attempts[i]!.request.quantity }] : [],
   );
-  const refusals = results.flatMap((r) => (r.status === 'rejected' ? [reasonOf(r.reason)] : []));
+  const refusals = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ error: r.reason as ConnectError, attempt: attempts[i]! }] : [],
+  );
   const soldUnits = accepted.reduce((sum, a) => sum + a.quantity, 0);
 
   expect(soldUnits).toBeLessThanOrEqual(100);
   expect(soldUnits).toBeGreaterThan(97); // it really sold out: fewer than 3 units can be left
-  expect(new Set(refusals)).toEqual(new Set(['SOLD_OUT']));
+  // Every refusal was true when given: SOLD_OUT, or fewer units left than that order asked for.
+  expect(new Set(refusals.map((r) => reasonOf(r.error)))).toEqual(
+    new Set(['SOLD_OUT', 'INSUFFICIENT_STOCK']),
+  );
+  for (const { error, attempt } of refusals.filter(
+    (r) => reasonOf(r.error) === 'INSUFFICIENT_STOCK',
+  )) {
+    const unitsLeft = Number(error.findDetails(ErrorInfoSchema)[0]?.metadata.units_left);
+    expect(unitsLeft).toBeGreaterThan(0);
+    expect(unitsLeft).toBeLessThan(attempt.request.quantity);
+  }
   expect(Number(await redis.get(keys.stock('RACE-1')))).toBe(100 - soldUnits);
 
   // Every acceptance has exactly one event on the order topic, and no other event exists.
@@ -148,6 +160,7 @@ describe('idempotency', () => {
 
   test('a refusal is replayed too: same key after a restock still gets SOLD_OUT', async () => {
     await loadOpenSale(redis, keys, openSale('IDEM-2', { totalStock: 1 }));
+    await client.placeOrder({ ...request, sku: 'IDEM-2', quantity: 1, idempotencyKey: 'last' });
     const big = { sku: 'IDEM-2', quantity: 2, customerId: 'bob', idempotencyKey: 'idem-key-2' };
     expect(reasonOf(await client.placeOrder(big).catch((e: unknown) => e))).toBe('SOLD_OUT');
     await redis.set(keys.stock('IDEM-2'), 10);

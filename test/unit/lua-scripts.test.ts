@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { createKeys } from '../../src/redis/keys.js';
+import { scriptStatus } from '../../src/redis/codes.js';
+import { entryStates } from '../../src/idempotency/states.js';
 import {
   adjustStockArgs,
   completeOrdersArgs,
@@ -40,7 +42,7 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
     keys: 8,
     argv: 7,
   },
-  soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 2, argv: 2 },
+  soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 3, argv: 2 },
   completeOrders: { args: completeOrdersArgs(keys, twoReservations), keys: 1 + 2, argv: 2 * 2 },
   releaseOrder: { args: releaseOrderArgs(keys, reservation), keys: 5, argv: 3 },
   adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 5), keys: 2, argv: 2 },
@@ -78,5 +80,17 @@ describe.each(Object.keys(scriptFiles) as ScriptName[])('%s', (name) => {
 
   test('its header lists the return values', () => {
     expect(header).toMatch(/Returns/);
+  });
+
+  test('its includes are expanded and every STATUS and STATE it names is defined once, in TypeScript', () => {
+    expect(source).not.toMatch(/@include/);
+    for (const [, name = ''] of source.matchAll(/\bSTATUS\.([A-Za-z_]+)/g))
+      expect(Object.keys(scriptStatus)).toContain(name);
+    for (const [, name = ''] of source.matchAll(/\bSTATE\.([A-Za-z_]+)/g))
+      expect(Object.keys(entryStates)).toContain(name);
+    // No state or status written as a literal: the names come from the prelude.
+    expect(source.replace(/^local (STATUS|STATE) = .*$/gm, '')).not.toMatch(
+      /'(RESERVED|COMPLETED|REFUSED)'/,
+    );
   });
 });

@@ -4,16 +4,18 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
-import { createOrderPlacer, fingerprintOf } from '../../src/domain/place-order.js';
+import { createOrderPlacer } from '../../src/domain/place-order.js';
+import { fingerprintOf } from '../../src/idempotency/fingerprint.js';
 import type {
   OrderPublisher,
   PublishOutcome,
   Reservation,
   ReservationOutcome,
   ReservationStore,
+  SoldOutOutcome,
 } from '../../src/domain/ports.js';
 import { Refusal } from '../../src/domain/refusal.js';
-import { SoldOutFlags } from '../../src/domain/sold-out-flags.js';
+import { SoldOutFlags } from '../../src/admission/sold-out-flags.js';
 
 /** A store with one sale's stock and idempotency entries, and the same rules as the Lua script's core. */
 class FakeStore implements ReservationStore {
@@ -38,15 +40,21 @@ class FakeStore implements ReservationStore {
         ? { kind: 'in-flight' }
         : { kind: 'replay-accepted', order: known.order };
     }
-    if (this.stock < order.quantity)
-      return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out') };
+    if (this.stock <= 0) return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out') };
+    if (this.stock < order.quantity) {
+      const facts = { unitsLeft: this.stock };
+      return { kind: 'refused', refusal: new Refusal('INSUFFICIENT_STOCK', 'too few', facts) };
+    }
     this.stock -= order.quantity;
     const entryId = `${this.outbox.size}-0`;
     this.outbox.set(entryId, order);
     this.entries.set(order.idempotencyKeyHash, { fp, state: 'RESERVED', order });
     return { kind: 'reserved', reservation: { order, entryId }, unitsLeft: this.stock };
   }
-  async refuseSoldOut(): Promise<ReservationOutcome> {
+  soldOutChecks = 0;
+  async refuseSoldOut(): Promise<SoldOutOutcome> {
+    this.soldOutChecks++;
+    if (this.stock > 0) return { kind: 'stock-left' };
     return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out (flag)') };
   }
   async complete(rs: readonly Reservation[]): Promise<void> {
@@ -152,6 +160,28 @@ describe('createOrderPlacer', () => {
     expect(refusal).toBeInstanceOf(Refusal);
     expect((refusal as Refusal).reason).toBe('SOLD_OUT');
     expect(store.storeCalls).toBe(callsBefore);
+  });
+
+  test('more than is left: INSUFFICIENT_STOCK with the units left, no sold-out flag, and what is left still sells', async () => {
+    const { store, placer } = setup(2, 'acked');
+    const refusal = await placer
+      .place({ ...request, quantity: 3, idempotencyKey: 'k3' }, 'r1')
+      .catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ reason: 'INSUFFICIENT_STOCK', facts: { unitsLeft: 2 } });
+    const one = await placer.place({ ...request, quantity: 1, idempotencyKey: 'k4' }, 'r2');
+    expect(one.replayed).toBe(false);
+    expect(store.soldOutChecks).toBe(0);
+    expect(store.stock).toBe(1);
+  });
+
+  test('a stale sold-out flag (units restocked elsewhere) does not refuse: the order is reserved', async () => {
+    const { store, placer } = setup(2, 'acked');
+    await placer.place(request, 'r1'); // takes the last 2 units: the gate flags the sale
+    store.stock = 5; // restocked through another gate; this gate missed the notice
+    const placed = await placer.place({ ...request, idempotencyKey: 'k5' }, 'r2');
+    expect(placed.replayed).toBe(false);
+    expect(store.soldOutChecks).toBe(1);
+    expect(store.stock).toBe(3);
   });
 
   test('the fingerprint separates requests that differ in any field, even when concatenations collide', () => {

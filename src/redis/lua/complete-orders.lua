@@ -12,16 +12,13 @@
 
   Returns the number of entries that moved to COMPLETED.
 ]]
+-- @include idempotency/idempotency.lua
+
 local outbox_key = KEYS[1]
 local n = #KEYS - 1
 local completed = 0
 for i = 1, n do
-  local idem_key, order_id, entry = KEYS[i + 1], ARGV[i], ARGV[n + i]
-  redis.call('XDEL', outbox_key, entry)
-  local known = redis.call('HMGET', idem_key, 'order_id', 'state')
-  if known[1] == order_id and known[2] == 'RESERVED' then
-    redis.call('HSET', idem_key, 'state', 'COMPLETED')
-    completed = completed + 1
-  end
+  redis.call('XDEL', outbox_key, ARGV[n + i])
+  if idempotency_complete(KEYS[i + 1], ARGV[i]) then completed = completed + 1 end
 end
 return completed

@@ -6,7 +6,7 @@
 
   KEYS[1] stock
   KEYS[2] customer bought
-  KEYS[3] idempotency entry
+  KEYS[3] idempotency entry (src/idempotency/idempotency.lua)
   KEYS[4] outbox stream
   KEYS[5] stats hash
 
@@ -16,11 +16,12 @@
 
   Returns 1 when released, 0 when there was nothing of this order to release.
 ]]
+-- @include idempotency/idempotency.lua
+
 local stock_key, bought_key, idem_key, outbox_key, stats_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local order_id, quantity, entry = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
-local known = redis.call('HMGET', idem_key, 'order_id', 'state')
-if known[1] ~= order_id or known[2] ~= 'RESERVED' then return 0 end
+if not idempotency_in_flight(idem_key, order_id) then return 0 end
 if redis.call('XDEL', outbox_key, entry) == 0 then return 0 end
 redis.call('INCRBY', stock_key, quantity)
 redis.call('DECRBY', bought_key, quantity)

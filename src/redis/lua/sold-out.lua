@@ -1,28 +1,30 @@
 --[[
-  sold-out: the gate's local flag says the sale is sold out, so it refuses without touching
-  stock or buckets. A repeat of an earlier request must still get its earlier answer
-  (invariant I5), so the idempotency entry is read first; a new request is refused SOLD_OUT
-  and that refusal stored, exactly as place-order would.
+  sold-out: the gate's local flag says the sale is sold out, so it skips the buckets and the
+  limit. The flag may be stale (a restock through another gate whose notice was missed), so
+  the counter is read: only a counter at zero makes the refusal true. A repeat of an earlier
+  request still gets its earlier answer (invariant I5, docs/invariants.md).
 
-  KEYS[1] idempotency entry
+  KEYS[1] idempotency entry (src/idempotency/idempotency.lua)
   KEYS[2] stats hash
+  KEYS[3] stock
 
   ARGV[1] request fingerprint (hex)
   ARGV[2] idempotency entry ttl, ms
 
-  Returns (codes shared with place-order, src/redis/codes.ts):
-  {1, state, answer}  KNOWN_KEY
-  {2}                 KEY_REUSED
-  {9, 0}              SOLD_OUT
+  Returns (STATUS codes shared with place-order, src/redis/codes.ts):
+  {KNOWN_KEY, ...}   the key's stored answer
+  {KEY_REUSED}
+  {SOLD_OUT}         stored
+  {STOCK_MISSING}    the counter is lost: fail closed
+  {STOCK_LEFT}       units are left after all: nothing stored, the gate runs place-order
 ]]
-local idem_key, stats_key = KEYS[1], KEYS[2]
-local known = redis.call('HMGET', idem_key, 'fp', 'state', 'answer')
-if known[1] then
-  if known[1] ~= ARGV[1] then return {2} end
-  redis.call('HINCRBY', stats_key, 'replays', 1)
-  return {1, known[2], known[3]}
-end
-redis.call('HSET', idem_key, 'fp', ARGV[1], 'state', 'REFUSED', 'answer', '{"reason":"SOLD_OUT"}')
-redis.call('PEXPIRE', idem_key, tonumber(ARGV[2]))
+-- @include idempotency/idempotency.lua
+
+local idem_key, stats_key, stock_key = KEYS[1], KEYS[2], KEYS[3]
+local known = idempotency_known(idem_key, ARGV[1], stats_key)
+if known then return known end
+local stock = redis.call('GET', stock_key)
+if not stock then return {STATUS.STOCK_MISSING} end
+if tonumber(stock) > 0 then return {STATUS.STOCK_LEFT} end
 redis.call('HINCRBY', stats_key, 'sold_out', 1)
-return {9, 0}
+return idempotency_refuse(idem_key, ARGV[1], tonumber(ARGV[2]), STATUS.SOLD_OUT)
