@@ -166,7 +166,10 @@ async function buy(): Promise<void> {
   } catch (error) {
     ui.waitingRoom.hidden = true;
     const failure = describeFailure(error);
-    say(refusalText[failure.reason] ?? `${failure.reason}: ${failure.message}`, true);
+    const left = failure.metadata.units_left;
+    if (failure.reason === 'INSUFFICIENT_STOCK' && left !== undefined)
+      say(`Only ${left} left: choose ${left} or fewer.`, true);
+    else say(refusalText[failure.reason] ?? `${failure.reason}: ${failure.message}`, true);
   } finally {
     buying = false;
     ui.buy.disabled = !saleOpen;

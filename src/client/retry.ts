@@ -15,6 +15,8 @@ export interface FailureView {
   readonly reason: string;
   readonly code: Code;
   readonly message: string;
+  /** The refusal's facts (ErrorInfo.metadata, e.g. `units_left`, `remaining`); empty when none. */
+  readonly metadata: Readonly<Record<string, string>>;
   /** How long the gate asks to wait before retrying, when it says. */
   readonly retryAfterMs: number | undefined;
   /** When the waiting room lets this buyer try again, ms since the epoch, when rate-limited. */
@@ -41,10 +43,12 @@ export function describeFailure(error: unknown): FailureView {
   const e = ConnectError.from(error);
   const retryDelay = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
   const retryAt = e.findDetails(WaitingRoomTicketSchema)[0]?.retryAt;
+  const info = e.findDetails(ErrorInfoSchema)[0];
   return {
-    reason: e.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[e.code],
+    reason: info?.reason ?? Code[e.code],
     code: e.code,
     message: e.rawMessage,
+    metadata: info?.metadata ?? {},
     retryAfterMs: retryDelay === undefined ? undefined : durationMs(retryDelay),
     retryAtMs: retryAt === undefined ? undefined : timestampMs(retryAt),
     retryable: retryableCodes.has(e.code),
