@@ -16,10 +16,11 @@ describe('error mapping', () => {
     expect([...refusalReasons].sort()).toEqual(protoNames.sort());
   });
 
-  test("SPEC.md's table: each situation has its code", () => {
+  test('the refusal table (docs/refusals.md): each situation has its code', () => {
     expect(codeOfReason).toMatchObject({
       RATE_LIMITED: Code.ResourceExhausted,
       SOLD_OUT: Code.FailedPrecondition,
+      INSUFFICIENT_STOCK: Code.FailedPrecondition,
       SALE_NOT_FOUND: Code.NotFound,
       INVALID_ARGUMENT: Code.InvalidArgument,
       IDEMPOTENCY_KEY_REUSED: Code.InvalidArgument,
@@ -47,6 +48,18 @@ describe('error mapping', () => {
     const [ticket] = error.findDetails(WaitingRoomTicketSchema);
     expect(ticket?.sku).toBe('S');
     expect(Number(ticket?.retryAt?.seconds)).toBe(1);
+  });
+
+  test('fewer units left than asked: failed_precondition with the units left in ErrorInfo', () => {
+    const error = refusalToConnectError(
+      new Refusal('INSUFFICIENT_STOCK', 'only 2 units left', { unitsLeft: 2 }),
+      'S',
+      0,
+    );
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.findDetails(ErrorInfoSchema)).toMatchObject([
+      { reason: 'INSUFFICIENT_STOCK', metadata: { units_left: '2' } },
+    ]);
   });
 
   test('a replayed refusal is marked with idempotent-replayed', () => {

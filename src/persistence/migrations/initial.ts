@@ -1,4 +1,4 @@
-/** Products and orders, with the constraints the invariants lean on. */
+/** Products and orders, with the constraints the invariants (docs/invariants.md) lean on. */
 import { Migration } from '@mikro-orm/migrations';
 
 /** The first schema. */
