@@ -1,24 +1,51 @@
 /**
  * `buf curl` against the live gate, as a person testing by hand would use it: services found
  * through server reflection (no schema), calls with reflection and with `--schema proto`,
- * gRPC health, and an admin call with and without the token.
+ * refusals with their details, gRPC health, and an admin call with and without the token.
  */
+import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { startGate } from '../../src/main-gate.js';
 import { adminToken, run, startSystem, type System } from './support.js';
 
 const buf = 'node_modules/.bin/buf';
 let system: System;
 const sku = 'CURL-1';
+const soldOutSku = 'CURL-2';
+const busySku = 'CURL-3';
 
 beforeAll(async () => {
   system = await startSystem();
   await system.openSale(sku, 10);
+  await system.openSale(soldOutSku, 1);
+  await system.openSale(busySku, 10, { rate: 1, burst: 1 });
 });
 afterAll(() => system.close());
 
 const curl = (args: string[]) => run(buf, ['curl', ...args]);
 const url = (path: string) => `${system.gate.url}/${path}`;
+
+/** A PlaceOrder of one unit through reflection; `options` choose the protocol. */
+const placeOrder = (customerId: string, orderSku: string, options: string[] = []) =>
+  curl([
+    ...options,
+    '-d',
+    JSON.stringify({
+      sku: orderSku,
+      quantity: 1,
+      customerId,
+      idempotencyKey: `curl-${customerId}`,
+    }),
+    url('fluxgate.v1.OrderGateService/PlaceOrder'),
+  ]);
+
+/** The error buf curl prints on standard error, in the Connect protocol's JSON form. */
+interface PrintedError {
+  code: string;
+  message: string;
+  details: { type: string; value: string; debug?: Record<string, unknown> }[];
+}
 
 describe('buf curl', () => {
   test('lists the three services, health and reflection without a schema (HTTP/1.1 and h2c)', async () => {
@@ -60,6 +87,74 @@ describe('buf curl', () => {
     expect(JSON.parse(got.stdout)).toMatchObject({
       order: { orderId: answer.orderId, sku, quantity: 2, customerId: 'curl-buyer' },
     });
+  });
+
+  test('a sold-out PlaceOrder prints its ErrorInfo: decoded over Connect, as bytes over gRPC', async () => {
+    const bought = await placeOrder('curl-first', soldOutSku);
+    expect(bought.code, bought.stderr).toBe(0);
+
+    // Connect: the gate writes each detail's JSON form ("debug") beside its bytes.
+    const refused = await placeOrder('curl-late', soldOutSku);
+    expect(refused.code).toBe(9 * 8); // buf curl exits 8 × the code (FAILED_PRECONDITION)
+    expect(JSON.parse(refused.stderr)).toEqual({
+      code: 'failed_precondition',
+      message: expect.any(String) as string,
+      details: [
+        {
+          type: 'google.rpc.ErrorInfo',
+          value: expect.any(String) as string,
+          debug: { reason: 'SOLD_OUT', domain: 'fluxgate.dev' },
+        },
+      ],
+    });
+
+    // gRPC and gRPC-Web carry no JSON form, and buf curl decodes details only with the types
+    // compiled into it (not through reflection): it prints the type and the bytes.
+    for (const [customer, protocol] of [
+      ['curl-late-grpc', ['--protocol', 'grpc', '--http2-prior-knowledge']],
+      ['curl-late-grpc-web', ['--protocol', 'grpcweb']],
+    ] as const) {
+      const overGrpc = await placeOrder(customer, soldOutSku, [...protocol]);
+      expect(overGrpc.code, protocol.join(' ')).toBe(9 * 8);
+      const printed = JSON.parse(overGrpc.stderr) as PrintedError;
+      expect(printed).toMatchObject({ code: 'failed_precondition' });
+      expect(printed.details.map((d) => d.type)).toEqual(['google.rpc.ErrorInfo']);
+      const [detail] = printed.details;
+      expect(fromBinary(ErrorInfoSchema, Buffer.from(detail?.value ?? '', 'base64'))).toMatchObject(
+        { reason: 'SOLD_OUT', domain: 'fluxgate.dev' },
+      );
+    }
+  });
+
+  test('a rate-limited PlaceOrder prints ErrorInfo, RetryInfo and WaitingRoomTicket decoded (Connect)', async () => {
+    const first = await placeOrder('curl-busy-1', busySku);
+    expect(first.code, first.stderr).toBe(0);
+
+    const refused = await placeOrder('curl-busy-2', busySku);
+    expect(refused.code, refused.stderr).toBe(8 * 8); // RESOURCE_EXHAUSTED
+    const printed = JSON.parse(refused.stderr) as PrintedError;
+    expect(printed.code).toBe('resource_exhausted');
+    expect(printed.details).toEqual([
+      {
+        type: 'google.rpc.ErrorInfo',
+        value: expect.any(String) as string,
+        debug: { reason: 'RATE_LIMITED', domain: 'fluxgate.dev' },
+      },
+      {
+        type: 'google.rpc.RetryInfo',
+        value: expect.any(String) as string,
+        debug: { retryDelay: expect.stringMatching(/^\d+(\.\d+)?s$/) as string },
+      },
+      {
+        type: 'fluxgate.v1.WaitingRoomTicket',
+        value: expect.any(String) as string,
+        debug: {
+          ticketId: expect.any(String) as string,
+          sku: busySku,
+          retryAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
+        },
+      },
+    ]);
   });
 
   test('an admin call needs the bearer token', async () => {
