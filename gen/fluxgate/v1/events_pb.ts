@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fluxgate/v1/events.proto.
  */
 export const file_fluxgate_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbHV4Z2F0ZS92MS9ldmVudHMucHJvdG8SC2ZsdXhnYXRlLnYxIrgBCg1PcmRlckFjY2VwdGVkEhAKCG9yZGVyX2lkGAEgASgJEgsKA3NrdRgCIAEoCRIQCghxdWFudGl0eRgDIAEoBRITCgtjdXN0b21lcl9pZBgEIAEoCRIcChRpZGVtcG90ZW5jeV9rZXlfaGFzaBgFIAEoCRIvCgthY2NlcHRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgHIAEoCSLRAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEgsKA3NrdRgCIAEoCRIoCgZzdGF0dXMYAyABKA4yGC5mbHV4Z2F0ZS52MS5PcmRlclN0YXR1cxIwCg1yZWplY3RfcmVhc29uGAQgASgOMhkuZmx1eGdhdGUudjEuUmVqZWN0UmVhc29uEhAKCHF1YW50aXR5GAUgASgFEi4KCmNoYW5nZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrQBCgpEZWFkTGV0dGVyEhQKDHNvdXJjZV90b3BpYxgBIAEoCRIYChBzb3VyY2VfcGFydGl0aW9uGAIgASgFEhUKDXNvdXJjZV9vZmZzZXQYAyABKAMSCwoDa2V5GAQgASgMEg0KBXZhbHVlGAUgASgMEg0KBWVycm9yGAYgASgJEjQKEGRlYWRfbGV0dGVyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_fluxgate_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("ChhmbHV4Z2F0ZS92MS9ldmVudHMucHJvdG8SC2ZsdXhnYXRlLnYxIrgBCg1PcmRlckFjY2VwdGVkEhAKCG9yZGVyX2lkGAEgASgJEgsKA3NrdRgCIAEoCRIQCghxdWFudGl0eRgDIAEoBRITCgtjdXN0b21lcl9pZBgEIAEoCRIcChRpZGVtcG90ZW5jeV9rZXlfaGFzaBgFIAEoCRIvCgthY2NlcHRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgHIAEoCSLRAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEgsKA3NrdRgCIAEoCRIoCgZzdGF0dXMYAyABKA4yGC5mbHV4Z2F0ZS52MS5PcmRlclN0YXR1cxIwCg1yZWplY3RfcmVhc29uGAQgASgOMhkuZmx1eGdhdGUudjEuUmVqZWN0UmVhc29uEhAKCHF1YW50aXR5GAUgASgFEi4KCmNoYW5nZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsgBCgpEZWFkTGV0dGVyEhQKDHNvdXJjZV90b3BpYxgBIAEoCRIYChBzb3VyY2VfcGFydGl0aW9uGAIgASgFEhUKDXNvdXJjZV9vZmZzZXQYAyABKAMSCwoDa2V5GAQgASgMEg0KBXZhbHVlGAUgASgMEg0KBWVycm9yGAYgASgJEjQKEGRlYWRfbGV0dGVyZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYCCABKAliBnByb3RvMw", [file_fluxgate_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * OrderAccepted is published by the gate, protobuf binary, to topic `fluxgate.orders.v1` with
@@ -85,6 +85,8 @@ export const OrderAcceptedSchema: GenMessage<OrderAccepted> = /*@__PURE__*/
 /**
  * OrderStatusChanged is published by the worker, protobuf binary, to topic
  * `fluxgate.order-status.v1` keyed by order id, after the change is committed to the database.
+ * It is derived from what the database holds, and sent again whenever the order's event is
+ * redelivered: the same change may arrive more than once, always with the same content.
  *
  * @generated from message fluxgate.v1.OrderStatusChanged
  */
@@ -194,6 +196,15 @@ export type DeadLetter = Message<"fluxgate.v1.DeadLetter"> & {
    * @generated from field: google.protobuf.Timestamp dead_lettered_at = 7;
    */
   deadLetteredAt?: Timestamp | undefined;
+
+  /**
+   * The request id of the PlaceOrder call that produced the record, from the record's
+   * `request-id` header (or, when the header is missing, from the decoded event); empty when
+   * neither has one.
+   *
+   * @generated from field: string request_id = 8;
+   */
+  requestId: string;
 };
 
 /**
