@@ -1,8 +1,14 @@
-/** An order as buyers see it: the accepted order plus where it stands now. */
+/**
+ * An order as buyers see it: the accepted order plus where it stands now. The status and
+ * reject-reason names are defined here once; the database stores them as they are and
+ * src/contract/order-status.ts maps them to the proto enums.
+ */
 import type { AcceptedOrder } from './order.js';
 
 /** Status of an order (the proto's OrderStatus without prefix). */
 export type OrderStatusName = 'PENDING' | 'CONFIRMED' | 'REJECTED';
+/** A status the order never leaves. */
+export type FinalStatusName = Exclude<OrderStatusName, 'PENDING'>;
 /** Why the database rejected an order (the proto's RejectReason without prefix). */
 export type RejectReasonName = 'INSUFFICIENT_STOCK' | 'UNKNOWN_PRODUCT';
 

@@ -1,12 +1,7 @@
 /** Domain <-> proto messages for the gate's services: one home for each conversion. */
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs, timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
-import {
-  OrderSchema,
-  OrderStatus,
-  RejectReason,
-  type Order,
-} from '../../gen/fluxgate/v1/order_pb.js';
+import { OrderSchema, type Order } from '../../gen/fluxgate/v1/order_pb.js';
 import {
   SaleSchema,
   SaleState,
@@ -14,6 +9,7 @@ import {
   type Sale as SaleMessage,
   type Stock,
 } from '../../gen/fluxgate/v1/sale_pb.js';
+import { orderStatusToProto, rejectReasonToProto } from '../contract/order-status.js';
 import type { OrderView } from '../domain/order-view.js';
 import type { Sale } from '../domain/sale.js';
 import type { StockView } from '../domain/stock.js';
@@ -25,9 +21,8 @@ export function orderToProto(view: OrderView): Order {
     sku: view.order.sku,
     quantity: view.order.quantity,
     customerId: view.order.customerId,
-    status: OrderStatus[view.status],
-    rejectReason:
-      view.rejectReason === null ? RejectReason.UNSPECIFIED : RejectReason[view.rejectReason],
+    status: orderStatusToProto(view.status),
+    rejectReason: rejectReasonToProto(view.rejectReason),
     acceptedAt: timestampFromMs(view.order.acceptedAtMs),
     finalizedAt: view.finalizedAtMs === null ? undefined : timestampFromMs(view.finalizedAtMs),
   });
