@@ -10,7 +10,7 @@ import type { Producer } from 'kafkajs';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderPublisher, PublishOutcome } from '../domain/ports.js';
 import { withTimeLimit } from '../time-limit.js';
-import { encodeOrderAccepted } from './codec.js';
+import { encodeOrderAccepted, requestIdHeader } from './codec.js';
 
 /** What the publisher needs. */
 export interface KafkaPublisherOptions {
@@ -76,7 +76,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         messages: batch.map(({ order }) => ({
           key: order.sku,
           value: Buffer.from(encodeOrderAccepted(order)),
-          headers: { 'request-id': order.requestId },
+          headers: { [requestIdHeader]: order.requestId },
         })),
       });
       sent.catch(() => undefined);

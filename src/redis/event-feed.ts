@@ -2,9 +2,8 @@
  * One Redis subscriber connection per gate, fanned out in process: order status changes (for
  * WatchOrder) and sale changes (to drop sold-out flags, and to wake WatchStock streams).
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import type { Redis } from 'ioredis';
-import { OrderStatusChangedSchema } from '../../gen/fluxgate/v1/events_pb.js';
+import { decodeOrderStatusChanged } from '../kafka/codec.js';
 import type { Keys } from './keys.js';
 
 /** Subscriptions to the feed; each `on*` returns its unsubscribe function. */
@@ -28,7 +27,7 @@ export async function createEventFeed(
   subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => {
     try {
       if (channel.toString() === keys.orderStatusChannel) {
-        const { orderId } = fromBinary(OrderStatusChangedSchema, message);
+        const { orderId } = decodeOrderStatusChanged(message);
         for (const listener of orderListeners.get(orderId) ?? []) listener();
       } else {
         const sku = message.toString();
