@@ -14,6 +14,7 @@ import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness } from './ops/readiness.js';
 import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
+import { createOrderBatchStore } from './persistence/order-batch.js';
 import { createOrm, migrate } from './persistence/orm.js';
 import { isEntryPoint, runMain } from './run-main.js';
 import { createKeys } from './redis/keys.js';
@@ -87,7 +88,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   await consumeOrders({
     consumer,
     producer,
-    em: orm.em,
+    orders: createOrderBatchStore(orm.em),
     topics,
     notifier: createRedisWorkerNotifier(
       redis,

@@ -1,13 +1,10 @@
 /**
- * The database model, as MikroORM entity schemas (plain objects, no decorators). The tables
- * themselves, with their CHECK and UNIQUE constraints, come from ./migrations.
+ * The database model, as MikroORM entity schemas (plain objects, no decorators), and the one
+ * conversion of a stored order to the domain's view. The tables themselves, with their CHECK
+ * and UNIQUE constraints, come from ./migrations.
  */
 import { EntitySchema } from '@mikro-orm/core';
-
-/** Order status as stored (matches the proto's OrderStatus names without prefix). */
-export type StoredOrderStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED';
-/** Reject reason as stored (matches the proto's RejectReason names without prefix). */
-export type StoredRejectReason = 'INSUFFICIENT_STOCK' | 'UNKNOWN_PRODUCT';
+import type { OrderStatusName, OrderView, RejectReasonName } from '../domain/order-view.js';
 
 /** A product on sale, with the database's own stock count (never below zero). */
 export interface Product {
@@ -32,8 +29,9 @@ export interface Order {
   quantity: number;
   customerId: string;
   idempotencyKeyHash: string;
-  status: StoredOrderStatus;
-  rejectReason: StoredRejectReason | null;
+  /** Stored by name, as the domain names it. */
+  status: OrderStatusName;
+  rejectReason: RejectReasonName | null;
   acceptedAt: Date;
   finalizedAt: Date | null;
   requestId: string;
@@ -85,3 +83,22 @@ export const OrderSchema = new EntitySchema<Order>({
     kafkaOffset: { type: 'bigint', fieldName: 'kafka_offset' },
   },
 });
+
+/** A stored order as the domain's view. */
+export function orderViewOf(o: Order): OrderView {
+  return {
+    order: {
+      orderId: o.orderId,
+      sku: o.sku,
+      quantity: o.quantity,
+      customerId: o.customerId,
+      // char(64): the column pads a shorter value with spaces.
+      idempotencyKeyHash: o.idempotencyKeyHash.trim(),
+      acceptedAtMs: o.acceptedAt.getTime(),
+      requestId: o.requestId,
+    },
+    status: o.status,
+    rejectReason: o.rejectReason,
+    finalizedAtMs: o.finalizedAt?.getTime() ?? null,
+  };
+}

@@ -1,10 +1,13 @@
 /**
- * The worker's notifications through Redis: final statuses in the live order records and on
- * the pub/sub channel the gates' WatchOrder streams listen to, and the dead-letter counter.
+ * The worker's notifications through Redis: final statuses in the live order records and, as
+ * OrderStatusChanged events, on the pub/sub channel the gates' WatchOrder streams listen to;
+ * and the dead-letter counter. Writing a final view again is harmless, so a redelivered batch
+ * can simply notify again.
  */
 import type { Redis } from 'ioredis';
+import { statusChangeOf, type WorkerNotifier } from '../domain/order-events.js';
 import { skuPattern } from '../domain/order.js';
-import type { WorkerNotifier } from '../worker/consume.js';
+import { encodeOrderStatusChanged } from '../kafka/codec.js';
 import type { Keys } from './keys.js';
 import { createRedisOrderStore } from './order-store.js';
 
@@ -16,12 +19,17 @@ export function createRedisWorkerNotifier(
 ): WorkerNotifier {
   const orders = createRedisOrderStore(redis, keys, orderTtlMs);
   return {
-    async statusChanged(changes) {
+    async statusChanged(views) {
+      if (views.length === 0) return;
       // The record first: a watcher woken by the event reads the final status.
-      await orders.finalize(changes.map((c) => c.view));
+      await orders.finalize(views);
       const pipeline = redis.pipeline();
-      for (const c of changes) pipeline.publish(keys.orderStatusChannel, Buffer.from(c.payload));
-      await pipeline.exec();
+      for (const view of views) {
+        const event = encodeOrderStatusChanged(statusChangeOf(view));
+        pipeline.publish(keys.orderStatusChannel, Buffer.from(event));
+      }
+      const failed = ((await pipeline.exec()) ?? []).find(([error]) => error !== null);
+      if (failed) throw failed[0] as Error;
     },
     async deadLettered(sku) {
       if (sku !== undefined && skuPattern.test(sku))

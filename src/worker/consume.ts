@@ -1,44 +1,46 @@
 /**
  * The worker's consumer loop: batches from the order topic, protobuf decode, one transaction
- * per batch (retried with backoff while the database is down, never skipped), dead letters for
- * what cannot be processed, status changes published, offsets committed last.
+ * per batch (retried with backoff while the database is down, never skipped), then the status
+ * notifications and dead letters, and the offsets committed last.
+ *
+ * Notifications are derived from what is committed, and bound to the offsets: a batch's
+ * notifications cover the orders it recorded and the orders it found already recorded (with
+ * their stored status), they are retried until they succeed, and the offsets are committed
+ * only after them. A batch given up at any point (the worker stopping, rebalanced away, frozen
+ * past its group session) is redelivered, its orders are then duplicates, and their stored
+ * statuses are announced again: no window between a commit and its notification can lose one.
+ * The alternative, a lookup that asks the database whenever the live record has said PENDING
+ * for a few seconds, would put a database read on every GetOrder and every WatchOrder poll of a
+ * waiting order exactly when the worker is behind and the database busiest.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { create, toBinary } from '@bufbuild/protobuf';
-import { timestampFromDate, timestampNow } from '@bufbuild/protobuf/wkt';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { DeadLetterSchema, OrderStatusChangedSchema } from '../../gen/fluxgate/v1/events_pb.js';
-import { OrderStatus, RejectReason } from '../../gen/fluxgate/v1/order_pb.js';
-import { decodeOrderAccepted } from '../kafka/codec.js';
+import {
+  decidedView,
+  type Decision,
+  type IncomingOrder,
+  type OrderBatchStore,
+} from '../domain/order-batch.js';
+import { statusChangeOf, type WorkerNotifier } from '../domain/order-events.js';
+import type { AcceptedOrder } from '../domain/order.js';
+import {
+  decodeOrderAccepted,
+  encodeDeadLetter,
+  encodeOrderStatusChanged,
+  requestIdOf,
+} from '../kafka/codec.js';
 import type { Topics } from '../kafka/topics.js';
-import type { OrderView } from '../domain/order-view.js';
-import { persistBatch, type Decision, type IncomingOrder } from './persist-batch.js';
-
-/** A committed final status, and its OrderStatusChanged event. */
-export interface StatusChange {
-  readonly view: OrderView;
-  readonly payload: Uint8Array;
-}
-
-/** Tells the rest of the system about what the worker did (Redis pub/sub and counters). */
-export interface WorkerNotifier {
-  /** Orders reached a final status (committed). */
-  statusChanged(changes: readonly StatusChange[]): Promise<void>;
-  /** A record of `sku` (when known) went to the dead-letter topic. */
-  deadLettered(sku: string | undefined): Promise<void>;
-}
 
 /** What the consumer loop needs. */
 export interface ConsumeDeps {
   readonly consumer: Consumer;
   readonly producer: Producer;
-  readonly em: EntityManager;
+  readonly orders: OrderBatchStore;
   readonly topics: Topics;
   readonly notifier: WorkerNotifier;
   readonly logger: Logger;
-  /** Backoff between attempts while the database fails: first and largest delay, ms. */
+  /** Backoff between attempts while a step fails: first and largest delay, ms. */
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   /** Told what each batch did (metrics). */
@@ -61,26 +63,15 @@ interface Poison {
   readonly reason: DeadLetterReason;
   readonly error: string;
   readonly sku?: string;
+  readonly requestId: string;
 }
 
-const statusOf = { CONFIRMED: OrderStatus.CONFIRMED, REJECTED: OrderStatus.REJECTED } as const;
-const reasonOf = {
-  INSUFFICIENT_STOCK: RejectReason.INSUFFICIENT_STOCK,
-  UNKNOWN_PRODUCT: RejectReason.UNKNOWN_PRODUCT,
-} as const;
-
-function statusEvent(d: Decision): Uint8Array {
-  return toBinary(
-    OrderStatusChangedSchema,
-    create(OrderStatusChangedSchema, {
-      orderId: d.incoming.order.orderId,
-      sku: d.incoming.order.sku,
-      status: statusOf[d.status],
-      rejectReason: d.rejectReason === null ? RejectReason.UNSPECIFIED : reasonOf[d.rejectReason],
-      quantity: d.incoming.order.quantity,
-      changedAt: timestampFromDate(d.finalizedAt),
-    }),
-  );
+/**
+ * The request id of a record: its `request-id` header, which even a record that does not
+ * decode carries, else the decoded event's own field; empty when neither has one.
+ */
+function requestIdFor(message: KafkaMessage | undefined, order?: AcceptedOrder): string {
+  return requestIdOf(message?.headers) || order?.requestId || '';
 }
 
 /** Subscribes and runs the loop until the consumer is stopped or disconnected. */
@@ -112,6 +103,7 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
 
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
     const good: IncomingOrder[] = [];
     const poison: Poison[] = [];
     for (const message of batch.messages) {
@@ -128,23 +120,67 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
           reason: 'undecodable',
           error: `undecodable or invalid OrderAccepted: ${(error as Error).message}`,
           sku: message.key?.toString(),
+          requestId: requestIdFor(message),
         });
       }
     }
 
     const started = performance.now();
     const result = await persistently('order batch transaction', payload, () =>
-      persistBatch(deps.em, good),
+      deps.orders.record(good),
     );
     deps.observer?.batchPersisted(
       good.length,
       (performance.now() - started) / 1000,
       result.decided.map((d) => d.status),
     );
-    // A large batch can take a while: tell the group coordinator this member is alive.
+
+    // From here to the offset commit, every step either succeeds or gives the batch up: see
+    // the header. The live records first, since GetOrder and WatchOrder read them.
+    const views = [...result.decided.map(decidedView), ...result.duplicates];
+    if (views.length > 0) {
+      await persistently('status notification', payload, () => deps.notifier.statusChanged(views));
+      await persistently('status events publish', payload, () =>
+        producer.send({
+          topic: topics.orderStatus,
+          acks: -1,
+          messages: views.map((view) => ({
+            key: view.order.orderId,
+            value: Buffer.from(encodeOrderStatusChanged(statusChangeOf(view))),
+          })),
+        }),
+      );
+    }
+    const reqIdOf = (incoming: IncomingOrder) =>
+      requestIdFor(byOffset.get(incoming.offset), incoming.order);
+    for (const d of result.decided) {
+      logger.info(
+        {
+          orderId: d.incoming.order.orderId,
+          reqId: reqIdOf(d.incoming), // the gate logs the same id under this name
+          sku: d.incoming.order.sku,
+          status: d.status,
+          rejectReason: d.rejectReason ?? undefined,
+        },
+        'order persisted',
+      );
+    }
+    for (const view of result.duplicates) {
+      logger.info(
+        {
+          orderId: view.order.orderId,
+          reqId: view.order.requestId,
+          sku: view.order.sku,
+          status: view.status,
+        },
+        'order already recorded; its status announced again',
+      );
+    }
+    // A large batch can take a while: tell the group coordinator this member is alive. Safe
+    // here, after the notifications: if the batch is no longer ours, its redelivery notifies.
     await payload.heartbeat();
+
     // Recorded but not processable as an order: dead-letter them too (one lookup per record).
-    const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
     const unprocessable = [
       ...result.keyConflicts.map((incoming) => ({
         incoming,
@@ -161,10 +197,18 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     ];
     for (const { incoming, reason, error } of unprocessable) {
       const message = byOffset.get(incoming.offset);
-      if (message) poison.push({ message, reason, error, sku: incoming.order.sku });
+      if (message)
+        poison.push({
+          message,
+          reason,
+          error,
+          sku: incoming.order.sku,
+          requestId: reqIdOf(incoming),
+        });
     }
 
     if (poison.length > 0) {
+      const deadLetteredAtMs = Date.now();
       await persistently('dead-letter publish', payload, () =>
         producer.send({
           topic: topics.deadLetter,
@@ -172,18 +216,16 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
           messages: poison.map((p) => ({
             key: p.message.key,
             value: Buffer.from(
-              toBinary(
-                DeadLetterSchema,
-                create(DeadLetterSchema, {
-                  sourceTopic: batch.topic,
-                  sourcePartition: batch.partition,
-                  sourceOffset: BigInt(p.message.offset),
-                  key: p.message.key ?? new Uint8Array(),
-                  value: p.message.value ?? new Uint8Array(),
-                  error: p.error,
-                  deadLetteredAt: timestampNow(),
-                }),
-              ),
+              encodeDeadLetter({
+                sourceTopic: batch.topic,
+                sourcePartition: batch.partition,
+                sourceOffset: p.message.offset,
+                key: p.message.key ?? new Uint8Array(),
+                value: p.message.value ?? new Uint8Array(),
+                error: p.error,
+                requestId: p.requestId,
+                deadLetteredAtMs,
+              }),
             ),
           })),
         }),
@@ -191,50 +233,18 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       for (const p of poison) {
         deps.observer?.deadLettered(p.reason);
         logger.warn(
-          { partition: batch.partition, offset: p.message.offset, error: p.error },
+          {
+            partition: batch.partition,
+            offset: p.message.offset,
+            reqId: p.requestId || undefined,
+            error: p.error,
+          },
           'dead-lettered',
         );
+        // A counter for operators: a lost increment is logged, not worth holding the batch.
         await deps.notifier
           .deadLettered(p.sku)
           .catch((error: unknown) => logger.warn({ err: error }, 'dead-letter count'));
-      }
-    }
-
-    if (result.decided.length > 0) {
-      const changes: StatusChange[] = result.decided.map((d) => ({
-        view: {
-          order: d.incoming.order,
-          status: d.status,
-          rejectReason: d.rejectReason,
-          finalizedAtMs: d.finalizedAt.getTime(),
-        },
-        payload: statusEvent(d),
-      }));
-      // Status events are for watchers; the database already holds the truth, so a failure
-      // here is logged and does not hold the partition back.
-      await producer
-        .send({
-          topic: topics.orderStatus,
-          messages: changes.map((c) => ({
-            key: c.view.order.orderId,
-            value: Buffer.from(c.payload),
-          })),
-        })
-        .catch((error: unknown) => logger.warn({ err: error }, 'status events not published'));
-      await deps.notifier
-        .statusChanged(changes)
-        .catch((error: unknown) => logger.warn({ err: error }, 'status notification'));
-      for (const d of result.decided) {
-        logger.info(
-          {
-            orderId: d.incoming.order.orderId,
-            reqId: d.incoming.order.requestId, // the gate logs the same id under this name
-            sku: d.incoming.order.sku,
-            status: d.status,
-            rejectReason: d.rejectReason ?? undefined,
-          },
-          'order persisted',
-        );
       }
     }
 

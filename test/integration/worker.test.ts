@@ -1,26 +1,27 @@
 /**
- * The worker against real Kafka and PostgreSQL: duplicates change nothing, the stock guard
- * rejects what the database cannot cover, poison goes to the dead-letter topic.
+ * The worker against real Kafka and PostgreSQL: duplicates change nothing but are announced
+ * again, the stock guard rejects what the database cannot cover, poison goes to the
+ * dead-letter topic with its request id.
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { randomAcceptedOrder } from '../fixtures/orders.js';
-import { DeadLetterSchema } from '../../gen/fluxgate/v1/events_pb.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
-import { encodeOrderAccepted } from '../../src/kafka/codec.js';
+import { decodeDeadLetter, encodeOrderAccepted, requestIdHeader } from '../../src/kafka/codec.js';
 import { createTopics } from '../../src/kafka/topics.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { ProductSchema } from '../../src/persistence/entities.js';
+import { recordedOrdersSql } from '../../src/persistence/order-batch.js';
 import { createOrm } from '../../src/persistence/orm.js';
-import { recordedOrdersSql } from '../../src/worker/persist-batch.js';
-import { eventually, isolatedConfig } from './support.js';
+import { createRedisOrderStore } from '../../src/redis/order-store.js';
+import { eventually, isolatedConfig, redisFor } from './support.js';
 
 const config = isolatedConfig();
 const topics = createTopics(config.topicPrefix);
+const { redis, keys } = redisFor(config);
 const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
 let producer: Producer;
 let worker: RunningWorker;
@@ -30,7 +31,9 @@ function order(sku: string, quantity: number): AcceptedOrder {
   return randomAcceptedOrder(sku, quantity, `c-${randomBytes(3).toString('hex')}`);
 }
 
-async function send(values: { key: string; value: Buffer }[]): Promise<void> {
+async function send(
+  values: { key: string; value: Buffer; headers?: Record<string, string> }[],
+): Promise<void> {
   for (let i = 0; i < values.length; i += 1000) {
     await producer.send({ topic: topics.orders, acks: -1, messages: values.slice(i, i + 1000) });
   }
@@ -71,6 +74,7 @@ afterAll(async () => {
   await producer.disconnect();
   await orm.em.getConnection().execute(`drop schema "${config.databaseSchema}" cascade`);
   await orm.close();
+  redis.disconnect();
 });
 
 test('10,000 events with 500 duplicates become exactly 9,500 orders, stock down by the confirmed quantities', async () => {
@@ -134,16 +138,48 @@ test('orders beyond the database stock are REJECTED with a reason, and stock nev
   expect(product?.stock).toBe(0);
 });
 
+test('a redelivered order is announced again from its stored status (its first notification may never have gone out)', async () => {
+  await addProduct('AGAIN-1', 10);
+  const o = order('AGAIN-1', 2);
+  const live = createRedisOrderStore(redis, keys, 60_000);
+  await send([toRecord(o)]);
+  await eventually(
+    async () => (await live.get(o.orderId))?.status === 'CONFIRMED',
+    30_000,
+    'the first announcement',
+  );
+  // As if the worker had stopped between its commit and its notifications.
+  await live.forget(o.orderId);
+  await live.remember(o);
+  expect((await live.get(o.orderId))?.status).toBe('PENDING');
+
+  await send([toRecord(o)]);
+  await eventually(
+    async () => (await live.get(o.orderId))?.status === 'CONFIRMED',
+    30_000,
+    'the order announced again',
+  );
+  const [stored] = await rows<{ finalized_ms: string; stock: number }>(
+    `select (extract(epoch from o.finalized_at) * 1000)::bigint as finalized_ms, p.stock
+       from orders o join product p using (sku) where o.order_id = ?`,
+    [o.orderId],
+  );
+  expect((await live.get(o.orderId))?.finalizedAtMs).toBe(Number(stored?.finalized_ms));
+  expect(stored?.stock).toBe(8); // recorded once
+});
+
 test('poison records go to the dead-letter topic with the original bytes; good orders around them are persisted', async () => {
   await addProduct('MIX-1', 100);
   const good = [order('MIX-1', 1), order('MIX-1', 2)];
   const garbage = Buffer.from([0xff, 0xff, 0xff, 0x07]);
   const badQuantity = Buffer.from(encodeOrderAccepted({ ...order('MIX-1', 1), quantity: 0 }));
   const unknownSku = order('NO-SUCH-SKU', 1);
+  // The request id travels in the record's header; the unknown sku's record has none, so its
+  // dead letter takes the id from the decoded event.
   await send([
     toRecord(good[0]!),
-    { key: 'MIX-1', value: garbage },
-    { key: 'MIX-1', value: badQuantity },
+    { key: 'MIX-1', value: garbage, headers: { [requestIdHeader]: 'req-garbage' } },
+    { key: 'MIX-1', value: badQuantity, headers: { [requestIdHeader]: 'req-bad-quantity' } },
     toRecord(unknownSku),
     toRecord(good[1]!),
   ]);
@@ -151,11 +187,10 @@ test('poison records go to the dead-letter topic with the original bytes; good o
   const consumer = kafka.consumer({ groupId: `${config.workerGroupId}-dlq-reader` });
   await consumer.connect();
   await consumer.subscribe({ topic: topics.deadLetter, fromBeginning: true });
-  const letters: { value: Uint8Array; error: string }[] = [];
+  const letters: { value: Uint8Array; error: string; requestId: string }[] = [];
   await consumer.run({
     eachMessage: async ({ message }) => {
-      const letter = fromBinary(DeadLetterSchema, message.value ?? new Uint8Array());
-      letters.push({ value: letter.value, error: letter.error });
+      letters.push(decodeDeadLetter(message.value ?? new Uint8Array()));
     },
   });
   await eventually(async () => letters.length >= 3, 30_000, 'three dead letters');
@@ -167,6 +202,16 @@ test('poison records go to the dead-letter topic with the original bytes; good o
       .sort(),
   );
   expect(letters.every((l) => l.error.length > 0)).toBe(true);
+  const requestIdByValue = new Map(
+    letters.map((l) => [Buffer.from(l.value).toString('hex'), l.requestId]),
+  );
+  expect(requestIdByValue).toEqual(
+    new Map([
+      [garbage.toString('hex'), 'req-garbage'],
+      [badQuantity.toString('hex'), 'req-bad-quantity'],
+      [Buffer.from(encodeOrderAccepted(unknownSku)).toString('hex'), unknownSku.requestId],
+    ]),
+  );
   const persisted = await rows<{ order_id: string; status: string }>(
     'select order_id, status from orders where order_id = any(?::uuid[])',
     [`{${good.map((o) => o.orderId).join(',')}}`],

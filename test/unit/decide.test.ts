@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { decide, type IncomingOrder } from '../../src/worker/persist-batch.js';
+import { decide, type IncomingOrder } from '../../src/domain/order-batch.js';
 
 const incoming = (sku: string, quantity: number, i: number): IncomingOrder => ({
   order: {
