@@ -1,0 +1,100 @@
+/**
+ * Idempotency through real gates: concurrent duplicates, replays of answers and refusals, a key
+ * reused for another request, the key in a header.
+ */
+import { Code, ConnectError, type Client } from '@connectrpc/connect';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { startGate, type RunningGate } from '../../src/main-gate.js';
+import {
+  isolatedConfig,
+  loadOpenSale,
+  openSale,
+  orderClient,
+  reasonOf,
+  redisFor,
+} from './support.js';
+
+const config = isolatedConfig();
+const { redis, keys } = redisFor(config);
+const gates: RunningGate[] = [];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const connectClient = (gate: RunningGate) => orderClient(gate.url, agent);
+
+beforeAll(async () => {
+  gates.push(await startGate(config), await startGate(config));
+});
+
+afterAll(async () => {
+  await Promise.all(gates.map((g) => g.close()));
+  agent.destroy();
+  redis.disconnect();
+});
+
+describe('idempotency', () => {
+  const request = { sku: 'IDEM-1', quantity: 2, customerId: 'alice', idempotencyKey: 'idem-key-1' };
+  let client: Client<typeof OrderGateService>;
+
+  beforeAll(async () => {
+    await loadOpenSale(redis, keys, openSale('IDEM-1', { totalStock: 50 }));
+    client = connectClient(gates[0]!);
+  });
+
+  test('50 concurrent calls with one key make one reservation; each answer is that order or aborted', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => connectClient(gates[i % 2]!).placeOrder(request)),
+    );
+    const orderIds = new Set(
+      results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.orderId] : [])),
+    );
+    const errors = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason as ConnectError] : [],
+    );
+    expect(orderIds.size).toBe(1);
+    expect(
+      errors.every((e) => e.code === Code.Aborted && reasonOf(e) === 'IDEMPOTENCY_KEY_IN_FLIGHT'),
+    ).toBe(true);
+    expect(await redis.get(keys.stock('IDEM-1'))).toBe('48');
+  });
+
+  test('a replay after completion returns the identical answer, marked idempotent-replayed', async () => {
+    const headers: Headers[] = [];
+    const first = await client.placeOrder(request, { onHeader: (h) => headers.push(h) });
+    const again = await client.placeOrder(request, { onHeader: (h) => headers.push(h) });
+    expect(again).toEqual(first);
+    expect(headers.map((h) => h.get('idempotent-replayed'))).toEqual(['true', 'true']);
+    expect(await redis.get(keys.stock('IDEM-1'))).toBe('48');
+  });
+
+  test('the same key with a different payload is IDEMPOTENCY_KEY_REUSED and changes nothing', async () => {
+    const error = await client.placeOrder({ ...request, quantity: 3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument);
+    expect(reasonOf(error)).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await redis.get(keys.stock('IDEM-1'))).toBe('48');
+  });
+
+  test('the key may come in the idempotency-key header instead of the field', async () => {
+    const viaHeader = { ...request, idempotencyKey: '' };
+    const first = await client.placeOrder(viaHeader, {
+      headers: { 'idempotency-key': 'header-key-1' },
+    });
+    const again = await client.placeOrder({ ...viaHeader, idempotencyKey: 'header-key-1' });
+    expect(again.orderId).toBe(first.orderId);
+  });
+
+  test('a refusal is replayed too: same key after a restock still gets SOLD_OUT', async () => {
+    await loadOpenSale(redis, keys, openSale('IDEM-2', { totalStock: 1 }));
+    await client.placeOrder({ ...request, sku: 'IDEM-2', quantity: 1, idempotencyKey: 'last' });
+    const big = { sku: 'IDEM-2', quantity: 2, customerId: 'bob', idempotencyKey: 'idem-key-2' };
+    expect(reasonOf(await client.placeOrder(big).catch((e: unknown) => e))).toBe('SOLD_OUT');
+    await redis.set(keys.stock('IDEM-2'), 10);
+    const headers: Headers[] = [];
+    const replay = await client
+      .placeOrder(big, { onHeader: (h) => headers.push(h) })
+      .catch((e: unknown) => e);
+    expect(reasonOf(replay)).toBe('SOLD_OUT');
+    expect((replay as ConnectError).metadata.get('idempotent-replayed')).toBe('true');
+  });
+});
