@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fluxgate/v1/admin.proto.
  */
 export const file_fluxgate_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChdmbHV4Z2F0ZS92MS9hZG1pbi5wcm90bxILZmx1eGdhdGUudjEiNAoRVXBzZXJ0U2FsZVJlcXVlc3QSHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUiRgoSVXBzZXJ0U2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEg8KB2NyZWF0ZWQYAiABKAgiLAoOUmVzdG9ja1JlcXVlc3QSCwoDc2t1GAEgASgJEg0KBXVuaXRzGAIgASgDIlUKD1Jlc3RvY2tSZXNwb25zZRIfCgRzYWxlGAEgASgLMhEuZmx1eGdhdGUudjEuU2FsZRIhCgVzdG9jaxgCIAEoCzISLmZsdXhnYXRlLnYxLlN0b2NrIh8KEFBhdXNlU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIjQKEVBhdXNlU2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlIiAKEVJlc3VtZVNhbGVSZXF1ZXN0EgsKA3NrdRgBIAEoCSI1ChJSZXN1bWVTYWxlUmVzcG9uc2USHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUiEgoQTGlzdFNhbGVzUmVxdWVzdCI1ChFMaXN0U2FsZXNSZXNwb25zZRIgCgVzYWxlcxgBIAMoCzIRLmZsdXhnYXRlLnYxLlNhbGUiIgoTR2V0U2FsZVN0YXRzUmVxdWVzdBILCgNza3UYASABKAkiPQoUR2V0U2FsZVN0YXRzUmVzcG9uc2USJQoFc3RhdHMYASABKAsyFi5mbHV4Z2F0ZS52MS5TYWxlU3RhdHMiuQEKCVNhbGVTdGF0cxILCgNza3UYASABKAkSEAoIYWNjZXB0ZWQYAiABKAMSGQoRc29sZF9vdXRfcmVmdXNhbHMYAyABKAMSFAoMcmF0ZV9saW1pdGVkGAQgASgDEg8KB3JlcGxheXMYBSABKAMSDwoHcGVuZGluZxgGIAEoAxIRCgljb25maXJtZWQYByABKAMSEAoIcmVqZWN0ZWQYCCABKAMSFQoNZGVhZF9sZXR0ZXJlZBgJIAEoAyIvChBSZWNvbmNpbGVSZXF1ZXN0EgsKA3NrdRgBIAEoCRIOCgZyZXBhaXIYAiABKAgihgEKEVJlY29uY2lsZVJlc3BvbnNlEgsKA3NrdRgBIAEoCRISCgpsaXZlX3VuaXRzGAIgASgDEhYKDmRhdGFiYXNlX3VuaXRzGAMgASgDEhcKD2luX2ZsaWdodF91bml0cxgEIAEoAxINCgVkcmlmdBgFIAEoAxIQCghyZXBhaXJlZBgGIAEoCDLEBAoMQWRtaW5TZXJ2aWNlElIKClVwc2VydFNhbGUSHi5mbHV4Z2F0ZS52MS5VcHNlcnRTYWxlUmVxdWVzdBofLmZsdXhnYXRlLnYxLlVwc2VydFNhbGVSZXNwb25zZSIDkAICEkQKB1Jlc3RvY2sSGy5mbHV4Z2F0ZS52MS5SZXN0b2NrUmVxdWVzdBocLmZsdXhnYXRlLnYxLlJlc3RvY2tSZXNwb25zZRJPCglQYXVzZVNhbGUSHS5mbHV4Z2F0ZS52MS5QYXVzZVNhbGVSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuUGF1c2VTYWxlUmVzcG9uc2UiA5ACAhJSCgpSZXN1bWVTYWxlEh4uZmx1eGdhdGUudjEuUmVzdW1lU2FsZVJlcXVlc3QaHy5mbHV4Z2F0ZS52MS5SZXN1bWVTYWxlUmVzcG9uc2UiA5ACAhJPCglMaXN0U2FsZXMSHS5mbHV4Z2F0ZS52MS5MaXN0U2FsZXNSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuTGlzdFNhbGVzUmVzcG9uc2UiA5ACARJYCgxHZXRTYWxlU3RhdHMSIC5mbHV4Z2F0ZS52MS5HZXRTYWxlU3RhdHNSZXF1ZXN0GiEuZmx1eGdhdGUudjEuR2V0U2FsZVN0YXRzUmVzcG9uc2UiA5ACARJKCglSZWNvbmNpbGUSHS5mbHV4Z2F0ZS52MS5SZWNvbmNpbGVSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuUmVjb25jaWxlUmVzcG9uc2ViBnByb3RvMw", [file_fluxgate_v1_sale]);
+  fileDesc("ChdmbHV4Z2F0ZS92MS9hZG1pbi5wcm90bxILZmx1eGdhdGUudjEiNAoRVXBzZXJ0U2FsZVJlcXVlc3QSHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUiYwoSVXBzZXJ0U2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEg8KB2NyZWF0ZWQYAiABKAgSGwoTbGl2ZV9yZWxvYWRfcGVuZGluZxgDIAEoCCJFCg5SZXN0b2NrUmVxdWVzdBILCgNza3UYASABKAkSDQoFdW5pdHMYAiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIoQBCg9SZXN0b2NrUmVzcG9uc2USHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUSIQoFc3RvY2sYAiABKAsyEi5mbHV4Z2F0ZS52MS5TdG9jaxIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAMgASgIEhAKCHJlcGxheWVkGAQgASgIIh8KEFBhdXNlU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlEKEVBhdXNlU2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEhsKE2xpdmVfcmVsb2FkX3BlbmRpbmcYAiABKAgiIAoRUmVzdW1lU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlIKElJlc3VtZVNhbGVSZXNwb25zZRIfCgRzYWxlGAEgASgLMhEuZmx1eGdhdGUudjEuU2FsZRIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAIgASgIIhIKEExpc3RTYWxlc1JlcXVlc3QiNQoRTGlzdFNhbGVzUmVzcG9uc2USIAoFc2FsZXMYASADKAsyES5mbHV4Z2F0ZS52MS5TYWxlIiIKE0dldFNhbGVTdGF0c1JlcXVlc3QSCwoDc2t1GAEgASgJIj0KFEdldFNhbGVTdGF0c1Jlc3BvbnNlEiUKBXN0YXRzGAEgASgLMhYuZmx1eGdhdGUudjEuU2FsZVN0YXRzIrkBCglTYWxlU3RhdHMSCwoDc2t1GAEgASgJEhAKCGFjY2VwdGVkGAIgASgDEhkKEXNvbGRfb3V0X3JlZnVzYWxzGAMgASgDEhQKDHJhdGVfbGltaXRlZBgEIAEoAxIPCgdyZXBsYXlzGAUgASgDEg8KB3BlbmRpbmcYBiABKAMSEQoJY29uZmlybWVkGAcgASgDEhAKCHJlamVjdGVkGAggASgDEhUKDWRlYWRfbGV0dGVyZWQYCSABKAMiLwoQUmVjb25jaWxlUmVxdWVzdBILCgNza3UYASABKAkSDgoGcmVwYWlyGAIgASgIIoYBChFSZWNvbmNpbGVSZXNwb25zZRILCgNza3UYASABKAkSEgoKbGl2ZV91bml0cxgCIAEoAxIWCg5kYXRhYmFzZV91bml0cxgDIAEoAxIXCg9pbl9mbGlnaHRfdW5pdHMYBCABKAMSDQoFZHJpZnQYBSABKAMSEAoIcmVwYWlyZWQYBiABKAgyxAQKDEFkbWluU2VydmljZRJSCgpVcHNlcnRTYWxlEh4uZmx1eGdhdGUudjEuVXBzZXJ0U2FsZVJlcXVlc3QaHy5mbHV4Z2F0ZS52MS5VcHNlcnRTYWxlUmVzcG9uc2UiA5ACAhJECgdSZXN0b2NrEhsuZmx1eGdhdGUudjEuUmVzdG9ja1JlcXVlc3QaHC5mbHV4Z2F0ZS52MS5SZXN0b2NrUmVzcG9uc2USTwoJUGF1c2VTYWxlEh0uZmx1eGdhdGUudjEuUGF1c2VTYWxlUmVxdWVzdBoeLmZsdXhnYXRlLnYxLlBhdXNlU2FsZVJlc3BvbnNlIgOQAgISUgoKUmVzdW1lU2FsZRIeLmZsdXhnYXRlLnYxLlJlc3VtZVNhbGVSZXF1ZXN0Gh8uZmx1eGdhdGUudjEuUmVzdW1lU2FsZVJlc3BvbnNlIgOQAgISTwoJTGlzdFNhbGVzEh0uZmx1eGdhdGUudjEuTGlzdFNhbGVzUmVxdWVzdBoeLmZsdXhnYXRlLnYxLkxpc3RTYWxlc1Jlc3BvbnNlIgOQAgESWAoMR2V0U2FsZVN0YXRzEiAuZmx1eGdhdGUudjEuR2V0U2FsZVN0YXRzUmVxdWVzdBohLmZsdXhnYXRlLnYxLkdldFNhbGVTdGF0c1Jlc3BvbnNlIgOQAgESSgoJUmVjb25jaWxlEh0uZmx1eGdhdGUudjEuUmVjb25jaWxlUmVxdWVzdBoeLmZsdXhnYXRlLnYxLlJlY29uY2lsZVJlc3BvbnNlYgZwcm90bzM", [file_fluxgate_v1_sale]);
 
 /**
  * UpsertSaleRequest carries the sale to create or update.
@@ -54,6 +54,14 @@ export type UpsertSaleResponse = Message<"fluxgate.v1.UpsertSaleResponse"> & {
    * @generated from field: bool created = 2;
    */
   created: boolean;
+
+  /**
+   * True when the sale is recorded but its live data is lost and waits for a reload (see
+   * AdminService): the sale is closed until then.
+   *
+   * @generated from field: bool live_reload_pending = 3;
+   */
+  liveReloadPending: boolean;
 };
 
 /**
@@ -82,6 +90,15 @@ export type RestockRequest = Message<"fluxgate.v1.RestockRequest"> & {
    * @generated from field: int64 units = 2;
    */
   units: bigint;
+
+  /**
+   * Names this restock, 1 to 128 characters (a UUID will do): the database keeps it with the
+   * change, so every retry of the same restock must send the same key, and a new restock a new
+   * one. Empty: no key, and a retry adds the units again.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -98,18 +115,35 @@ export const RestockRequestSchema: GenMessage<RestockRequest> = /*@__PURE__*/
  */
 export type RestockResponse = Message<"fluxgate.v1.RestockResponse"> & {
   /**
-   * The sale, with total_stock increased.
+   * The sale as stored now, with total_stock increased.
    *
    * @generated from field: fluxgate.v1.Sale sale = 1;
    */
   sale?: Sale | undefined;
 
   /**
-   * The stock after the restock.
+   * The live stock now; unset when live_reload_pending.
    *
    * @generated from field: fluxgate.v1.Stock stock = 2;
    */
   stock?: Stock | undefined;
+
+  /**
+   * True when the units are recorded but the sale's live data is lost and waits for a reload
+   * (see AdminService): the sale is closed until then, and the reload brings it back with
+   * these units. Not an error: do not retry to add them again.
+   *
+   * @generated from field: bool live_reload_pending = 3;
+   */
+  liveReloadPending: boolean;
+
+  /**
+   * True when the idempotency key had been used for this restock before: this call added
+   * nothing (it completed the live part if that was missing).
+   *
+   * @generated from field: bool replayed = 4;
+   */
+  replayed: boolean;
 };
 
 /**
@@ -152,6 +186,14 @@ export type PauseSaleResponse = Message<"fluxgate.v1.PauseSaleResponse"> & {
    * @generated from field: fluxgate.v1.Sale sale = 1;
    */
   sale?: Sale | undefined;
+
+  /**
+   * True when the pause is recorded but the sale's live data is lost and waits for a reload
+   * (see AdminService): the sale is closed until then.
+   *
+   * @generated from field: bool live_reload_pending = 2;
+   */
+  liveReloadPending: boolean;
 };
 
 /**
@@ -194,6 +236,14 @@ export type ResumeSaleResponse = Message<"fluxgate.v1.ResumeSaleResponse"> & {
    * @generated from field: fluxgate.v1.Sale sale = 1;
    */
   sale?: Sale | undefined;
+
+  /**
+   * True when the resume is recorded but the sale's live data is lost and waits for a reload
+   * (see AdminService): the sale is closed until then.
+   *
+   * @generated from field: bool live_reload_pending = 2;
+   */
+  liveReloadPending: boolean;
 };
 
 /**
@@ -430,7 +480,8 @@ export type ReconcileResponse = Message<"fluxgate.v1.ReconcileResponse"> & {
   drift: bigint;
 
   /**
-   * True when repair was requested and the live counter was changed.
+   * True when repair was requested and the live sale was changed (or reloaded). False with a
+   * drift when a restock reached the live sale during the comparison: reconcile again.
    *
    * @generated from field: bool repaired = 6;
    */
@@ -449,6 +500,14 @@ export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE_
  * the configured admin token; without it, or with a wrong one, the call is refused with
  * unauthenticated (HTTP 401) and changes nothing.
  *
+ * Every mutation happens whole or not at all from the caller's view. An error means nothing
+ * durable changed (Restock: or that a retry under the same idempotency key completes the call
+ * without doing it twice). Once PostgreSQL, the record, holds the change, the answer is a
+ * success; when the sale's live data in Redis is lost and cannot be reloaded yet (the worker
+ * has not recorded every accepted order), it carries live_reload_pending = true: the change is
+ * recorded, the sale stays closed, and Reconcile with repair = true (or the same call again)
+ * brings it back, change included, once the worker has caught up.
+ *
  * @generated from service fluxgate.v1.AdminService
  */
 export const AdminService: GenService<{
@@ -465,7 +524,10 @@ export const AdminService: GenService<{
     output: typeof UpsertSaleResponseSchema;
   },
   /**
-   * Restock adds units to a sale. It is not idempotent: each call adds `units` again.
+   * Restock adds units to a sale, once per idempotency key: a retry with the same key adds
+   * nothing more, completes a live part a failure left undone, and answers again. A key used
+   * for a different restock is refused with invalid_argument (IDEMPOTENCY_KEY_REUSED). Without
+   * a key, each call adds `units` again.
    *
    * @generated from rpc fluxgate.v1.AdminService.Restock
    */
@@ -517,7 +579,11 @@ export const AdminService: GenService<{
   /**
    * Reconcile compares the live stock counter (Redis) with the order database (PostgreSQL),
    * counting orders still in flight between them, and with repair=true sets the counter to
-   * the value the database implies. Also reloads a sale whose live keys were lost.
+   * the value the database implies. Also reloads a sale whose live keys were lost: settings,
+   * stock, and each customer's purchases for the per-customer limit (the units of their
+   * recorded orders other than REJECTED ones, and of accepted orders not yet recorded). The
+   * reload waits until the worker has recorded every accepted order: before that it is refused
+   * with unavailable and changes nothing.
    *
    * @generated from rpc fluxgate.v1.AdminService.Reconcile
    */
