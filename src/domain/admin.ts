@@ -2,8 +2,20 @@
  * Running sales: the admin use cases over the order database (the record) and the live
  * store (what the gates sell from). The database is written first; a live write that fails
  * leaves the sale under-sold, never over-sold, and reconcile repairs it.
+ *
+ * Every mutation is whole or nothing from the caller's view: an error means nothing durable
+ * changed (or, for Restock, that a retry under the same key completes the call without doing
+ * it twice); once the database holds the change, the answer is a success, with
+ * `liveReloadPending` when the live part waits for the worker to catch up.
  */
-import type { LiveCounters, LiveSales, SaleDatabase } from './ports.js';
+import type {
+  LiveCounters,
+  LiveLoad,
+  LiveSales,
+  ReloadSnapshot,
+  Reservation,
+  SaleDatabase,
+} from './ports.js';
 import { Refusal, invalidArgument } from './refusal.js';
 import { maxStock, validateSale, type Sale } from './sale.js';
 import { saleState, type StockView } from './stock.js';
@@ -33,26 +45,80 @@ export interface ReconcileReport {
   readonly repaired: boolean;
 }
 
+/**
+ * The live part of a mutation whose durable part is done: false when the gates sell with it
+ * now, true when the sale's live data is lost and the reload that restores it (with this
+ * change) waits for the worker to record every accepted order. Reconcile with repair, or the
+ * same call again, completes it.
+ */
+export interface LiveOutcome {
+  readonly liveReloadPending: boolean;
+}
+
+/** The outcome of a restock. */
+export interface RestockResult extends LiveOutcome {
+  readonly sale: Sale;
+  /** The live stock; undefined while the live reload is pending. */
+  readonly stock: StockView | undefined;
+  /** True when the key was already recorded: this call added nothing. */
+  readonly replayed: boolean;
+}
+
+/** Longest idempotency key of an admin request. */
+export const maxRequestKeyLength = 128;
+
+/** Reload attempts when the outbox moves under the load (the relay publishing meanwhile). */
+const reloadAttempts = 3;
+
 const notFound = (sku: string) => new Refusal('SALE_NOT_FOUND', `no sale with sku ${sku}`);
+
+/**
+ * The live load of a sale from a database snapshot and the outbox entries read before it:
+ * outbox orders the database has not recorded yet still hold their units, and their customers
+ * hold them against the limit.
+ */
+export function liveLoad(snap: ReloadSnapshot, outbox: readonly Reservation[]): LiveLoad {
+  const holdings = new Map(snap.holdings);
+  let unrecordedUnits = 0;
+  for (const { order } of outbox) {
+    if (snap.recordedOrderIds.has(order.orderId)) continue;
+    unrecordedUnits += order.quantity;
+    holdings.set(order.customerId, (holdings.get(order.customerId) ?? 0) + order.quantity);
+  }
+  return {
+    sale: snap.sale,
+    unitsLeft: Math.max(0, snap.stock - unrecordedUnits),
+    acceptedUnits: snap.recordedUnits + unrecordedUnits,
+    holdings,
+    outboxEntryIds: outbox.map((r) => r.entryId),
+  };
+}
 
 /** Creates the admin use cases. */
 export function createAdmin(deps: AdminDeps) {
   const { db, live } = deps;
 
-  /** Loads a sale whose live keys are lost, once every accepted order is recorded. */
-  async function reload(sku: string): Promise<void> {
-    if ((await deps.unrecordedOrders()) > 0) {
-      throw new Refusal(
-        'DEPENDENCY_UNAVAILABLE',
-        'accepted orders are still being recorded; retry the reload shortly',
+  /**
+   * Loads a sale whose live data is lost, once every accepted order is recorded: 'pending'
+   * while the worker is behind (nothing written). The outbox is read before the lag, so an
+   * order published after the lag was read is still in the outbox, or the load finds the
+   * outbox moved and is computed again.
+   */
+  async function reload(sku: string): Promise<'loaded' | 'pending'> {
+    for (let attempt = 0; attempt < reloadAttempts; attempt++) {
+      const outbox = await live.outbox(sku);
+      if ((await deps.unrecordedOrders()) > 0) return 'pending';
+      const snap = await db.reloadSnapshot(
+        sku,
+        outbox.map((r) => r.order.orderId),
       );
+      if (!snap) throw notFound(sku);
+      if ((await live.reload(liveLoad(snap, outbox))) !== 'moved') {
+        await live.announce(sku);
+        return 'loaded';
+      }
     }
-    const current = await db.getSale(sku);
-    if (!current) throw notFound(sku);
-    const totals = await db.orderTotals(sku);
-    // Nothing is in flight: the database's stock is the truth, and every accepted unit is recorded.
-    await live.load(current.sale, totals.stock ?? current.stock, totals.recordedUnits);
-    await live.announce(sku);
+    return 'pending';
   }
 
   /** The live stock of a sale (fails closed as unavailable when its counter is lost). */
@@ -73,36 +139,51 @@ export function createAdmin(deps: AdminDeps) {
   }
 
   /** After a live write: a sale found gone is reloaded; either way every gate hears of it. */
-  async function settleLive(sku: string, written: boolean): Promise<void> {
-    if (written) await live.announce(sku);
-    else await reload(sku); // announces too
+  async function settleLive(sku: string, written: boolean): Promise<LiveOutcome> {
+    if (!written) return { liveReloadPending: (await reload(sku)) === 'pending' }; // announces
+    await live.announce(sku);
+    return { liveReloadPending: false };
   }
 
   return {
     /** Creates a sale (live at once) or updates its settings. */
-    async upsertSale(input: Sale): Promise<{ sale: Sale; created: boolean }> {
+    async upsertSale(input: Sale): Promise<{ sale: Sale; created: boolean } & LiveOutcome> {
       const result = await db.upsertSale(validateSale(input));
       if (result.created) await live.load(result.sale, result.sale.totalStock, 0);
-      await settleLive(result.sale.sku, result.created || (await live.updateSettings(result.sale)));
-      return result;
+      const written = result.created || (await live.updateSettings(result.sale));
+      return { ...result, ...(await settleLive(result.sale.sku, written)) };
     },
 
-    /** Adds units to a sale. */
-    async restock(sku: string, units: number): Promise<{ sale: Sale; stock: StockView }> {
+    /**
+     * Adds units to a sale, once per `requestKey`: the database records the key with the
+     * change, and the live store is brought up to the total recorded with it, which adds
+     * nothing it already holds. A retry under the same key after any failure completes what
+     * is missing. Without a key, every call adds its units.
+     */
+    async restock(sku: string, units: number, requestKey?: string): Promise<RestockResult> {
       if (!Number.isInteger(units) || units < 1 || units > maxStock)
         throw invalidArgument('units', `must be an integer from 1 to ${maxStock}`);
-      const sale = await db.restock(sku, units);
-      if (!sale) throw notFound(sku);
-      await settleLive(sku, await live.restock(sku, units));
-      return { sale, stock: await stock(sku) };
+      if (
+        requestKey !== undefined &&
+        (requestKey === '' || requestKey.length > maxRequestKeyLength)
+      )
+        throw invalidArgument('idempotency_key', `must be 1 to ${maxRequestKeyLength} characters`);
+      const recorded = await db.restock(sku, units, requestKey ?? crypto.randomUUID());
+      if (!recorded) throw notFound(sku);
+      const outcome = await settleLive(sku, await live.restock(sku, recorded.totalStockAfter));
+      return {
+        sale: recorded.sale,
+        stock: outcome.liveReloadPending ? undefined : await stock(sku),
+        replayed: recorded.replayed,
+        ...outcome,
+      };
     },
 
     /** Pauses or resumes a sale. */
-    async setPaused(sku: string, paused: boolean): Promise<Sale> {
+    async setPaused(sku: string, paused: boolean): Promise<{ sale: Sale } & LiveOutcome> {
       const sale = await db.setPaused(sku, paused);
       if (!sale) throw notFound(sku);
-      await settleLive(sku, await live.updateSettings(sale));
-      return sale;
+      return { sale, ...(await settleLive(sku, await live.updateSettings(sale))) };
     },
 
     listSales: () => db.listSales(),
@@ -124,20 +205,31 @@ export function createAdmin(deps: AdminDeps) {
     /**
      * Compares the live counter with the database. Expected live units = database stock minus
      * units accepted but not yet recorded; a worker commit between the two reads moves units
-     * from "in flight" to "recorded" and leaves that expectation unchanged.
+     * from "in flight" to "recorded" and leaves that expectation unchanged. A repair also sets
+     * the live total to the database's, and is not applied when a restock reached the live
+     * sale between the two reads (`repaired` false: reconcile again). A lost sale is reloaded;
+     * while the worker is behind that is refused as unavailable, having changed nothing.
      */
     async reconcile(sku: string, repair: boolean): Promise<ReconcileReport> {
       const snap = await live.snapshot(sku);
       const totals = await db.orderTotals(sku);
-      if (totals.stock === null) throw notFound(sku);
+      if (totals.stock === null || totals.totalStock === null) throw notFound(sku);
       const databaseUnits = totals.stock;
-      if (snap.unitsLeft === null) {
-        if (repair) await reload(sku);
+      if (snap.unitsLeft === null || snap.totalStock === null) {
+        if (repair && (await reload(sku)) === 'pending') {
+          throw new Refusal(
+            'DEPENDENCY_UNAVAILABLE',
+            'accepted orders are still being recorded; retry the reload shortly',
+          );
+        }
         return { liveUnits: -1, databaseUnits, inFlightUnits: 0, drift: 0, repaired: repair };
       }
       const inFlightUnits = snap.acceptedUnits - totals.recordedUnits;
       const drift = snap.unitsLeft - (databaseUnits - inFlightUnits);
-      const repaired = repair && drift !== 0 && (await live.adjust(sku, -drift));
+      const repaired =
+        repair &&
+        (drift !== 0 || snap.totalStock !== totals.totalStock) &&
+        (await live.adjust(sku, -drift, snap.totalStock, totals.totalStock));
       if (repaired) await live.announce(sku);
       return { liveUnits: snap.unitsLeft, databaseUnits, inFlightUnits, drift, repaired };
     },

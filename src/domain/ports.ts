@@ -77,14 +77,51 @@ export interface OrderTotals {
   readonly recordedUnits: number;
   /** The database's stock (same snapshot), or null for an unknown sku. */
   readonly stock: number | null;
+  /** The sale's total stock (same snapshot), or null for an unknown sku. */
+  readonly totalStock: number | null;
+}
+
+/** A restock as the database recorded it under its idempotency key. */
+export interface RecordedRestock {
+  /** The sale as stored now. */
+  readonly sale: Sale;
+  /**
+   * The sale's total stock right after this restock (restocks of one sale are serialized by
+   * the product's row lock, so this orders them): the live store holds every restock whose
+   * total is at most its own total.
+   */
+  readonly totalStockAfter: number;
+  /** True when the key was already recorded: this call changed nothing. */
+  readonly replayed: boolean;
+}
+
+/** Everything a reload takes from the database, read in one snapshot. */
+export interface ReloadSnapshot {
+  readonly sale: Sale;
+  /** The database's stock. */
+  readonly stock: number;
+  /** Units of every recorded order, confirmed or rejected (what the gates had accepted). */
+  readonly recordedUnits: number;
+  /**
+   * Units each customer with a recorded order holds: every recorded order but the REJECTED ones
+   * (a rejected order gave the customer nothing, so it does not count against the limit).
+   */
+  readonly holdings: ReadonlyMap<string, number>;
+  /** Which of the order ids asked about are recorded. */
+  readonly recordedOrderIds: ReadonlySet<string>;
 }
 
 /** The order database, as the admin and read paths use it. */
 export interface SaleDatabase {
   /** Creates the sale, or updates its settings (`created` says which); total stock never changes here. */
   upsertSale(sale: Sale): Promise<{ sale: Sale; created: boolean }>;
-  /** Adds units to stock and total; undefined for an unknown sku. */
-  restock(sku: string, units: number): Promise<Sale | undefined>;
+  /**
+   * Adds units to stock and total and records `requestKey` in the same transaction; a key
+   * already recorded for the same sku and units changes nothing and answers as recorded
+   * (`replayed`), one recorded for anything else is refused IDEMPOTENCY_KEY_REUSED. Undefined
+   * for an unknown sku.
+   */
+  restock(sku: string, units: number, requestKey: string): Promise<RecordedRestock | undefined>;
   /** Sets the paused flag; undefined for an unknown sku. */
   setPaused(sku: string, paused: boolean): Promise<Sale | undefined>;
   /** One sale and its database stock, or undefined. */
@@ -93,6 +130,11 @@ export interface SaleDatabase {
   listSales(): Promise<Sale[]>;
   /** Totals of a sale's recorded orders. */
   orderTotals(sku: string): Promise<OrderTotals>;
+  /**
+   * What a reload of `sku` needs, from one snapshot; `orderIds` are the orders still in the
+   * live outbox (which of them are recorded). Undefined for an unknown sku.
+   */
+  reloadSnapshot(sku: string, orderIds: readonly string[]): Promise<ReloadSnapshot | undefined>;
   /** A recorded order, or undefined. */
   findOrder(orderId: string): Promise<OrderView | undefined>;
 }
@@ -107,22 +149,58 @@ export interface LiveCounters {
   readonly deadLettered: number;
 }
 
+/** A whole live load of a sale, computed from the database and the outbox (see `reload`). */
+export interface LiveLoad {
+  readonly sale: Sale;
+  readonly unitsLeft: number;
+  /** Accepted-units baseline: recorded units plus units of outbox orders not yet recorded. */
+  readonly acceptedUnits: number;
+  /** Units each customer holds (for the per-customer limit); 0 clears a customer's count. */
+  readonly holdings: ReadonlyMap<string, number>;
+  /** The outbox entries the load was computed from, oldest first. */
+  readonly outboxEntryIds: readonly string[];
+}
+
+/**
+ * How a reload ended: `loaded`; `live` when the sale was already whole (another reload came
+ * first: nothing written); `moved` when the outbox is no longer the one the load was computed
+ * from (nothing written: compute again).
+ */
+export type LiveLoadOutcome = 'loaded' | 'live' | 'moved';
+
 /** The live sale store (Redis): what the gates sell from. */
 export interface LiveSales {
-  /** Loads a sale with `unitsLeft` available and `acceptedUnits` as the accepted-units baseline. */
+  /** Loads a new sale with `unitsLeft` available and `acceptedUnits` as the accepted-units baseline. */
   load(sale: Sale, unitsLeft: number, acceptedUnits: number): Promise<void>;
-  /** Changes settings only; false when the sale is not live. */
+  /**
+   * Loads a sale whose live data is lost (its settings or its counter), in one atomic step:
+   * settings, counter, accepted units and every customer's holding. Writes nothing when the sale
+   * is whole or the outbox moved.
+   */
+  reload(load: LiveLoad): Promise<LiveLoadOutcome>;
+  /** Changes settings only (never the total: restocks and loads own it); false when not live. */
   updateSettings(sale: Sale): Promise<boolean>;
-  /** Adds units; false when the counter is missing (the sale stays closed). */
-  restock(sku: string, units: number): Promise<boolean>;
+  /**
+   * Brings the live sale up to the database's total after a restock: adds the units of every
+   * restock it does not hold yet (none when it holds them all: retrying is safe). False when the
+   * sale or its counter is missing (it stays closed until reloaded).
+   */
+  restock(sku: string, totalStockAfter: number): Promise<boolean>;
   /** The sale and its counter (null when lost), or undefined when not live. */
   read(sku: string): Promise<{ sale: Sale; unitsLeft: number | null } | undefined>;
   /** The gates' counters. */
   counters(sku: string): Promise<LiveCounters>;
-  /** Counter and accepted units, read together. */
-  snapshot(sku: string): Promise<{ unitsLeft: number | null; acceptedUnits: number }>;
-  /** Moves the counter by `delta` if it exists. */
-  adjust(sku: string, delta: number): Promise<boolean>;
+  /** Counter, accepted units and total stock (null when lost), read together. */
+  snapshot(
+    sku: string,
+  ): Promise<{ unitsLeft: number | null; acceptedUnits: number; totalStock: number | null }>;
+  /**
+   * Moves the counter by `delta` and sets the total to `totalStock`, if the counter exists and
+   * the total is still `seenTotal` (no restock reached the live sale since the snapshot).
+   */
+  adjust(sku: string, delta: number, seenTotal: number, totalStock: number): Promise<boolean>;
+  /** Accepted orders still in the outbox (not yet acknowledged by Kafka), oldest first. */
+  outbox(sku: string): Promise<Reservation[]>;
   /** Tells every gate the sale changed (drops sold-out flags). */
   announce(sku: string): Promise<void>;
 }

@@ -33,29 +33,39 @@ export function createAdminService(
   return {
     upsertSale: (req) =>
       edge(req.sale?.sku ?? '', async () => {
-        const { sale, created } = await admin.upsertSale(saleFromProto(req.sale));
-        return create(UpsertSaleResponseSchema, { sale: saleToProto(sale), created });
+        const { sale, created, liveReloadPending } = await admin.upsertSale(
+          saleFromProto(req.sale),
+        );
+        return create(UpsertSaleResponseSchema, {
+          sale: saleToProto(sale),
+          created,
+          liveReloadPending,
+        });
       }),
     restock: (req) =>
       edge(req.sku, async () => {
-        const { sale, stock } = await admin.restock(checkSku(req.sku), Number(req.units));
+        const r = await admin.restock(
+          checkSku(req.sku),
+          Number(req.units),
+          req.idempotencyKey === '' ? undefined : req.idempotencyKey,
+        );
         return create(RestockResponseSchema, {
-          sale: saleToProto(sale),
-          stock: stockToProto(stock),
+          sale: saleToProto(r.sale),
+          stock: r.stock === undefined ? undefined : stockToProto(r.stock),
+          liveReloadPending: r.liveReloadPending,
+          replayed: r.replayed,
         });
       }),
     pauseSale: (req) =>
-      edge(req.sku, async () =>
-        create(PauseSaleResponseSchema, {
-          sale: saleToProto(await admin.setPaused(checkSku(req.sku), true)),
-        }),
-      ),
+      edge(req.sku, async () => {
+        const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), true);
+        return create(PauseSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
+      }),
     resumeSale: (req) =>
-      edge(req.sku, async () =>
-        create(ResumeSaleResponseSchema, {
-          sale: saleToProto(await admin.setPaused(checkSku(req.sku), false)),
-        }),
-      ),
+      edge(req.sku, async () => {
+        const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), false);
+        return create(ResumeSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
+      }),
     listSales: () =>
       edge('', async () =>
         create(ListSalesResponseSchema, { sales: (await admin.listSales()).map(saleToProto) }),

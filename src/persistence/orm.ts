@@ -4,7 +4,9 @@
  */
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
+import { AdminRequestSchema } from './admin-request.js';
 import { OrderSchema, ProductSchema } from './entities.js';
+import { AdminRequestTable } from './migrations/admin-request.js';
 import { InitialSchema } from './migrations/initial.js';
 
 /**
@@ -16,10 +18,13 @@ export function ormConfig(databaseUrl: string, schema: string) {
     clientUrl: databaseUrl,
     schema,
     driverOptions: { connection: { options: `-c search_path=${schema}` } },
-    entities: [ProductSchema, OrderSchema],
+    entities: [ProductSchema, OrderSchema, AdminRequestSchema],
     extensions: [Migrator],
     migrations: {
-      migrationsList: [{ name: '20261124-initial', class: InitialSchema }],
+      migrationsList: [
+        { name: '20261124-initial', class: InitialSchema },
+        { name: '20261130-admin-request', class: AdminRequestTable },
+      ],
       transactional: true,
       allOrNothing: true,
       snapshot: false,

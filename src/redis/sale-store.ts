@@ -1,18 +1,24 @@
 /**
  * Sales in Redis: settings hash, stock counter, counters and the index of skus. Every write
- * that the gate must never see half-done is one MULTI.
+ * that the gate must never see half-done is one MULTI or one script.
  */
 import type { Redis } from 'ioredis';
-import type { LiveSales } from '../domain/ports.js';
+import type { AcceptedOrder } from '../domain/order.js';
+import type { LiveLoadOutcome, LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
 import type { Keys } from './keys.js';
-import { adjustStockArgs, type ScriptCaller } from './scripts.js';
+import { adjustStockArgs, reloadSaleArgs, restockArgs, type ScriptCaller } from './scripts.js';
 
-/** Settings fields of the sale hash (the Lua scripts read the same names). */
+/** What reload-sale.lua's return codes mean. */
+const reloadOutcomes: Record<number, LiveLoadOutcome> = { 0: 'loaded', 1: 'live', 2: 'moved' };
+
+/**
+ * Settings fields of the sale hash (the Lua scripts read the same names), without the total:
+ * only a load or a restock sets it, because it says which restocks the counter holds.
+ */
 function settingsOf(sale: Sale): Record<string, string | number> {
   return {
     name: sale.name,
-    total: sale.totalStock,
     limit: sale.perCustomerLimit,
     starts_at_ms: sale.startsAtMs,
     ends_at_ms: sale.endsAtMs,
@@ -53,7 +59,7 @@ export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
     async load(sale, unitsLeft, acceptedUnits) {
       await redis
         .multi()
-        .hset(keys.sale(sale.sku), settingsOf(sale))
+        .hset(keys.sale(sale.sku), { ...settingsOf(sale), total: sale.totalStock })
         .set(keys.stock(sale.sku), unitsLeft)
         .hset(keys.stats(sale.sku), 'accepted_units', acceptedUnits)
         .sadd(keys.sales, sale.sku)
@@ -69,8 +75,19 @@ export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
       return true;
     },
 
-    async restock(sku, units) {
-      return (await run.adjustStock(...adjustStockArgs(keys, sku, units, units))) !== null;
+    async reload(load) {
+      // The index lives outside the sale's slot: added apart, first, so the relay finds the
+      // sale's outbox as soon as it sells again (an index entry without a live sale is harmless).
+      await redis.sadd(keys.sales, load.sale.sku);
+      const settings = { ...settingsOf(load.sale), total: load.sale.totalStock };
+      const code = Number(await run.reloadSale(...reloadSaleArgs(keys, settings, load)));
+      const outcome = reloadOutcomes[code];
+      if (outcome === undefined) throw new Error(`unknown reload-sale status ${String(code)}`);
+      return outcome;
+    },
+
+    async restock(sku, totalStockAfter) {
+      return (await run.restock(...restockArgs(keys, sku, totalStockAfter))) !== null;
     },
 
     async read(sku) {
@@ -97,19 +114,34 @@ export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
     },
 
     async snapshot(sku) {
-      const [[, stock], [, accepted]] = ((await redis
+      const [[, stock], [, accepted], [, total]] = ((await redis
         .multi()
         .get(keys.stock(sku))
         .hget(keys.stats(sku), 'accepted_units')
-        .exec()) ?? []) as [[unknown, string | null], [unknown, string | null]];
+        .hget(keys.sale(sku), 'total')
+        .exec()) ?? []) as [
+        [unknown, string | null],
+        [unknown, string | null],
+        [unknown, string | null],
+      ];
       return {
         unitsLeft: stock === null ? null : Number(stock),
         acceptedUnits: Number(accepted ?? 0),
+        totalStock: total === null ? null : Number(total),
       };
     },
 
-    async adjust(sku, delta) {
-      return (await run.adjustStock(...adjustStockArgs(keys, sku, delta, 0))) !== null;
+    async adjust(sku, delta, seenTotal, totalStock) {
+      const args = adjustStockArgs(keys, sku, delta, seenTotal, totalStock);
+      return (await run.adjustStock(...args)) !== null;
+    },
+
+    async outbox(sku) {
+      const entries = await redis.xrange(keys.outbox(sku), '-', '+');
+      return entries.flatMap(([entryId, fields]) => {
+        const json = fields[fields.indexOf('order') + 1];
+        return json === undefined ? [] : [{ order: JSON.parse(json) as AcceptedOrder, entryId }];
+      });
     },
 
     async announce(sku) {

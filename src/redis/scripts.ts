@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { AcceptedOrder } from '../domain/order.js';
-import type { Reservation } from '../domain/ports.js';
+import type { LiveLoad, Reservation } from '../domain/ports.js';
 import { entryStates } from '../idempotency/states.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
@@ -24,6 +24,8 @@ export const scriptFiles = {
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   releaseOrder: { file: 'release-order.lua', numberOfKeys: 5 },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
+  restock: { file: 'restock.lua', numberOfKeys: 2 },
+  reloadSale: { file: 'reload-sale.lua', numberOfKeys: null },
 } as const;
 
 /** Name of a registered script. */
@@ -156,12 +158,44 @@ export function releaseOrderArgs(keys: Keys, r: Reservation): ScriptArgs {
   ];
 }
 
-/** KEYS and ARGV of adjust-stock.lua. */
+/** KEYS and ARGV of adjust-stock.lua (a reconcile repair). */
 export function adjustStockArgs(
   keys: Keys,
   sku: string,
   delta: number,
-  totalDelta: number,
+  seenTotal: number,
+  totalStock: number,
 ): ScriptArgs {
-  return [keys.stock(sku), keys.sale(sku), delta, totalDelta];
+  return [keys.stock(sku), keys.sale(sku), delta, seenTotal, totalStock];
+}
+
+/** KEYS and ARGV of restock.lua. */
+export function restockArgs(keys: Keys, sku: string, totalStockAfter: number): ScriptArgs {
+  return [keys.stock(sku), keys.sale(sku), totalStockAfter];
+}
+
+/**
+ * Key count, KEYS and ARGV of reload-sale.lua: `settings` are the sale hash's fields, `load`
+ * the computed load (one bought key per customer of its holdings).
+ */
+export function reloadSaleArgs(
+  keys: Keys,
+  settings: Readonly<Record<string, string | number>>,
+  load: LiveLoad,
+): ScriptArgs {
+  const { sku } = load.sale;
+  const holdings = [...load.holdings];
+  return [
+    holdings.length + 4,
+    keys.sale(sku),
+    keys.stock(sku),
+    keys.stats(sku),
+    keys.outbox(sku),
+    ...holdings.map(([customerId]) => keys.bought(sku, customerId)),
+    JSON.stringify(Object.entries(settings).flatMap(([field, value]) => [field, String(value)])),
+    load.unitsLeft,
+    load.acceptedUnits,
+    JSON.stringify(load.outboxEntryIds),
+    ...holdings.map(([, units]) => units),
+  ];
 }
