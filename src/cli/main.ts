@@ -5,7 +5,10 @@
  * The gate's address and admin token default to the same settings the gate reads.
  */
 import { create, toJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { GetSaleStatsResponseSchema } from '../../gen/fluxgate/v1/admin_pb.js';
+import {
+  GetSaleStatsResponseSchema,
+  RestockResponseSchema,
+} from '../../gen/fluxgate/v1/admin_pb.js';
 import { timestampFromMs, timestampMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { parseArgs } from 'node:util';
 import {
@@ -35,7 +38,7 @@ admin (token: --token or FLUXGATE_ADMIN_TOKEN)
   sale upsert --sku S --name N --stock N [--limit N] [--rate N] [--burst N]
               [--starts ISO] [--ends ISO]         create or change a sale
   sale list | stats --sku S | pause --sku S | resume --sku S
-  sale restock --sku S --units N                  add (or with a negative N remove) units
+  sale restock --sku S --units N [--key K]        add units once (retries under one key)
   sale reconcile --sku S [--repair]               compare live and recorded stock
 
 common: --url URL (default http://<FLUXGATE_GATE_HOST>:<FLUXGATE_GATE_PORT>), --json`;
@@ -103,6 +106,10 @@ function orderLine(order: Order): string {
 function stockLine(stock: Stock): string {
   return `${stock.sku}  ${SaleState[stock.state]}  ${String(stock.unitsLeft)}/${String(stock.totalStock)} left  ${iso(stock.startsAt)} → ${iso(stock.endsAt)}`;
 }
+
+/** What a recorded change whose live part waits for a reload tells the operator. */
+const pendingNote =
+  'recorded; the sale’s live data is lost and it stays closed until reloaded: run `sale reconcile --repair` once the worker has caught up';
 
 function saleLine(sale: Sale): string {
   return `${sale.sku}  "${sale.name}"  stock=${String(sale.totalStock)} limit=${String(sale.perCustomerLimit)}/customer rate=${String(sale.admissionRate)}/s burst=${String(sale.admissionBurst)}${sale.paused ? '  PAUSED' : ''}  ${iso(sale.startsAt)} → ${iso(sale.endsAt)}`;
@@ -175,7 +182,7 @@ async function run(command: string[], flags: Flags, client: FluxGateClient): Pro
   switch (sub) {
     case 'upsert': {
       const now = Date.now();
-      const { sale, created } = await admin.upsertSale({
+      const { sale, created, liveReloadPending } = await admin.upsertSale({
         sale: {
           sku: required(flags, 'sku'),
           name: required(flags, 'name'),
@@ -187,7 +194,12 @@ async function run(command: string[], flags: Flags, client: FluxGateClient): Pro
           endsAt: time(flags.ends, 'ends', now + 3_600_000),
         },
       });
-      if (sale) print(SaleSchema, sale, `${created ? 'created' : 'updated'}  ${saleLine(sale)}`);
+      if (sale)
+        print(
+          SaleSchema,
+          sale,
+          `${created ? 'created' : 'updated'}  ${saleLine(sale)}${liveReloadPending ? `  (${pendingNote})` : ''}`,
+        );
       return;
     }
     case 'list': {
@@ -210,17 +222,43 @@ async function run(command: string[], flags: Flags, client: FluxGateClient): Pro
     case 'pause':
     case 'resume': {
       const request = { sku: required(flags, 'sku') };
-      const { sale } =
+      const { sale, liveReloadPending } =
         sub === 'pause' ? await admin.pauseSale(request) : await admin.resumeSale(request);
-      if (sale) print(SaleSchema, sale, saleLine(sale));
+      if (sale)
+        print(
+          SaleSchema,
+          sale,
+          `${saleLine(sale)}${liveReloadPending ? `  (${pendingNote})` : ''}`,
+        );
       return;
     }
     case 'restock': {
-      const { stock } = await admin.restock({
-        sku: required(flags, 'sku'),
-        units: BigInt(integer(required(flags, 'units'), 'units')),
-      });
-      if (stock) print(StockSchema, stock, stockLine(stock));
+      // One key for this invocation, reused by its own retries: the units are added once.
+      const result = await client.restock(
+        {
+          sku: required(flags, 'sku'),
+          units: integer(required(flags, 'units'), 'units'),
+          idempotencyKey: flags.key,
+        },
+        {
+          onRetry: (attempt, failure, waitMs) => {
+            console.error(
+              `attempt ${String(attempt)}: ${failure.reason}; retrying in ${String(Math.round(waitMs))} ms`,
+            );
+          },
+        },
+      );
+      const { response } = result;
+      const note = [
+        response.replayed ? `already done under key ${result.idempotencyKey}` : '',
+        response.liveReloadPending ? pendingNote : '',
+      ]
+        .filter((n) => n !== '')
+        .join('; ');
+      if (flags.json) print(RestockResponseSchema, response, '');
+      else if (response.stock)
+        console.log(`${stockLine(response.stock)}${note ? `  (${note})` : ''}`);
+      else console.log(`${response.sale?.sku ?? ''}  ${note}`);
       return;
     }
     case 'reconcile': {

@@ -7,7 +7,14 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { placeOrder, type OrderInput, type RetryListener, type RetryPolicy } from './retry.js';
+import {
+  placeOrder,
+  restock,
+  type OrderInput,
+  type RestockInput,
+  type RetryListener,
+  type RetryPolicy,
+} from './retry.js';
 
 /** Where and how to connect. */
 export interface FluxGateClientOptions {
@@ -29,6 +36,11 @@ export interface FluxGateClient {
     input: OrderInput,
     options?: { signal?: AbortSignal; onRetry?: RetryListener },
   ): ReturnType<typeof placeOrder>;
+  /** Adds units to a sale once, with retries under one idempotency key (needs the admin token). */
+  restock(
+    input: RestockInput,
+    options?: { signal?: AbortSignal; onRetry?: RetryListener },
+  ): ReturnType<typeof restock>;
 }
 
 /** Creates a client; calls share one HTTP/2 connection. */
@@ -42,11 +54,14 @@ export function createFluxGateClient(options: FluxGateClientOptions): FluxGateCl
   };
   const transport = createGrpcTransport({ baseUrl: options.baseUrl, interceptors: [auth] });
   const orders = createClient(OrderGateService, transport);
+  const admin = createClient(AdminService, transport);
   return {
     orders,
     inventory: createClient(InventoryService, transport),
-    admin: createClient(AdminService, transport),
+    admin,
     placeOrder: (input, callOptions = {}) =>
       placeOrder(orders, input, { ...callOptions, policy: options.retry }),
+    restock: (input, callOptions = {}) =>
+      restock(admin, input, { ...callOptions, policy: options.retry }),
   };
 }

@@ -1,10 +1,11 @@
 /**
- * How a client places one logical order: one idempotency key for every attempt, retries only
- * where the gate says another attempt can succeed, waiting as long as a rate-limit refusal asks.
- * Platform-neutral (Node and browsers): the transport is the caller's.
+ * How a client places one logical order (or makes one restock): one idempotency key for every
+ * attempt, retries only where the gate says another attempt can succeed, waiting as long as a
+ * rate-limit refusal asks. Platform-neutral (Node and browsers): the transport is the caller's.
  */
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { durationMs, timestampMs } from '@bufbuild/protobuf/wkt';
+import type { AdminService, RestockResponse } from '../../gen/fluxgate/v1/admin_pb.js';
 import type { OrderGateService, PlaceOrderResponse } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
@@ -112,6 +113,38 @@ export function retryDelayMs(attempt: number, failure: FailureView, policy: Retr
   return Math.min(policy.maxDelayMs, failure.retryAfterMs ?? backoff);
 }
 
+/** How one retried call goes: its policy, its cancellation, its progress listener. */
+export interface RetryOptions {
+  readonly policy?: RetryPolicy;
+  readonly signal?: AbortSignal;
+  readonly onRetry?: RetryListener;
+}
+
+/**
+ * Runs `attempt` until it succeeds, its failure is final, or the attempts run out; rejects with
+ * the last error. Each attempt gets the policy's deadline and the caller's signal.
+ */
+async function withRetries<T>(
+  attempt: (callOptions: { timeoutMs: number; signal: AbortSignal | undefined }) => Promise<T>,
+  options: RetryOptions,
+): Promise<{ result: T; attempts: number }> {
+  const policy = options.policy ?? defaultRetryPolicy;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      const result = await attempt({ timeoutMs: policy.attemptTimeoutMs, signal: options.signal });
+      return { result, attempts };
+    } catch (error) {
+      const failure = describeFailure(error);
+      if (!failure.retryable || attempts >= policy.maxAttempts || options.signal?.aborted) {
+        throw error;
+      }
+      const waitMs = retryDelayMs(attempts, failure, policy);
+      options.onRetry?.(attempts, failure, waitMs);
+      await sleep(waitMs, options.signal);
+    }
+  }
+}
+
 /**
  * Places one order, retrying with the same idempotency key while the gate says it may succeed.
  * Resolves with the gate's answer (PENDING until the worker records it); rejects with the last
@@ -120,30 +153,48 @@ export function retryDelayMs(attempt: number, failure: FailureView, policy: Retr
 export async function placeOrder(
   client: Client<typeof OrderGateService>,
   input: OrderInput,
-  options: { policy?: RetryPolicy; signal?: AbortSignal; onRetry?: RetryListener } = {},
+  options: RetryOptions = {},
 ): Promise<{ response: PlaceOrderResponse; idempotencyKey: string; attempts: number }> {
-  const policy = options.policy ?? defaultRetryPolicy;
   const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await client.placeOrder(
+  const { result, attempts } = await withRetries(
+    (callOptions) =>
+      client.placeOrder(
         {
           sku: input.sku,
           quantity: input.quantity,
           customerId: input.customerId,
           idempotencyKey,
         },
-        { timeoutMs: policy.attemptTimeoutMs, signal: options.signal },
-      );
-      return { response, idempotencyKey, attempts: attempt };
-    } catch (error) {
-      const failure = describeFailure(error);
-      if (!failure.retryable || attempt >= policy.maxAttempts || options.signal?.aborted) {
-        throw error;
-      }
-      const waitMs = retryDelayMs(attempt, failure, policy);
-      options.onRetry?.(attempt, failure, waitMs);
-      await sleep(waitMs, options.signal);
-    }
-  }
+        callOptions,
+      ),
+    options,
+  );
+  return { response: result, idempotencyKey, attempts };
+}
+
+/** One restock. */
+export interface RestockInput {
+  readonly sku: string;
+  readonly units: number;
+  /** Reuse a key to resume a restock made before (for example after a crash); new when absent. */
+  readonly idempotencyKey?: string;
+}
+
+/**
+ * Adds units to a sale once, retrying with the same idempotency key while the gate says it may
+ * succeed: however many attempts reach the gate, the units are added once. The answer may say
+ * `liveReloadPending` (recorded, live sale waiting for a reload): that is a success.
+ */
+export async function restock(
+  client: Client<typeof AdminService>,
+  input: RestockInput,
+  options: RetryOptions = {},
+): Promise<{ response: RestockResponse; idempotencyKey: string; attempts: number }> {
+  const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
+  const { result, attempts } = await withRetries(
+    (callOptions) =>
+      client.restock({ sku: input.sku, units: BigInt(input.units), idempotencyKey }, callOptions),
+    options,
+  );
+  return { response: result, idempotencyKey, attempts };
 }
