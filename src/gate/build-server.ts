@@ -7,9 +7,14 @@
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import {
+  Code,
+  ConnectError,
   cors as connectCors,
+  createContextKey,
   createContextValues,
   type ConnectRouter,
+  type ContextValues,
+  type HandlerContext,
   type Interceptor,
 } from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
@@ -46,6 +51,13 @@ export interface ServerDeps {
   readonly interceptors?: Interceptor[];
   /** A folder of static files served at `/` (the storefront), when built. */
   readonly staticRoot?: string;
+  /**
+   * Told the protocol (`connect`, `grpc`, `grpc-web`) of each call refused `invalid_argument`
+   * before its request message was decoded: a message that does not decode (protobuf, JSON,
+   * base64, framing) or a malformed protocol header. The interceptors never see such unary
+   * calls; a server stream's interceptors run before its message is read.
+   */
+  readonly onMalformedRequest?: (protocol: string) => void;
 }
 
 /** Headers a browser may send and read besides Connect's own (see SPEC.md's order path). */
@@ -53,6 +65,50 @@ const extraRequestHeaders = ['idempotency-key', 'authorization', 'x-request-id']
 const extraResponseHeaders = ['retry-after', 'idempotent-replayed', 'x-request-id'];
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** Set once a call's request message has been decoded. */
+const messageDecoded = createContextKey(false, { description: 'request message decoded' });
+
+/** Yields `messages`, noting in `values` that one was decoded. */
+async function* noteEachDecoded<T>(messages: AsyncIterable<T>, values: ContextValues) {
+  for await (const message of messages) {
+    values.set(messageDecoded, true);
+    yield message;
+  }
+}
+
+/**
+ * The first interceptor: notes that the request message was decoded. A unary call's message is
+ * decoded before the interceptors run; a stream's as the handler reads it, inside them.
+ */
+const noteDecoded: Interceptor = (next) => (req) => {
+  if (!req.stream) {
+    req.contextValues.set(messageDecoded, true);
+    return next(req);
+  }
+  return next({ ...req, message: noteEachDecoded(req.message, req.contextValues) });
+};
+
+/**
+ * Runs once request headers are in, before any body is read: watches for calls that end
+ * `invalid_argument` before their request message was decoded.
+ */
+function createRequestGate(onMalformed: (protocol: string) => void) {
+  return (context: HandlerContext): void => {
+    // Every call's signal is aborted once, when it ends: with the error that ended it, if any.
+    const { signal } = context;
+    signal.addEventListener('abort', () => {
+      const reason: unknown = signal.reason;
+      if (
+        reason instanceof ConnectError &&
+        reason.code === Code.InvalidArgument &&
+        !context.values.get(messageDecoded)
+      ) {
+        onMalformed(context.protocolName);
+      }
+    });
+  };
+}
 
 /** A cleartext server that routes each connection to HTTP/2 or HTTP/1.1 by its preface. */
 function createCleartextServer(
@@ -145,6 +201,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
   }
   const compressions = { gzip: compressionGzip, br: compressionBrotli };
+  const interceptors = deps.interceptors ?? [];
   await app.register(fastifyConnectPlugin, {
     routes: deps.routes,
     readMaxBytes: config.maxMessageBytes,
@@ -152,7 +209,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     maxTimeoutMs: config.maxDeadlineMs,
     shutdownTimeoutMs: config.shutdownGraceMs,
     contextValues: (req) => createContextValues().set(requestIdKey, req.id),
-    interceptors: deps.interceptors ?? [],
+    interceptors,
+    ...(deps.onMalformedRequest !== undefined && {
+      requestGate: createRequestGate(deps.onMalformedRequest),
+      interceptors: [noteDecoded, ...interceptors],
+    }),
   });
   return app;
 }

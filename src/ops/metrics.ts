@@ -68,8 +68,16 @@ export function createGateMetrics(sources: GateGaugeSources) {
     labelNames: ['rpc', 'outcome'] as const,
     registers,
   });
+  const malformedRequests = new Counter({
+    name: 'fluxgate_gate_malformed_requests_total',
+    help: "Calls refused invalid_argument before their request message was decoded (a message or protocol header that does not parse: the caller's error), by protocol. Unary ones never reach a handler, nor fluxgate_gate_requests_total.",
+    labelNames: ['protocol'] as const,
+    registers,
+  });
   return {
     registry,
+    /** The counter of malformed requests on one protocol (connect, grpc, grpc-web). */
+    malformedRequestCounter: bindOnce((protocol: string) => malformedRequests.labels({ protocol })),
     /** The latency histogram of one script. */
     scriptTimer: bindOnce((script: string) => scriptSeconds.labels({ script })),
     /** The answer counter of one RPC and outcome. */
