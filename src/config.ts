@@ -188,7 +188,7 @@ export const settings = {
     env: 'FLUXGATE_MAX_DEADLINE_MS',
     default: '30000',
     schema: int(100, 3_600_000),
-    doc: 'Longest deadline a unary call may ask for (streams are capped too).',
+    doc: "Longest deadline a call runs with: a longer one is lowered to this (as Envoy's max_grpc_timeout), never refused.",
   },
   headersTimeoutMs: {
     env: 'FLUXGATE_HEADERS_TIMEOUT_MS',

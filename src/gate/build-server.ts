@@ -66,6 +66,37 @@ const extraResponseHeaders = ['retry-after', 'idempotent-replayed', 'x-request-i
 
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+/** Milliseconds per `grpc-timeout` unit (gRPC over HTTP/2: TimeoutValue TimeoutUnit). */
+const grpcTimeoutUnitMs: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 0.001,
+  n: 0.000_001,
+};
+
+/**
+ * Lowers a request's deadline header (`grpc-timeout` for gRPC and gRPC-Web,
+ * `connect-timeout-ms` for Connect) to `maxMs` when it asks for more, as Envoy's
+ * max_grpc_timeout does: the call runs with the maximum instead of being refused. Values that
+ * do not parse are left for the protocol layer to refuse.
+ */
+export function clampDeadlineHeaders(headers: http.IncomingHttpHeaders, maxMs: number): void {
+  const grpc = headers['grpc-timeout'];
+  if (typeof grpc === 'string') {
+    const [, value, unit = ''] = /^(\d{1,8})([HMSmun])$/.exec(grpc) ?? [];
+    const unitMs = grpcTimeoutUnitMs[unit];
+    if (value !== undefined && unitMs !== undefined && Number(value) * unitMs > maxMs) {
+      headers['grpc-timeout'] = `${maxMs}m`;
+    }
+  }
+  const connect = headers['connect-timeout-ms'];
+  if (typeof connect === 'string' && /^\d{1,10}$/.test(connect) && Number(connect) > maxMs) {
+    headers['connect-timeout-ms'] = String(maxMs);
+  }
+}
+
 /** Set once a call's request message has been decoded. */
 const messageDecoded = createContextKey(false, { description: 'request message decoded' });
 
@@ -90,11 +121,21 @@ const noteDecoded: Interceptor = (next) => (req) => {
 };
 
 /**
- * Runs once request headers are in, before any body is read: watches for calls that end
- * `invalid_argument` before their request message was decoded.
+ * Runs once request headers are in, before any body is read. A deadline that has already
+ * passed (`grpc-timeout: 0n`, `connect-timeout-ms: 0`) is answered here: connect-es would
+ * otherwise still call the handler, with its signal aborted. When asked, watches for calls
+ * that end `invalid_argument` before their request message was decoded.
  */
-function createRequestGate(onMalformed: (protocol: string) => void) {
+function createRequestGate(onMalformed: ((protocol: string) => void) | undefined) {
   return (context: HandlerContext): void => {
+    const leftMs = context.timeoutMs();
+    if (leftMs !== undefined && leftMs <= 0) {
+      throw new ConnectError(
+        'the deadline had passed when the call arrived',
+        Code.DeadlineExceeded,
+      );
+    }
+    if (onMalformed === undefined) return;
     // Every call's signal is aborted once, when it ends: with the error that ended it, if any.
     const { signal } = context;
     signal.addEventListener('abort', () => {
@@ -200,20 +241,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.staticRoot !== undefined) {
     await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
   }
+  // Before the Connect plugin reads the headers; the raw request is the one it reads, over
+  // HTTP/1.1 and HTTP/2 alike.
+  app.addHook('onRequest', (request, _reply, done) => {
+    clampDeadlineHeaders(request.raw.headers, config.maxDeadlineMs);
+    done();
+  });
   const compressions = { gzip: compressionGzip, br: compressionBrotli };
   const interceptors = deps.interceptors ?? [];
   await app.register(fastifyConnectPlugin, {
     routes: deps.routes,
     readMaxBytes: config.maxMessageBytes,
     acceptCompression: config.compressions.map((c) => compressions[c]),
+    // Never refuses: the onRequest hook has already lowered longer deadlines to this.
     maxTimeoutMs: config.maxDeadlineMs,
     shutdownTimeoutMs: config.shutdownGraceMs,
     contextValues: (req) => createContextValues().set(requestIdKey, req.id),
-    interceptors,
-    ...(deps.onMalformedRequest !== undefined && {
-      requestGate: createRequestGate(deps.onMalformedRequest),
-      interceptors: [noteDecoded, ...interceptors],
-    }),
+    requestGate: createRequestGate(deps.onMalformedRequest),
+    interceptors:
+      deps.onMalformedRequest === undefined ? interceptors : [noteDecoded, ...interceptors],
   });
   return app;
 }
