@@ -8,20 +8,17 @@
 #   scripts/stack.sh logs [name]                      tail a server's log
 #   scripts/stack.sh reset                            down, then delete all data (caches are kept)
 #
-# Data and logs live under .stack/ (git-ignored); downloaded Kafka jars under the cache folder.
-# Ports follow the same environment variables the services read (see README's configuration table).
+# Data and logs live under .stack/ (git-ignored; FLUXGATE_STACK_DIR moves them), downloaded Kafka
+# jars under the cache folder. Ports: FLUXGATE_REDIS_PORT, FLUXGATE_PG_PORT, FLUXGATE_KAFKA_PORT and
+# FLUXGATE_KAFKA_CONTROLLER_PORT (scripts/stack-env.sh). The services read URLs, not ports; npm start
+# and npm test derive those URLs from the same port variables, so one variable moves a server.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 stack_dir=${FLUXGATE_STACK_DIR:-$root/.stack}
 cache_dir=${FLUXGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/flux-gate}
-redis_port=${FLUXGATE_REDIS_PORT:-6379}
-pg_port=${FLUXGATE_PG_PORT:-5432}
-kafka_port=${FLUXGATE_KAFKA_PORT:-9092}
-kafka_controller_port=${FLUXGATE_KAFKA_CONTROLLER_PORT:-9093}
-pg_user=fluxgate
-pg_password=fluxgate
-pg_database=fluxgate
+# shellcheck source=scripts/stack-env.sh
+source "$root/scripts/stack-env.sh"
 kafka_pom=$root/scripts/kafka/pom.xml
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$kafka_pom")
 kafka_libs=$cache_dir/kafka-$kafka_version/libs
@@ -284,7 +281,7 @@ case $cmd in
     rm -rf "$stack_dir"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

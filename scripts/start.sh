@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The README's run command (npm start): brings the local stack up, builds, and runs the worker
 # and the gate in the foreground. Ctrl-C or SIGTERM stops both cleanly; the stack stays up
-# (scripts/stack.sh down stops it).
+# (scripts/stack.sh down stops it). The stack's port variables move the services too
+# (scripts/stack-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/stack-env.sh
+source scripts/stack-env.sh
 bash scripts/stack.sh up
 npm run --silent build
 # Local runs get an admin token so AdminService can be tried; set your own anywhere else.
