@@ -2,8 +2,8 @@
  * gRPC server reflection (`grpc.reflection.v1` and, for older tools, `v1alpha`), answered from
  * the descriptors embedded in `gen/`. connect-es has no package for it; the two versions have
  * the same messages, so one function answers both. Besides the served services it describes
- * every message that can travel in an error's details, so that grpcurl and `buf curl` print a
- * refusal's details decoded.
+ * every message that can travel in an error's details, so that clients which decode details
+ * through reflection (grpcurl) print a refusal's details decoded.
  */
 import { create, toBinary, type DescFile, type DescMessage } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
@@ -38,7 +38,7 @@ type Answer =
  * src/gate/error-mapping.ts. No method's input or output names them, so the walk from the
  * services alone would never reach them.
  */
-export const errorDetailFiles: readonly DescFile[] = [
+const errorDetailFiles: readonly DescFile[] = [
   file_google_rpc_error_details,
   file_fluxgate_v1_errors,
 ];
