@@ -170,6 +170,9 @@ export async function startGate(config: Config): Promise<RunningGate> {
     logger,
     // Metrics outermost: they count the wire error the error interceptor made of a refusal.
     interceptors: [metricsInterceptor(metrics), errorInterceptor(Date.now)],
+    onMalformedRequest: (protocol) => {
+      metrics.malformedRequestCounter(protocol).inc();
+    },
     staticRoot:
       config.storefrontDir !== '' && existsSync(config.storefrontDir)
         ? resolve(config.storefrontDir)
