@@ -60,7 +60,7 @@ export interface ServerDeps {
   readonly onMalformedRequest?: (protocol: string) => void;
 }
 
-/** Headers a browser may send and read besides Connect's own (see SPEC.md's order path). */
+/** Headers a browser may send and read besides Connect's own (docs/order-path.md, docs/refusals.md). */
 const extraRequestHeaders = ['idempotency-key', 'authorization', 'x-request-id'];
 const extraResponseHeaders = ['retry-after', 'idempotent-replayed', 'x-request-id'];
 
