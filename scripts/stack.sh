@@ -158,7 +158,7 @@ kafka_fetch() {
 }
 
 kafka_java=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-  "-Dlog4j.configuration=file:$kafka_dir/log4j.properties" -cp "$kafka_libs/*")
+  "-Dlog4j2.configurationFile=file:$kafka_dir/log4j2.properties" -cp "$kafka_libs/*")
 
 kafka_configure() {
   mkdir -p "$kafka_dir/data"
@@ -183,15 +183,31 @@ min.insync.replicas=1
 auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
 EOF
-  cat >"$kafka_dir/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.log=WARN
-log4j.logger.org.apache.kafka.storage=WARN
-log4j.logger.state.change.logger=WARN
+  # Kafka 4.x logs through log4j2. INFO keeps the line kafka_ready waits for; the config dumps
+  # (five of about 400 lines each at start-up; the effective file is server.properties above)
+  # and per-partition chatter are left out.
+  cat >"$kafka_dir/log4j2.properties" <<'EOF'
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = stdout
+appender.stdout.type = Console
+appender.stdout.name = stdout
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
+logger.log.name = kafka.log
+logger.log.level = WARN
+logger.storage.name = org.apache.kafka.storage
+logger.storage.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
 EOF
+}
+
+# The version of the running broker, read from its class path (kafka-<version>/libs/*).
+kafka_running_version() {
+  pid_alive "$kafka_pidfile" kafka.Kafka || return 0
+  tr '\0' '\n' <"/proc/$(head -n 1 "$kafka_pidfile")/cmdline" | sed -n 's:.*/kafka-\([^/]*\)/libs/\*$:\1:p'
 }
 
 kafka_ready() { port_open "$kafka_port" && grep -q 'Kafka Server started' "$(log_file kafka)"; }
@@ -199,7 +215,13 @@ kafka_ready() { port_open "$kafka_port" && grep -q 'Kafka Server started' "$(log
 kafka_up() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   kafka_fetch
-  if pid_alive "$kafka_pidfile" kafka.Kafka; then say "kafka already running on 127.0.0.1:$kafka_port"; return; fi
+  if pid_alive "$kafka_pidfile" kafka.Kafka; then
+    say "kafka already running on 127.0.0.1:$kafka_port"
+    local running; running=$(kafka_running_version)
+    [ "$running" = "$kafka_version" ] ||
+      say "note: it runs kafka ${running:-?}, not $kafka_version (scripts/kafka/pom.xml); 'down kafka' then 'up kafka' moves it"
+    return
+  fi
   port_open "$kafka_port" && die "port $kafka_port is taken by another process; set FLUXGATE_KAFKA_PORT"
   port_open "$kafka_controller_port" && die "port $kafka_controller_port is taken; set FLUXGATE_KAFKA_CONTROLLER_PORT"
   kafka_configure
@@ -230,9 +252,9 @@ state() {
 
 address() {
   case $1 in
-    redis) echo "redis://127.0.0.1:$redis_port" ;;
-    postgres) echo "postgres://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_database" ;;
-    kafka) echo "127.0.0.1:$kafka_port (kafka $kafka_version, KRaft)" ;;
+    redis) echo "$stack_redis_url" ;;
+    postgres) echo "$stack_database_url" ;;
+    kafka) local v; v=$(kafka_running_version); echo "$stack_kafka_brokers (kafka ${v:-$kafka_version}, KRaft)" ;;
   esac
 }
 

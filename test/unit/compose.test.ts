@@ -1,7 +1,7 @@
 /**
  * docker-compose.yml stays in step with the local stack and the configuration: the same Kafka
- * version, the same Redis durability flags, the same credentials, only known settings, and the
- * default ports published and probed. (Its syntax is checked by scripts/compose-check in CI.)
+ * version and broker settings, the same Redis durability flags, the same credentials, only known
+ * settings, and the default ports published and probed. (Its syntax is checked by scripts/compose-check in CI.)
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -55,7 +55,21 @@ describe('docker-compose.yml', () => {
     )?.[1];
     expect(service('kafka').image).toBe(`apache/kafka:${kafkaVersion ?? '?'}`);
 
+    // Every broker setting of stack.sh's server.properties that names no local port or folder
+    // (those hold a shell variable) is set alike in compose, as the image's KAFKA_* variable.
     const stack = read('scripts/stack.sh');
+    const serverProperties = /server\.properties" <<EOF\n([^]*?)\nEOF\n/.exec(stack)?.[1] ?? '';
+    const brokerSettings = serverProperties
+      .split('\n')
+      .filter((line) => /^[a-z.]+=[^$]*$/.test(line))
+      .map((line) => line.split('='));
+    expect(brokerSettings.length).toBeGreaterThan(10);
+    const kafkaEnv = service('kafka').environment ?? {};
+    for (const [key = '', value] of brokerSettings) {
+      const name = `KAFKA_${key.toUpperCase().replaceAll('.', '_')}`;
+      expect(String(kafkaEnv[name]), name).toBe(value);
+    }
+
     const redisFlags = service('redis').command?.join(' ') ?? '';
     for (const flag of [
       '--appendonly yes',
