@@ -7,10 +7,22 @@ import type { AcceptedOrder } from '../domain/order.js';
 import type { LiveLoadOutcome, LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
 import type { Keys } from './keys.js';
-import { adjustStockArgs, reloadSaleArgs, restockArgs, type ScriptCaller } from './scripts.js';
+import {
+  adjustStockArgs,
+  reloadSaleArgs,
+  restockArgs,
+  restoreHoldingsArgs,
+  type ScriptCaller,
+} from './scripts.js';
 
-/** What reload-sale.lua's return codes mean. */
+/** What reload-sale.lua's (and restore-holdings.lua's 0 and 1) return codes mean. */
 const reloadOutcomes: Record<number, LiveLoadOutcome> = { 0: 'loaded', 1: 'live', 2: 'moved' };
+
+/**
+ * Customers per reload script call: one call for the sales most have, and for a sale with
+ * many customers, chunks that each keep Redis busy for milliseconds, not for the whole load.
+ */
+const holdingsPerCall = 1000;
 
 /**
  * Settings fields of the sale hash (the Lua scripts read the same names), without the total:
@@ -79,8 +91,19 @@ export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
       // The index lives outside the sale's slot: added apart, first, so the relay finds the
       // sale's outbox as soon as it sells again (an index entry without a live sale is harmless).
       await redis.sadd(keys.sales, load.sale.sku);
+      const { sku } = load.sale;
+      const holdings = [...load.holdings];
+      // Every chunk but the last, first: each is written only while the sale is not whole, and
+      // no order is admitted until the last call makes the sale whole.
+      const last = Math.max(0, holdings.length - holdingsPerCall);
+      for (let i = 0; i < last; i += holdingsPerCall) {
+        const chunk = holdings.slice(i, Math.min(i + holdingsPerCall, last));
+        if (Number(await run.restoreHoldings(...restoreHoldingsArgs(keys, sku, chunk))) === 1)
+          return 'live';
+      }
       const settings = { ...settingsOf(load.sale), total: load.sale.totalStock };
-      const code = Number(await run.reloadSale(...reloadSaleArgs(keys, settings, load)));
+      const args = reloadSaleArgs(keys, settings, load, holdings.slice(last));
+      const code = Number(await run.reloadSale(...args));
       const outcome = reloadOutcomes[code];
       if (outcome === undefined) throw new Error(`unknown reload-sale status ${String(code)}`);
       return outcome;

@@ -26,6 +26,7 @@ export const scriptFiles = {
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
   restock: { file: 'restock.lua', numberOfKeys: 2 },
   reloadSale: { file: 'reload-sale.lua', numberOfKeys: null },
+  restoreHoldings: { file: 'restore-holdings.lua', numberOfKeys: null },
 } as const;
 
 /** Name of a registered script. */
@@ -174,17 +175,20 @@ export function restockArgs(keys: Keys, sku: string, totalStockAfter: number): S
   return [keys.stock(sku), keys.sale(sku), totalStockAfter];
 }
 
+/** Customers and the units each holds, as a reload writes them. */
+export type Holdings = readonly (readonly [customerId: string, units: number])[];
+
 /**
  * Key count, KEYS and ARGV of reload-sale.lua: `settings` are the sale hash's fields, `load`
- * the computed load (one bought key per customer of its holdings).
+ * the computed load, `holdings` the customers this call sets (the last chunk of the load's).
  */
 export function reloadSaleArgs(
   keys: Keys,
   settings: Readonly<Record<string, string | number>>,
   load: LiveLoad,
+  holdings: Holdings,
 ): ScriptArgs {
   const { sku } = load.sale;
-  const holdings = [...load.holdings];
   return [
     holdings.length + 4,
     keys.sale(sku),
@@ -196,6 +200,17 @@ export function reloadSaleArgs(
     load.unitsLeft,
     load.acceptedUnits,
     JSON.stringify(load.outboxEntryIds),
+    ...holdings.map(([, units]) => units),
+  ];
+}
+
+/** Key count, KEYS and ARGV of restore-holdings.lua for one chunk of a sale's customers. */
+export function restoreHoldingsArgs(keys: Keys, sku: string, holdings: Holdings): ScriptArgs {
+  return [
+    holdings.length + 2,
+    keys.sale(sku),
+    keys.stock(sku),
+    ...holdings.map(([customerId]) => keys.bought(sku, customerId)),
     ...holdings.map(([, units]) => units),
   ];
 }

@@ -182,4 +182,24 @@ describe('reload', () => {
     expect(await live.reload({ ...load, unitsLeft: 3, outboxEntryIds: [] })).toBe('live');
     expect(await unitsLeft(sku)).toBe(10);
   });
+
+  test('a sale with thousands of customers is reloaded in chunks, each count once', async () => {
+    const sku = 'RL-3';
+    await admin.upsertSale(openSale(sku, { totalStock: 10 }));
+    const sale = (await db.getSale(sku))?.sale;
+    if (!sale) throw new Error('no sale');
+    await redis.del(keys.stock(sku));
+    const holdings = new Map(Array.from({ length: 2500 }, (_, i) => [`c${i}`, i % 3]));
+    const load = { sale, unitsLeft: 10, acceptedUnits: 0, holdings, outboxEntryIds: [] };
+    expect(await live.reload(load)).toBe('loaded');
+    const counts = await redis.keys(`${config.redisKeyPrefix}:{${sku}}:bought:*`);
+    expect(counts).toHaveLength(2500 - 834); // 0 units: no count
+    expect(
+      await redis.mget(['c0', 'c1', 'c1001', 'c2498'].map((c) => keys.bought(sku, c))),
+    ).toEqual([null, '1', '2', '2']);
+    // Whole now: a second load changes no count.
+    const other = new Map([...holdings].map(([c]) => [c, 1]));
+    expect(await live.reload({ ...load, holdings: other })).toBe('live');
+    expect(await redis.get(keys.bought(sku, 'c0'))).toBeNull();
+  });
 });

@@ -13,7 +13,8 @@
   KEYS[2] stock
   KEYS[3] stats hash
   KEYS[4] outbox stream
-  KEYS[5..n+4] customer bought, one per customer to set
+  KEYS[5..n+4] customer bought, one per customer to set (a sale with many customers sends the
+               others first, with restore-holdings)
 
   ARGV[1] settings: JSON array of field, value, field, value... of the sale hash (all strings)
   ARGV[2] units left
@@ -24,13 +25,13 @@
   Returns 0 loaded, 1 the sale was whole already (settings with a total, and a counter: nothing
   written), 2 the outbox moved (nothing written).
 ]]
+-- @include redis/lua/reload.lua
+
 local sale_key, stock_key, stats_key, outbox_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
--- Whole: settings with their total (a settings write racing the loss can leave a hash without
--- one) and a counter.
-if redis.call('HEXISTS', sale_key, 'total') == 1 and redis.call('EXISTS', stock_key) == 1 then
-  return 1
-end
+-- Whole means settings with their total (a settings write racing the loss can leave a hash
+-- without one) and a counter.
+if reload_sale_whole(sale_key, stock_key) then return 1 end
 
 local expected = cjson.decode(ARGV[4])
 local entries = redis.call('XRANGE', outbox_key, '-', '+')
@@ -42,11 +43,5 @@ end
 redis.call('HSET', sale_key, unpack(cjson.decode(ARGV[1])))
 redis.call('SET', stock_key, ARGV[2])
 redis.call('HSET', stats_key, 'accepted_units', ARGV[3])
-for i = 5, #KEYS do
-  if tonumber(ARGV[i]) > 0 then
-    redis.call('SET', KEYS[i], ARGV[i])
-  else
-    redis.call('DEL', KEYS[i])
-  end
-end
+reload_set_holdings(5, 5)
 return 0
