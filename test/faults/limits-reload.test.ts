@@ -10,20 +10,33 @@ import { ConnectError } from '@connectrpc/connect';
 import { afterAll, expect, test } from 'vitest';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { createFluxGateClient } from '../../src/client/node.js';
+import type { Config } from '../../src/config.js';
+import { createOrm } from '../../src/persistence/orm.js';
 import { adminToken, openSale } from '../clients/support.js';
 import { eventually, redisFor } from '../integration/support.js';
 import { envFor, exited, spawnGate, spawnProcess, type Spawned } from './support.js';
 
 const running: Spawned[] = [];
+let used: Config | undefined;
 afterAll(async () => {
   for (const p of running) {
     p.child.kill('SIGTERM');
     await exited(p.child);
   }
+  // The test's data only: its schema and its key prefix.
+  if (used === undefined) return;
+  const orm = await createOrm(used.databaseUrl, used.databaseSchema);
+  await orm.em.getConnection().execute(`drop schema "${used.databaseSchema}" cascade`);
+  await orm.close();
+  const { redis } = redisFor(used);
+  const ours = await redis.keys(`${used.redisKeyPrefix}:*`);
+  if (ours.length > 0) await redis.del(...ours);
+  redis.disconnect();
 });
 
 test('after Redis loses the sales, Reconcile(repair) restores what each customer bought', async () => {
   const { config, gate, url } = await spawnGate();
+  used = config;
   const worker = spawnProcess('main-worker', envFor(config));
   running.push(gate, worker);
   await worker.waitFor(/"msg":"worker consuming"/);
