@@ -8,6 +8,9 @@ import {
   completeOrdersArgs,
   placeOrderArgs,
   releaseOrderArgs,
+  reloadSaleArgs,
+  restockArgs,
+  restoreHoldingsArgs,
   scriptFiles,
   scriptSource,
   soldOutArgs,
@@ -45,7 +48,45 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
   soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 3, argv: 2 },
   completeOrders: { args: completeOrdersArgs(keys, twoReservations), keys: 1 + 2, argv: 2 * 2 },
   releaseOrder: { args: releaseOrderArgs(keys, reservation), keys: 5, argv: 3 },
-  adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 5), keys: 2, argv: 2 },
+  adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 100, 105), keys: 2, argv: 3 },
+  restock: { args: restockArgs(keys, 'SKU-1', 105), keys: 2, argv: 1 },
+  reloadSale: {
+    args: reloadSaleArgs(
+      keys,
+      { name: 'Sale', total: 105 },
+      {
+        sale: {
+          sku: 'SKU-1',
+          name: 'Sale',
+          totalStock: 105,
+          perCustomerLimit: 2,
+          startsAtMs: 0,
+          endsAtMs: 1,
+          admissionRate: 1,
+          admissionBurst: 1,
+          paused: false,
+        },
+        unitsLeft: 100,
+        acceptedUnits: 5,
+        holdings: new Map(),
+        outboxEntryIds: ['1700000000000-0'],
+      },
+      [
+        ['alice', 2],
+        ['bob', 0],
+      ],
+    ),
+    keys: 4 + 2,
+    argv: 4 + 2,
+  },
+  restoreHoldings: {
+    args: restoreHoldingsArgs(keys, 'SKU-1', [
+      ['alice', 2],
+      ['bob', 0],
+    ]),
+    keys: 2 + 2,
+    argv: 2,
+  },
 };
 
 /** Splits a call's arguments into KEYS and ARGV (a variable key count travels first). */
@@ -64,8 +105,14 @@ describe.each(Object.keys(scriptFiles) as ScriptName[])('%s', (name) => {
   const fixed = scriptFiles[name].numberOfKeys;
 
   test('its header declares the KEYS that are registered', () => {
-    if (fixed === null) expect(header).toMatch(/^\s*KEYS\[2\.\.n\+1\]/m);
-    else expect(declaredKeys).toEqual(Array.from({ length: fixed }, (_, i) => i + 1));
+    // A variable count: the fixed KEYS first, then one range KEYS[f+1..n+f].
+    if (fixed === null) {
+      const range = /^\s*KEYS\[(\d+)\.\.n\+(\d+)\]/m.exec(header);
+      expect(range).not.toBeNull();
+      const first = Number(range?.[1]);
+      expect(Number(range?.[2])).toBe(first - 1);
+      expect(declaredKeys).toEqual(Array.from({ length: first - 1 }, (_, i) => i + 1));
+    } else expect(declaredKeys).toEqual(Array.from({ length: fixed }, (_, i) => i + 1));
   });
 
   test('its argument builder passes the declared KEYS and ARGV', () => {
