@@ -16,6 +16,7 @@ import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
+import { createAdminAuth } from './gate/admin-auth.js';
 import { errorInterceptor } from './gate/error-mapping.js';
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
@@ -168,8 +169,13 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const app = await buildServer({
     config,
     logger,
-    // Metrics outermost: they count the wire error the error interceptor made of a refusal.
-    interceptors: [metricsInterceptor(metrics), errorInterceptor(Date.now)],
+    // Metrics outermost: they count the wire error the error interceptor made of a refusal,
+    // including the admin guard's.
+    interceptors: [
+      metricsInterceptor(metrics),
+      errorInterceptor(Date.now),
+      createAdminAuth(config.adminToken),
+    ],
     onMalformedRequest: (protocol) => {
       metrics.malformedRequestCounter(protocol).inc();
     },

@@ -4,25 +4,26 @@
  */
 import type { Interceptor } from '@connectrpc/connect';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { Refusal } from '../domain/refusal.js';
-import { refusalToConnectError } from './error-mapping.js';
 
 // Hashing first gives equal-length inputs, so timingSafeEqual reveals nothing about the length.
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-/** An interceptor refusing calls without the bearer token, before any handler runs. */
+/**
+ * An interceptor refusing AdminService calls without the bearer token, before any handler
+ * runs; other services' calls pass. It goes in the server's one interceptor list (a service's
+ * own `interceptors` option would replace that list for the service, not add to it).
+ */
 export function createAdminAuth(token: string): Interceptor {
   const expected = digest(`Bearer ${token}`);
   return (next) => async (req) => {
+    if (req.service.typeName !== AdminService.typeName) return next(req);
     const given = req.header.get('authorization') ?? '';
     if (token === '' || !timingSafeEqual(digest(given), expected)) {
-      throw refusalToConnectError(
-        new Refusal(
-          'UNAUTHENTICATED',
-          'admin calls need the header "authorization: Bearer <admin token>"',
-        ),
-        '',
-        Date.now(),
+      throw new Refusal(
+        'UNAUTHENTICATED',
+        'admin calls need the header "authorization: Bearer <admin token>"',
       );
     }
     return next(req);

@@ -14,90 +14,69 @@ import {
 } from '../../gen/fluxgate/v1/admin_pb.js';
 import type { Admin } from '../domain/admin.js';
 import { checkSku } from '../domain/order.js';
-import { toConnectError } from './error-mapping.js';
 import { saleFromProto, saleToProto, stockToProto } from './proto-mapping.js';
 
 /** Creates the AdminService implementation (guard it with createAdminAuth). */
-export function createAdminService(
-  admin: Admin,
-  now: () => number,
-): ServiceImpl<typeof AdminService> {
-  /** Runs `work`, turning any error into the wire error. */
-  const edge = async <T>(sku: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (error) {
-      throw toConnectError(error, sku, now());
-    }
-  };
+export function createAdminService(admin: Admin): ServiceImpl<typeof AdminService> {
   return {
-    upsertSale: (req) =>
-      edge(req.sale?.sku ?? '', async () => {
-        const { sale, created, liveReloadPending } = await admin.upsertSale(
-          saleFromProto(req.sale),
-        );
-        return create(UpsertSaleResponseSchema, {
-          sale: saleToProto(sale),
-          created,
-          liveReloadPending,
-        });
-      }),
-    restock: (req) =>
-      edge(req.sku, async () => {
-        const r = await admin.restock(
-          checkSku(req.sku),
-          Number(req.units),
-          req.idempotencyKey === '' ? undefined : req.idempotencyKey,
-        );
-        return create(RestockResponseSchema, {
-          sale: saleToProto(r.sale),
-          stock: r.stock === undefined ? undefined : stockToProto(r.stock),
-          liveReloadPending: r.liveReloadPending,
-          replayed: r.replayed,
-        });
-      }),
-    pauseSale: (req) =>
-      edge(req.sku, async () => {
-        const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), true);
-        return create(PauseSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
-      }),
-    resumeSale: (req) =>
-      edge(req.sku, async () => {
-        const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), false);
-        return create(ResumeSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
-      }),
-    listSales: () =>
-      edge('', async () =>
-        create(ListSalesResponseSchema, { sales: (await admin.listSales()).map(saleToProto) }),
-      ),
-    getSaleStats: (req) =>
-      edge(req.sku, async () => {
-        const s = await admin.stats(checkSku(req.sku));
-        return create(GetSaleStatsResponseSchema, {
-          stats: create(SaleStatsSchema, {
-            sku: req.sku,
-            accepted: BigInt(s.accepted),
-            soldOutRefusals: BigInt(s.soldOut),
-            rateLimited: BigInt(s.rateLimited),
-            replays: BigInt(s.replays),
-            pending: BigInt(s.pending),
-            confirmed: BigInt(s.confirmed),
-            rejected: BigInt(s.rejected),
-            deadLettered: BigInt(s.deadLettered),
-          }),
-        });
-      }),
-    reconcile: (req) =>
-      edge(req.sku, async () => {
-        const r = await admin.reconcile(checkSku(req.sku), req.repair);
-        return create(ReconcileResponseSchema, {
+    async upsertSale(req) {
+      const { sale, created, liveReloadPending } = await admin.upsertSale(saleFromProto(req.sale));
+      return create(UpsertSaleResponseSchema, {
+        sale: saleToProto(sale),
+        created,
+        liveReloadPending,
+      });
+    },
+    async restock(req) {
+      const r = await admin.restock(
+        checkSku(req.sku),
+        Number(req.units),
+        req.idempotencyKey === '' ? undefined : req.idempotencyKey,
+      );
+      return create(RestockResponseSchema, {
+        sale: saleToProto(r.sale),
+        stock: r.stock === undefined ? undefined : stockToProto(r.stock),
+        liveReloadPending: r.liveReloadPending,
+        replayed: r.replayed,
+      });
+    },
+    async pauseSale(req) {
+      const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), true);
+      return create(PauseSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
+    },
+    async resumeSale(req) {
+      const { sale, liveReloadPending } = await admin.setPaused(checkSku(req.sku), false);
+      return create(ResumeSaleResponseSchema, { sale: saleToProto(sale), liveReloadPending });
+    },
+    async listSales() {
+      return create(ListSalesResponseSchema, { sales: (await admin.listSales()).map(saleToProto) });
+    },
+    async getSaleStats(req) {
+      const s = await admin.stats(checkSku(req.sku));
+      return create(GetSaleStatsResponseSchema, {
+        stats: create(SaleStatsSchema, {
           sku: req.sku,
-          liveUnits: BigInt(r.liveUnits),
-          databaseUnits: BigInt(r.databaseUnits),
-          inFlightUnits: BigInt(r.inFlightUnits),
-          drift: BigInt(r.drift),
-          repaired: r.repaired,
-        });
-      }),
+          accepted: BigInt(s.accepted),
+          soldOutRefusals: BigInt(s.soldOut),
+          rateLimited: BigInt(s.rateLimited),
+          replays: BigInt(s.replays),
+          pending: BigInt(s.pending),
+          confirmed: BigInt(s.confirmed),
+          rejected: BigInt(s.rejected),
+          deadLettered: BigInt(s.deadLettered),
+        }),
+      });
+    },
+    async reconcile(req) {
+      const r = await admin.reconcile(checkSku(req.sku), req.repair);
+      return create(ReconcileResponseSchema, {
+        sku: req.sku,
+        liveUnits: BigInt(r.liveUnits),
+        databaseUnits: BigInt(r.databaseUnits),
+        inFlightUnits: BigInt(r.inFlightUnits),
+        drift: BigInt(r.drift),
+        repaired: r.repaired,
+      });
+    },
   };
 }

@@ -13,7 +13,6 @@ import type { Admin } from '../domain/admin.js';
 import type { OrderViewSource } from '../domain/order-view.js';
 import type { OrderPlacer } from '../domain/place-order.js';
 import type { Readiness } from '../ops/readiness.js';
-import { createAdminAuth } from './admin-auth.js';
 import { createAdminService } from './admin-service.js';
 import { createHealthService } from './health.js';
 import { createInventoryService } from './inventory-service.js';
@@ -22,7 +21,7 @@ import { addReflection } from './reflection.js';
 
 /** What the gate's services are built from. */
 export interface GateRoutesDeps {
-  readonly config: Pick<Config, 'maxQuantity' | 'adminToken' | 'reflection'>;
+  readonly config: Pick<Config, 'maxQuantity' | 'reflection'>;
   readonly placer: OrderPlacer;
   readonly orders: OrderViewSource;
   readonly admin: Admin;
@@ -56,9 +55,8 @@ export function gateRoutes(deps: GateRoutesDeps): (router: ConnectRouter) => voi
         onSaleChanged: deps.onSaleChanged,
       }),
     );
-    router.service(AdminService, createAdminService(admin, Date.now), {
-      interceptors: [createAdminAuth(config.adminToken)],
-    });
+    // Guarded by createAdminAuth, in the server's interceptor list.
+    router.service(AdminService, createAdminService(admin));
     router.service(
       Health,
       createHealthService(

@@ -5,6 +5,7 @@
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
 import { describeFailure } from '../../src/client/retry.js';
 import { startSystem, type System } from '../clients/support.js';
@@ -106,6 +107,9 @@ describe('metrics after a small sale', () => {
       ).toBe('RATE_LIMITED');
     }
 
+    const noToken = createClient(AdminService, createGrpcTransport({ baseUrl: system.gate.url }));
+    expect(await refusal(noToken.listSales({}))).toBe('UNAUTHENTICATED');
+
     const gate = await scrape(system.gate.opsUrl);
     const requests = (outcome: string) =>
       sample(gate, 'fluxgate_gate_requests_total', { rpc: 'OrderGateService.PlaceOrder', outcome });
@@ -115,6 +119,19 @@ describe('metrics after a small sale', () => {
     expect(requests('INVALID_ARGUMENT')).toBe(1);
     expect(requests('RATE_LIMITED')).toBe(2);
     expect(sample(gate, 'fluxgate_gate_rate_limited_total', { sku: 'OPS-2' })).toBe(2);
+    // Admin calls are counted like every other RPC: openSale's two upserts, and one refused.
+    expect(
+      sample(gate, 'fluxgate_gate_requests_total', {
+        rpc: 'AdminService.UpsertSale',
+        outcome: 'ok',
+      }),
+    ).toBe(2);
+    expect(
+      sample(gate, 'fluxgate_gate_requests_total', {
+        rpc: 'AdminService.ListSales',
+        outcome: 'UNAUTHENTICATED',
+      }),
+    ).toBe(1);
     expect(sample(gate, 'fluxgate_gate_place_order_seconds_count')).toBe(10);
     // One place-order script per order that reached Redis (the invalid one never did).
     expect(
