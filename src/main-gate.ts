@@ -26,7 +26,7 @@ import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness } from './ops/readiness.js';
 import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
-import { readOutboxStats } from './redis/outbox-stats.js';
+import { readOutboxStats } from './redis/outbox.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
 import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';

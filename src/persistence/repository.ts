@@ -8,7 +8,7 @@ import type { SaleDatabase } from '../domain/ports.js';
 import { Refusal, invalidArgument } from '../domain/refusal.js';
 import type { Sale } from '../domain/sale.js';
 import { AdminRequestSchema } from './admin-request.js';
-import { OrderSchema, ProductSchema, type Product } from './entities.js';
+import { OrderSchema, ProductSchema, orderViewOf, type Product } from './entities.js';
 
 function saleOf(p: Product): Sale {
   return {
@@ -190,21 +190,7 @@ export function createRepository(em: EntityManager): SaleDatabase {
 
     async findOrder(orderId) {
       const o = await em.fork().findOne(OrderSchema, { orderId });
-      if (!o) return undefined;
-      return {
-        order: {
-          orderId: o.orderId,
-          sku: o.sku,
-          quantity: o.quantity,
-          customerId: o.customerId,
-          idempotencyKeyHash: o.idempotencyKeyHash.trim(),
-          acceptedAtMs: o.acceptedAt.getTime(),
-          requestId: o.requestId,
-        },
-        status: o.status,
-        rejectReason: o.rejectReason,
-        finalizedAtMs: o.finalizedAt?.getTime() ?? null,
-      };
+      return o ? orderViewOf(o) : undefined;
     },
   };
 }

@@ -7,6 +7,7 @@ import type { AcceptedOrder } from '../domain/order.js';
 import type { Reservation, SoldOutOutcome } from '../domain/ports.js';
 import { Refusal } from '../domain/refusal.js';
 import { entryStates } from '../idempotency/states.js';
+import { acceptedOrderFromJson } from './order-codec.js';
 
 /** Status codes returned first by place-order.lua and sold-out.lua. */
 export const scriptStatus = {
@@ -87,7 +88,7 @@ export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): 
     case scriptStatus.KNOWN_KEY:
       if (a === entryStates.RESERVED) return { kind: 'in-flight' };
       if (a === entryStates.COMPLETED)
-        return { kind: 'replay-accepted', order: JSON.parse(String(b)) as AcceptedOrder };
+        return { kind: 'replay-accepted', order: acceptedOrderFromJson(String(b)) };
       return { kind: 'refused', refusal: refusalOf(Number(b), Number(c), order.sku, true) };
     default:
       return { kind: 'refused', refusal: refusalOf(status, Number(a), order.sku, false) };

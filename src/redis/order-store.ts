@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderView } from '../domain/order-view.js';
 import type { Keys } from './keys.js';
+import { orderViewFromJson, orderViewToJson } from './order-codec.js';
 
 /** The Redis order-status store. */
 export interface RedisOrderStore {
@@ -26,7 +27,7 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
     async remember(order) {
       // NX: the worker may already have written the final status; never overwrite it.
       const view: OrderView = { order, status: 'PENDING', rejectReason: null, finalizedAtMs: null };
-      await redis.set(keys.order(order.orderId), JSON.stringify(view), 'PX', ttlMs, 'NX');
+      await redis.set(keys.order(order.orderId), orderViewToJson(view), 'PX', ttlMs, 'NX');
     },
     async forget(orderId) {
       await redis.del(keys.order(orderId));
@@ -35,14 +36,14 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
       if (views.length === 0) return;
       const pipeline = redis.pipeline();
       for (const v of views)
-        pipeline.set(keys.order(v.order.orderId), JSON.stringify(v), 'PX', ttlMs);
+        pipeline.set(keys.order(v.order.orderId), orderViewToJson(v), 'PX', ttlMs);
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error !== null);
       if (failed) throw failed[0] as Error;
     },
     async get(orderId) {
       const json = await redis.get(keys.order(orderId));
-      return json === null ? undefined : (JSON.parse(json) as OrderView);
+      return json === null ? undefined : orderViewFromJson(json);
     },
   };
 }

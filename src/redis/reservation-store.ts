@@ -3,10 +3,10 @@
  * script call; completing a batch is one call per sale.
  */
 import type { Redis } from 'ioredis';
-import type { AcceptedOrder } from '../domain/order.js';
 import type { Reservation, ReservationStore } from '../domain/ports.js';
 import { toReservationOutcome, type ScriptReply } from './codes.js';
 import type { Keys } from './keys.js';
+import { readOutbox } from './outbox.js';
 import {
   completeOrdersArgs,
   placeOrderArgs,
@@ -85,19 +85,9 @@ export function createRedisReservationStore(
           'NX',
         );
         if (locked !== 'OK') continue;
-        // Stream ids start with the Redis clock in ms, so "older than" is an id range.
-        const entries = await redis.xrange(
-          keys.outbox(sku),
-          '-',
-          String(cutoffMs),
-          'COUNT',
-          limit - claimed.length,
+        claimed.push(
+          ...(await readOutbox(redis, keys, sku, String(cutoffMs), limit - claimed.length)),
         );
-        for (const [entryId, fields] of entries) {
-          const json = fields[fields.indexOf('order') + 1];
-          if (json !== undefined)
-            claimed.push({ order: JSON.parse(json) as AcceptedOrder, entryId });
-        }
       }
       return claimed;
     },

@@ -3,10 +3,10 @@
  * that the gate must never see half-done is one MULTI or one script.
  */
 import type { Redis } from 'ioredis';
-import type { AcceptedOrder } from '../domain/order.js';
 import type { LiveLoadOutcome, LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
 import type { Keys } from './keys.js';
+import { readOutbox } from './outbox.js';
 import {
   adjustStockArgs,
   reloadSaleArgs,
@@ -159,13 +159,7 @@ export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
       return (await run.adjustStock(...args)) !== null;
     },
 
-    async outbox(sku) {
-      const entries = await redis.xrange(keys.outbox(sku), '-', '+');
-      return entries.flatMap(([entryId, fields]) => {
-        const json = fields[fields.indexOf('order') + 1];
-        return json === undefined ? [] : [{ order: JSON.parse(json) as AcceptedOrder, entryId }];
-      });
-    },
+    outbox: (sku) => readOutbox(redis, keys, sku),
 
     async announce(sku) {
       await redis.publish(keys.saleEventsChannel, sku);

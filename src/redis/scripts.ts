@@ -13,6 +13,7 @@ import type { LiveLoad, Reservation } from '../domain/ports.js';
 import { entryStates } from '../idempotency/states.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
+import { acceptedOrderToJson } from './order-codec.js';
 
 /**
  * Script name -> file and key count (a test checks the count against the file's header).
@@ -107,7 +108,7 @@ export function placeOrderArgs(
     order.orderId,
     order.quantity,
     s.idempotencyTtlMs,
-    JSON.stringify(order),
+    acceptedOrderToJson(order),
     s.customerRate,
     s.customerBurst,
   ];
