@@ -20,7 +20,13 @@ worker=$!
 # gate throughput by about 18 % in bench:gate (same flag in docker-compose.yml and the bench).
 node --max-semi-space-size=32 dist/src/main-gate.js &
 gate=$!
-stop() { kill -TERM "$gate" "$worker" 2>/dev/null || true; }
+# Once only: the trap runs stop, then the interrupted wait below returns and reaches stop again,
+# and a second SIGTERM makes a process exit at once instead of draining (src/run-main.ts).
+stop() {
+  [ -z "${stopping:-}" ] || return 0
+  stopping=1
+  kill -TERM "$gate" "$worker" 2>/dev/null || true
+}
 trap stop INT TERM
 # If either process exits, stop the other and exit with the first failure.
 status=0
