@@ -14,28 +14,36 @@ class UpsertSaleRequest(_message.Message):
     def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ...) -> None: ...
 
 class UpsertSaleResponse(_message.Message):
-    __slots__ = ("sale", "created")
+    __slots__ = ("sale", "created", "live_reload_pending")
     SALE_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    LIVE_RELOAD_PENDING_FIELD_NUMBER: _ClassVar[int]
     sale: _sale_pb2.Sale
     created: bool
-    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    live_reload_pending: bool
+    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., created: _Optional[bool] = ..., live_reload_pending: _Optional[bool] = ...) -> None: ...
 
 class RestockRequest(_message.Message):
-    __slots__ = ("sku", "units")
+    __slots__ = ("sku", "units", "idempotency_key")
     SKU_FIELD_NUMBER: _ClassVar[int]
     UNITS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     sku: str
     units: int
-    def __init__(self, sku: _Optional[str] = ..., units: _Optional[int] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, sku: _Optional[str] = ..., units: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class RestockResponse(_message.Message):
-    __slots__ = ("sale", "stock")
+    __slots__ = ("sale", "stock", "live_reload_pending", "replayed")
     SALE_FIELD_NUMBER: _ClassVar[int]
     STOCK_FIELD_NUMBER: _ClassVar[int]
+    LIVE_RELOAD_PENDING_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
     sale: _sale_pb2.Sale
     stock: _sale_pb2.Stock
-    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., stock: _Optional[_Union[_sale_pb2.Stock, _Mapping]] = ...) -> None: ...
+    live_reload_pending: bool
+    replayed: bool
+    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., stock: _Optional[_Union[_sale_pb2.Stock, _Mapping]] = ..., live_reload_pending: _Optional[bool] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class PauseSaleRequest(_message.Message):
     __slots__ = ("sku",)
@@ -44,10 +52,12 @@ class PauseSaleRequest(_message.Message):
     def __init__(self, sku: _Optional[str] = ...) -> None: ...
 
 class PauseSaleResponse(_message.Message):
-    __slots__ = ("sale",)
+    __slots__ = ("sale", "live_reload_pending")
     SALE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_RELOAD_PENDING_FIELD_NUMBER: _ClassVar[int]
     sale: _sale_pb2.Sale
-    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ...) -> None: ...
+    live_reload_pending: bool
+    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., live_reload_pending: _Optional[bool] = ...) -> None: ...
 
 class ResumeSaleRequest(_message.Message):
     __slots__ = ("sku",)
@@ -56,10 +66,12 @@ class ResumeSaleRequest(_message.Message):
     def __init__(self, sku: _Optional[str] = ...) -> None: ...
 
 class ResumeSaleResponse(_message.Message):
-    __slots__ = ("sale",)
+    __slots__ = ("sale", "live_reload_pending")
     SALE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_RELOAD_PENDING_FIELD_NUMBER: _ClassVar[int]
     sale: _sale_pb2.Sale
-    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ...) -> None: ...
+    live_reload_pending: bool
+    def __init__(self, sale: _Optional[_Union[_sale_pb2.Sale, _Mapping]] = ..., live_reload_pending: _Optional[bool] = ...) -> None: ...
 
 class ListSalesRequest(_message.Message):
     __slots__ = ()

@@ -29,6 +29,14 @@ class AdminServiceStub:
     """AdminService runs sales. Every call needs the header `authorization: Bearer <token>` with
     the configured admin token; without it, or with a wrong one, the call is refused with
     unauthenticated (HTTP 401) and changes nothing.
+
+    Every mutation happens whole or not at all from the caller's view. An error means nothing
+    durable changed (Restock: or that a retry under the same idempotency key completes the call
+    without doing it twice). Once PostgreSQL, the record, holds the change, the answer is a
+    success; when the sale's live data in Redis is lost and cannot be reloaded yet (the worker
+    has not recorded every accepted order), it carries live_reload_pending = true: the change is
+    recorded, the sale stays closed, and Reconcile with repair = true (or the same call again)
+    brings it back, change included, once the worker has caught up.
     """
 
     def __init__(self, channel):
@@ -78,6 +86,14 @@ class AdminServiceServicer:
     """AdminService runs sales. Every call needs the header `authorization: Bearer <token>` with
     the configured admin token; without it, or with a wrong one, the call is refused with
     unauthenticated (HTTP 401) and changes nothing.
+
+    Every mutation happens whole or not at all from the caller's view. An error means nothing
+    durable changed (Restock: or that a retry under the same idempotency key completes the call
+    without doing it twice). Once PostgreSQL, the record, holds the change, the answer is a
+    success; when the sale's live data in Redis is lost and cannot be reloaded yet (the worker
+    has not recorded every accepted order), it carries live_reload_pending = true: the change is
+    recorded, the sale stays closed, and Reconcile with repair = true (or the same call again)
+    brings it back, change included, once the worker has caught up.
     """
 
     def UpsertSale(self, request, context):
@@ -90,7 +106,10 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Restock(self, request, context):
-        """Restock adds units to a sale. It is not idempotent: each call adds `units` again.
+        """Restock adds units to a sale, once per idempotency key: a retry with the same key adds
+        nothing more, completes a live part a failure left undone, and answers again. A key used
+        for a different restock is refused with invalid_argument (IDEMPOTENCY_KEY_REUSED). Without
+        a key, each call adds `units` again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,7 +146,11 @@ class AdminServiceServicer:
     def Reconcile(self, request, context):
         """Reconcile compares the live stock counter (Redis) with the order database (PostgreSQL),
         counting orders still in flight between them, and with repair=true sets the counter to
-        the value the database implies. Also reloads a sale whose live keys were lost.
+        the value the database implies. Also reloads a sale whose live keys were lost: settings,
+        stock, and each customer's purchases for the per-customer limit (the units of their
+        recorded orders other than REJECTED ones, and of accepted orders not yet recorded). The
+        reload waits until the worker has recorded every accepted order: before that it is refused
+        with unavailable and changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,6 +206,14 @@ class AdminService:
     """AdminService runs sales. Every call needs the header `authorization: Bearer <token>` with
     the configured admin token; without it, or with a wrong one, the call is refused with
     unauthenticated (HTTP 401) and changes nothing.
+
+    Every mutation happens whole or not at all from the caller's view. An error means nothing
+    durable changed (Restock: or that a retry under the same idempotency key completes the call
+    without doing it twice). Once PostgreSQL, the record, holds the change, the answer is a
+    success; when the sale's live data in Redis is lost and cannot be reloaded yet (the worker
+    has not recorded every accepted order), it carries live_reload_pending = true: the change is
+    recorded, the sale stays closed, and Reconcile with repair = true (or the same call again)
+    brings it back, change included, once the worker has caught up.
     """
 
     @staticmethod

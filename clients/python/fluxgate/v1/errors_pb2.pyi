@@ -25,6 +25,7 @@ class RefusalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT: _ClassVar[RefusalReason]
     REFUSAL_REASON_DEPENDENCY_UNAVAILABLE: _ClassVar[RefusalReason]
     REFUSAL_REASON_UNAUTHENTICATED: _ClassVar[RefusalReason]
+    REFUSAL_REASON_INSUFFICIENT_STOCK: _ClassVar[RefusalReason]
 REFUSAL_REASON_UNSPECIFIED: RefusalReason
 REFUSAL_REASON_RATE_LIMITED: RefusalReason
 REFUSAL_REASON_SOLD_OUT: RefusalReason
@@ -39,6 +40,7 @@ REFUSAL_REASON_IDEMPOTENCY_KEY_REUSED: RefusalReason
 REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT: RefusalReason
 REFUSAL_REASON_DEPENDENCY_UNAVAILABLE: RefusalReason
 REFUSAL_REASON_UNAUTHENTICATED: RefusalReason
+REFUSAL_REASON_INSUFFICIENT_STOCK: RefusalReason
 
 class WaitingRoomTicket(_message.Message):
     __slots__ = ("ticket_id", "sku", "retry_at")

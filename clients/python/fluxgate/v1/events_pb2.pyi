@@ -44,7 +44,7 @@ class OrderStatusChanged(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., sku: _Optional[str] = ..., status: _Optional[_Union[_order_pb2.OrderStatus, str]] = ..., reject_reason: _Optional[_Union[_order_pb2.RejectReason, str]] = ..., quantity: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
-    __slots__ = ("source_topic", "source_partition", "source_offset", "key", "value", "error", "dead_lettered_at")
+    __slots__ = ("source_topic", "source_partition", "source_offset", "key", "value", "error", "dead_lettered_at", "request_id")
     SOURCE_TOPIC_FIELD_NUMBER: _ClassVar[int]
     SOURCE_PARTITION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class DeadLetter(_message.Message):
     VALUE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     source_topic: str
     source_partition: int
     source_offset: int
@@ -59,4 +60,5 @@ class DeadLetter(_message.Message):
     value: bytes
     error: str
     dead_lettered_at: _timestamp_pb2.Timestamp
-    def __init__(self, source_topic: _Optional[str] = ..., source_partition: _Optional[int] = ..., source_offset: _Optional[int] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., error: _Optional[str] = ..., dead_lettered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, source_topic: _Optional[str] = ..., source_partition: _Optional[int] = ..., source_offset: _Optional[int] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., error: _Optional[str] = ..., dead_lettered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...

@@ -32,8 +32,9 @@ class OrderGateServiceStub:
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
     (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
     The `retry-after` response header carries the same delay in whole seconds.
-    - failed_precondition (HTTP 400): SOLD_OUT, PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN,
-    SALE_PAUSED or SALE_ENDED, in ErrorInfo.reason.
+    - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
+    ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or
+    SALE_ENDED, in ErrorInfo.reason.
     - not_found (HTTP 404): unknown sku or order id.
     - invalid_argument (HTTP 400): bad input (ErrorInfo.reason INVALID_ARGUMENT and the field
     in ErrorInfo.metadata["field"]), or IDEMPOTENCY_KEY_REUSED.
@@ -73,8 +74,9 @@ class OrderGateServiceServicer:
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
     (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
     The `retry-after` response header carries the same delay in whole seconds.
-    - failed_precondition (HTTP 400): SOLD_OUT, PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN,
-    SALE_PAUSED or SALE_ENDED, in ErrorInfo.reason.
+    - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
+    ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or
+    SALE_ENDED, in ErrorInfo.reason.
     - not_found (HTTP 404): unknown sku or order id.
     - invalid_argument (HTTP 400): bad input (ErrorInfo.reason INVALID_ARGUMENT and the field
     in ErrorInfo.metadata["field"]), or IDEMPOTENCY_KEY_REUSED.
@@ -142,8 +144,9 @@ class OrderGateService:
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
     (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
     The `retry-after` response header carries the same delay in whole seconds.
-    - failed_precondition (HTTP 400): SOLD_OUT, PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN,
-    SALE_PAUSED or SALE_ENDED, in ErrorInfo.reason.
+    - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
+    ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or
+    SALE_ENDED, in ErrorInfo.reason.
     - not_found (HTTP 404): unknown sku or order id.
     - invalid_argument (HTTP 400): bad input (ErrorInfo.reason INVALID_ARGUMENT and the field
     in ErrorInfo.metadata["field"]), or IDEMPOTENCY_KEY_REUSED.

@@ -73,9 +73,12 @@ type UpsertSaleResponse struct {
 	// The sale as stored.
 	Sale *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
 	// True when the call created the sale, false when it updated one.
-	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// True when the sale is recorded but its live data is lost and waits for a reload (see
+	// AdminService): the sale is closed until then.
+	LiveReloadPending bool `protobuf:"varint,3,opt,name=live_reload_pending,json=liveReloadPending,proto3" json:"live_reload_pending,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *UpsertSaleResponse) Reset() {
@@ -122,15 +125,26 @@ func (x *UpsertSaleResponse) GetCreated() bool {
 	return false
 }
 
+func (x *UpsertSaleResponse) GetLiveReloadPending() bool {
+	if x != nil {
+		return x.LiveReloadPending
+	}
+	return false
+}
+
 // RestockRequest adds units to a sale.
 type RestockRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sale's sku.
 	Sku string `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Units to add: 1 to 1,000,000,000.
-	Units         int64 `protobuf:"varint,2,opt,name=units,proto3" json:"units,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Units int64 `protobuf:"varint,2,opt,name=units,proto3" json:"units,omitempty"`
+	// Names this restock, 1 to 128 characters (a UUID will do): the database keeps it with the
+	// change, so every retry of the same restock must send the same key, and a new restock a new
+	// one. Empty: no key, and a retry adds the units again.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RestockRequest) Reset() {
@@ -177,13 +191,27 @@ func (x *RestockRequest) GetUnits() int64 {
 	return 0
 }
 
+func (x *RestockRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
 // RestockResponse returns the sale after the restock.
 type RestockResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The sale, with total_stock increased.
+	// The sale as stored now, with total_stock increased.
 	Sale *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	// The stock after the restock.
-	Stock         *Stock `protobuf:"bytes,2,opt,name=stock,proto3" json:"stock,omitempty"`
+	// The live stock now; unset when live_reload_pending.
+	Stock *Stock `protobuf:"bytes,2,opt,name=stock,proto3" json:"stock,omitempty"`
+	// True when the units are recorded but the sale's live data is lost and waits for a reload
+	// (see AdminService): the sale is closed until then, and the reload brings it back with
+	// these units. Not an error: do not retry to add them again.
+	LiveReloadPending bool `protobuf:"varint,3,opt,name=live_reload_pending,json=liveReloadPending,proto3" json:"live_reload_pending,omitempty"`
+	// True when the idempotency key had been used for this restock before: this call added
+	// nothing (it completed the live part if that was missing).
+	Replayed      bool `protobuf:"varint,4,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,6 +258,20 @@ func (x *RestockResponse) GetStock() *Stock {
 		return x.Stock
 	}
 	return nil
+}
+
+func (x *RestockResponse) GetLiveReloadPending() bool {
+	if x != nil {
+		return x.LiveReloadPending
+	}
+	return false
+}
+
+func (x *RestockResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 // PauseSaleRequest names the sale to pause.
@@ -282,9 +324,12 @@ func (x *PauseSaleRequest) GetSku() string {
 type PauseSaleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sale, with paused set.
-	Sale          *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sale *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
+	// True when the pause is recorded but the sale's live data is lost and waits for a reload
+	// (see AdminService): the sale is closed until then.
+	LiveReloadPending bool `protobuf:"varint,2,opt,name=live_reload_pending,json=liveReloadPending,proto3" json:"live_reload_pending,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *PauseSaleResponse) Reset() {
@@ -322,6 +367,13 @@ func (x *PauseSaleResponse) GetSale() *Sale {
 		return x.Sale
 	}
 	return nil
+}
+
+func (x *PauseSaleResponse) GetLiveReloadPending() bool {
+	if x != nil {
+		return x.LiveReloadPending
+	}
+	return false
 }
 
 // ResumeSaleRequest names the sale to resume.
@@ -374,9 +426,12 @@ func (x *ResumeSaleRequest) GetSku() string {
 type ResumeSaleResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The sale, with paused cleared.
-	Sale          *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sale *Sale `protobuf:"bytes,1,opt,name=sale,proto3" json:"sale,omitempty"`
+	// True when the resume is recorded but the sale's live data is lost and waits for a reload
+	// (see AdminService): the sale is closed until then.
+	LiveReloadPending bool `protobuf:"varint,2,opt,name=live_reload_pending,json=liveReloadPending,proto3" json:"live_reload_pending,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ResumeSaleResponse) Reset() {
@@ -414,6 +469,13 @@ func (x *ResumeSaleResponse) GetSale() *Sale {
 		return x.Sale
 	}
 	return nil
+}
+
+func (x *ResumeSaleResponse) GetLiveReloadPending() bool {
+	if x != nil {
+		return x.LiveReloadPending
+	}
+	return false
 }
 
 // ListSalesRequest asks for every sale.
@@ -779,7 +841,8 @@ type ReconcileResponse struct {
 	// live_units - (database_units - in_flight_units): positive means the live counter would
 	// sell more than exists, negative means it holds back units that could be sold.
 	Drift int64 `protobuf:"varint,5,opt,name=drift,proto3" json:"drift,omitempty"`
-	// True when repair was requested and the live counter was changed.
+	// True when repair was requested and the live sale was changed (or reloaded). False with a
+	// drift when a restock reached the live sale during the comparison: reconcile again.
 	Repaired      bool `protobuf:"varint,6,opt,name=repaired,proto3" json:"repaired,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -863,24 +926,30 @@ const file_fluxgate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x17fluxgate/v1/admin.proto\x12\vfluxgate.v1\x1a\x16fluxgate/v1/sale.proto\":\n" +
 	"\x11UpsertSaleRequest\x12%\n" +
-	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\"U\n" +
+	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\"\x85\x01\n" +
 	"\x12UpsertSaleResponse\x12%\n" +
 	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"8\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12.\n" +
+	"\x13live_reload_pending\x18\x03 \x01(\bR\x11liveReloadPending\"a\n" +
 	"\x0eRestockRequest\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x14\n" +
-	"\x05units\x18\x02 \x01(\x03R\x05units\"b\n" +
+	"\x05units\x18\x02 \x01(\x03R\x05units\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\"\xae\x01\n" +
 	"\x0fRestockResponse\x12%\n" +
 	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\x12(\n" +
-	"\x05stock\x18\x02 \x01(\v2\x12.fluxgate.v1.StockR\x05stock\"$\n" +
+	"\x05stock\x18\x02 \x01(\v2\x12.fluxgate.v1.StockR\x05stock\x12.\n" +
+	"\x13live_reload_pending\x18\x03 \x01(\bR\x11liveReloadPending\x12\x1a\n" +
+	"\breplayed\x18\x04 \x01(\bR\breplayed\"$\n" +
 	"\x10PauseSaleRequest\x12\x10\n" +
-	"\x03sku\x18\x01 \x01(\tR\x03sku\":\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\"j\n" +
 	"\x11PauseSaleResponse\x12%\n" +
-	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\"%\n" +
+	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\x12.\n" +
+	"\x13live_reload_pending\x18\x02 \x01(\bR\x11liveReloadPending\"%\n" +
 	"\x11ResumeSaleRequest\x12\x10\n" +
-	"\x03sku\x18\x01 \x01(\tR\x03sku\";\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\"k\n" +
 	"\x12ResumeSaleResponse\x12%\n" +
-	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\"\x12\n" +
+	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\x12.\n" +
+	"\x13live_reload_pending\x18\x02 \x01(\bR\x11liveReloadPending\"\x12\n" +
 	"\x10ListSalesRequest\"<\n" +
 	"\x11ListSalesResponse\x12'\n" +
 	"\x05sales\x18\x01 \x03(\v2\x11.fluxgate.v1.SaleR\x05sales\"'\n" +

@@ -33,7 +33,8 @@ const (
 	// resource_exhausted: over the sale's or the customer's admission rate. RetryInfo says when
 	// to retry; WaitingRoomTicket holds the caller's place.
 	RefusalReason_REFUSAL_REASON_RATE_LIMITED RefusalReason = 1
-	// failed_precondition: no units left (or fewer than the quantity asked for).
+	// failed_precondition: no units left at all. (Fewer units left than asked for is
+	// INSUFFICIENT_STOCK.)
 	RefusalReason_REFUSAL_REASON_SOLD_OUT RefusalReason = 2
 	// failed_precondition: the customer's per-sale limit would be exceeded.
 	// ErrorInfo.metadata["remaining"] says how many units they may still buy.
@@ -60,6 +61,9 @@ const (
 	RefusalReason_REFUSAL_REASON_DEPENDENCY_UNAVAILABLE RefusalReason = 12
 	// unauthenticated: admin call without a valid bearer token.
 	RefusalReason_REFUSAL_REASON_UNAUTHENTICATED RefusalReason = 13
+	// failed_precondition: fewer units are left than the quantity asked for, but some are.
+	// ErrorInfo.metadata["units_left"] says how many; an order for at most that many may succeed.
+	RefusalReason_REFUSAL_REASON_INSUFFICIENT_STOCK RefusalReason = 14
 )
 
 // Enum value maps for RefusalReason.
@@ -79,6 +83,7 @@ var (
 		11: "REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT",
 		12: "REFUSAL_REASON_DEPENDENCY_UNAVAILABLE",
 		13: "REFUSAL_REASON_UNAUTHENTICATED",
+		14: "REFUSAL_REASON_INSUFFICIENT_STOCK",
 	}
 	RefusalReason_value = map[string]int32{
 		"REFUSAL_REASON_UNSPECIFIED":               0,
@@ -95,6 +100,7 @@ var (
 		"REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT": 11,
 		"REFUSAL_REASON_DEPENDENCY_UNAVAILABLE":    12,
 		"REFUSAL_REASON_UNAUTHENTICATED":           13,
+		"REFUSAL_REASON_INSUFFICIENT_STOCK":        14,
 	}
 )
 
@@ -198,7 +204,7 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x11WaitingRoomTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
-	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\x8d\x04\n" +
+	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xb4\x04\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n" +
@@ -214,7 +220,8 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x12,\n" +
 	"(REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT\x10\v\x12)\n" +
 	"%REFUSAL_REASON_DEPENDENCY_UNAVAILABLE\x10\f\x12\"\n" +
-	"\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\rB\xb1\x01\n" +
+	"\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\r\x12%\n" +
+	"!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0eB\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vErrorsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (

@@ -127,6 +127,8 @@ func (x *OrderAccepted) GetRequestId() string {
 
 // OrderStatusChanged is published by the worker, protobuf binary, to topic
 // `fluxgate.order-status.v1` keyed by order id, after the change is committed to the database.
+// It is derived from what the database holds, and sent again whenever the order's event is
+// redelivered: the same change may arrive more than once, always with the same content.
 type OrderStatusChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The order's id.
@@ -235,8 +237,12 @@ type DeadLetter struct {
 	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// When the worker gave up on it.
 	DeadLetteredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=dead_lettered_at,json=deadLetteredAt,proto3" json:"dead_lettered_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The request id of the PlaceOrder call that produced the record, from the record's
+	// `request-id` header (or, when the header is missing, from the decoded event); empty when
+	// neither has one.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeadLetter) Reset() {
@@ -318,6 +324,13 @@ func (x *DeadLetter) GetDeadLetteredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *DeadLetter) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 var File_fluxgate_v1_events_proto protoreflect.FileDescriptor
 
 const file_fluxgate_v1_events_proto_rawDesc = "" +
@@ -341,7 +354,7 @@ const file_fluxgate_v1_events_proto_rawDesc = "" +
 	"\rreject_reason\x18\x04 \x01(\x0e2\x19.fluxgate.v1.RejectReasonR\frejectReason\x12\x1a\n" +
 	"\bquantity\x18\x05 \x01(\x05R\bquantity\x129\n" +
 	"\n" +
-	"changed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\x83\x02\n" +
+	"changed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"\xa2\x02\n" +
 	"\n" +
 	"DeadLetter\x12!\n" +
 	"\fsource_topic\x18\x01 \x01(\tR\vsourceTopic\x12)\n" +
@@ -350,7 +363,9 @@ const file_fluxgate_v1_events_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x05 \x01(\fR\x05value\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12D\n" +
-	"\x10dead_lettered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edeadLetteredAtB\xb1\x01\n" +
+	"\x10dead_lettered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edeadLetteredAt\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestIdB\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vEventsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (

@@ -56,7 +56,10 @@ type AdminServiceClient interface {
 	// On creation total_stock becomes the available stock; on update total_stock must be
 	// unchanged (use Restock to add units). Input errors are invalid_argument.
 	UpsertSale(context.Context, *connect.Request[v1.UpsertSaleRequest]) (*connect.Response[v1.UpsertSaleResponse], error)
-	// Restock adds units to a sale. It is not idempotent: each call adds `units` again.
+	// Restock adds units to a sale, once per idempotency key: a retry with the same key adds
+	// nothing more, completes a live part a failure left undone, and answers again. A key used
+	// for a different restock is refused with invalid_argument (IDEMPOTENCY_KEY_REUSED). Without
+	// a key, each call adds `units` again.
 	Restock(context.Context, *connect.Request[v1.RestockRequest]) (*connect.Response[v1.RestockResponse], error)
 	// PauseSale stops a sale from accepting orders. Pausing a paused sale changes nothing.
 	PauseSale(context.Context, *connect.Request[v1.PauseSaleRequest]) (*connect.Response[v1.PauseSaleResponse], error)
@@ -68,7 +71,11 @@ type AdminServiceClient interface {
 	GetSaleStats(context.Context, *connect.Request[v1.GetSaleStatsRequest]) (*connect.Response[v1.GetSaleStatsResponse], error)
 	// Reconcile compares the live stock counter (Redis) with the order database (PostgreSQL),
 	// counting orders still in flight between them, and with repair=true sets the counter to
-	// the value the database implies. Also reloads a sale whose live keys were lost.
+	// the value the database implies. Also reloads a sale whose live keys were lost: settings,
+	// stock, and each customer's purchases for the per-customer limit (the units of their
+	// recorded orders other than REJECTED ones, and of accepted orders not yet recorded). The
+	// reload waits until the worker has recorded every accepted order: before that it is refused
+	// with unavailable and changes nothing.
 	Reconcile(context.Context, *connect.Request[v1.ReconcileRequest]) (*connect.Response[v1.ReconcileResponse], error)
 }
 
@@ -185,7 +192,10 @@ type AdminServiceHandler interface {
 	// On creation total_stock becomes the available stock; on update total_stock must be
 	// unchanged (use Restock to add units). Input errors are invalid_argument.
 	UpsertSale(context.Context, *connect.Request[v1.UpsertSaleRequest]) (*connect.Response[v1.UpsertSaleResponse], error)
-	// Restock adds units to a sale. It is not idempotent: each call adds `units` again.
+	// Restock adds units to a sale, once per idempotency key: a retry with the same key adds
+	// nothing more, completes a live part a failure left undone, and answers again. A key used
+	// for a different restock is refused with invalid_argument (IDEMPOTENCY_KEY_REUSED). Without
+	// a key, each call adds `units` again.
 	Restock(context.Context, *connect.Request[v1.RestockRequest]) (*connect.Response[v1.RestockResponse], error)
 	// PauseSale stops a sale from accepting orders. Pausing a paused sale changes nothing.
 	PauseSale(context.Context, *connect.Request[v1.PauseSaleRequest]) (*connect.Response[v1.PauseSaleResponse], error)
@@ -197,7 +207,11 @@ type AdminServiceHandler interface {
 	GetSaleStats(context.Context, *connect.Request[v1.GetSaleStatsRequest]) (*connect.Response[v1.GetSaleStatsResponse], error)
 	// Reconcile compares the live stock counter (Redis) with the order database (PostgreSQL),
 	// counting orders still in flight between them, and with repair=true sets the counter to
-	// the value the database implies. Also reloads a sale whose live keys were lost.
+	// the value the database implies. Also reloads a sale whose live keys were lost: settings,
+	// stock, and each customer's purchases for the per-customer limit (the units of their
+	// recorded orders other than REJECTED ones, and of accepted orders not yet recorded). The
+	// reload waits until the worker has recorded every accepted order: before that it is refused
+	// with unavailable and changes nothing.
 	Reconcile(context.Context, *connect.Request[v1.ReconcileRequest]) (*connect.Response[v1.ReconcileResponse], error)
 }
 
