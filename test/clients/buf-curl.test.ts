@@ -7,7 +7,8 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { startGate } from '../../src/main-gate.js';
-import { adminToken, run, startSystem, type System } from './support.js';
+import { run } from '../support/processes.js';
+import { adminToken, startSystem, type System } from '../support/system.js';
 
 const buf = 'node_modules/.bin/buf';
 let system: System;
@@ -17,9 +18,9 @@ const busySku = 'CURL-3';
 
 beforeAll(async () => {
   system = await startSystem();
-  await system.openSale(sku, 10);
-  await system.openSale(soldOutSku, 1);
-  await system.openSale(busySku, 10, { rate: 1, burst: 1 });
+  await system.createSale(sku, { totalStock: 10 });
+  await system.createSale(soldOutSku, { totalStock: 1 });
+  await system.createSale(busySku, { totalStock: 10, admissionRate: 1, admissionBurst: 1 });
 });
 afterAll(() => system.close());
 

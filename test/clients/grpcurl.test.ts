@@ -6,7 +6,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run, startSystem, type System } from './support.js';
+import { run } from '../support/processes.js';
+import { startSystem, type System } from '../support/system.js';
 
 let grpcurl: string;
 let system: System;
@@ -20,8 +21,8 @@ beforeAll(async () => {
   });
   grpcurl = installed.stdout.trim();
   system = await startSystem();
-  await system.openSale(soldOutSku, 1);
-  await system.openSale(busySku, 10, { rate: 1, burst: 1 });
+  await system.createSale(soldOutSku, { totalStock: 1 });
+  await system.createSale(busySku, { totalStock: 10, admissionRate: 1, admissionBurst: 1 });
 }, 600_000);
 afterAll(() => system.close());
 

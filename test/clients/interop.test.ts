@@ -4,14 +4,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { run, startSystem, type System } from './support.js';
+import { run } from '../support/processes.js';
+import { startSystem, type System } from '../support/system.js';
 
 let system: System;
 const sku = 'INTEROP-1';
 
 beforeAll(async () => {
   system = await startSystem();
-  await system.openSale(sku, 10);
+  await system.createSale(sku, { totalStock: 10 });
 });
 afterAll(() => system.close());
 

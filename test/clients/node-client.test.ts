@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import { describeFailure, type FailureView } from '../../src/client/retry.js';
-import { run, startSystem, type System } from './support.js';
+import { run } from '../support/processes.js';
+import { startSystem, type System } from '../support/system.js';
 
 let system: System;
 
@@ -17,7 +18,7 @@ afterAll(() => system.close());
 
 describe('typed client', () => {
   test('a rate-limited order is retried after the delay the gate names, under one key', async () => {
-    await system.openSale('RETRY-1', 10, { rate: 1, burst: 1 });
+    await system.createSale('RETRY-1', { totalStock: 10, admissionRate: 1, admissionBurst: 1 });
     // The first order takes the sale's only token; the second must wait for the next one.
     await system.client.placeOrder({ sku: 'RETRY-1', quantity: 1, customerId: 'r1' });
     const retries: { failure: FailureView; waitMs: number }[] = [];
@@ -45,7 +46,7 @@ describe('typed client', () => {
   });
 
   test('final refusals (sold out, invalid) fail at once, with their reason', async () => {
-    await system.openSale('FINAL-1', 1);
+    await system.createSale('FINAL-1', { totalStock: 1 });
     await system.client.placeOrder({ sku: 'FINAL-1', quantity: 1, customerId: 'f1' });
     for (const [input, reason] of [
       [{ sku: 'FINAL-1', quantity: 1, customerId: 'f2' }, 'SOLD_OUT'],

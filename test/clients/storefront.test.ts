@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startSystem, type System } from './support.js';
+import { startSystem, type System } from '../support/system.js';
 
 let system: System;
 let browser: Browser;
@@ -38,7 +38,7 @@ const shot = (page: Page, name: string) =>
 
 describe('storefront in Chromium', () => {
   test('shows the live stock, buys, and follows the order to CONFIRMED', async () => {
-    await system.openSale('WEB-1', 3);
+    await system.createSale('WEB-1', { totalStock: 3 });
     const page = await open('WEB-1', 'web-buyer', '3');
     expect(await page.locator('#state').textContent()).toBe('on sale now');
     await shot(page, 'open');
@@ -58,7 +58,7 @@ describe('storefront in Chromium', () => {
   });
 
   test('waits in the waiting room while rate-limited, then gets in', async () => {
-    await system.openSale('WEB-2', 5, { rate: 1, burst: 1 });
+    await system.createSale('WEB-2', { totalStock: 5, admissionRate: 1, admissionBurst: 1 });
     const page = await open('WEB-2', 'web-waiter', '5');
     // Take the sale's only token, so the page's order must wait for the next one.
     await system.client.placeOrder({ sku: 'WEB-2', quantity: 1, customerId: 'other' });
@@ -72,7 +72,7 @@ describe('storefront in Chromium', () => {
   });
 
   test('says sold out and disables Buy; says when the per-customer limit is reached', async () => {
-    await system.openSale('WEB-3', 1);
+    await system.createSale('WEB-3', { totalStock: 1 });
     await system.client.placeOrder({ sku: 'WEB-3', quantity: 1, customerId: 'first' });
     const soldOut = await open('WEB-3', 'web-late', '0');
     await soldOut.locator('#state', { hasText: 'sold out' }).waitFor();
@@ -83,7 +83,7 @@ describe('storefront in Chromium', () => {
     await shot(soldOut, 'sold-out');
     await soldOut.close();
 
-    await system.openSale('WEB-4', 10, { limit: 1 });
+    await system.createSale('WEB-4', { totalStock: 10, perCustomerLimit: 1 });
     await system.client.placeOrder({ sku: 'WEB-4', quantity: 1, customerId: 'web-limited' });
     const limited = await open('WEB-4', 'web-limited', '9');
     await limited.click('#buy-button');

@@ -8,13 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, expect, test } from 'vitest';
-import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { createFluxGateClient } from '../../src/client/node.js';
 import type { Config } from '../../src/config.js';
 import { createOrm } from '../../src/persistence/orm.js';
-import { adminToken, openSale } from '../clients/support.js';
-import { eventually, redisFor } from '../integration/support.js';
-import { envFor, exited, spawnGate, spawnProcess, type Spawned } from './support.js';
+import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
+import { createTestSale, testSale } from '../support/sales.js';
+import { eventually, redisFor } from '../support/stack.js';
+import { adminToken } from '../support/system.js';
+import { reasonOf } from '../support/wire.js';
 
 const running: Spawned[] = [];
 let used: Config | undefined;
@@ -53,7 +54,7 @@ test('Restock with the counter lost and the worker behind: recorded once, pendin
     (await client.admin.listSales({})).sales.find((s) => s.sku === sku)?.totalStock;
   try {
     const worker = await startWorker();
-    await openSale(client, sku, 1500);
+    await createTestSale(client.admin, testSale(sku, { totalStock: 1500 }));
     for (const c of ['a', 'b', 'c', 'd', 'e']) await place(c, 2);
     await eventually(
       async () => (await client.admin.getSaleStats({ sku })).stats?.confirmed === 5n,
@@ -87,9 +88,7 @@ test('Restock with the counter lost and the worker behind: recorded once, pendin
       .restock({ sku, units: 5n, idempotencyKey: key })
       .catch((e: unknown) => ConnectError.from(e));
     expect(reused).toBeInstanceOf(ConnectError);
-    expect((reused as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe(
-      'IDEMPOTENCY_KEY_REUSED',
-    );
+    expect(reasonOf(reused)).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await totalStock()).toBe(1600n);
 
     // The worker resumes; the same retry now reloads the sale, with the 100 units once.

@@ -6,15 +6,9 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
-import { eventually, isolatedConfig } from '../integration/support.js';
-import {
-  createOrderStream,
-  exited,
-  spawnWorker,
-  startServer,
-  stopServer,
-  type OrderStream,
-} from './support.js';
+import { createOrderStream, type OrderStream } from '../support/order-stream.js';
+import { exited, spawnWorker, startServer, stopServer } from '../support/processes.js';
+import { eventually, isolatedConfig } from '../support/stack.js';
 
 const config = isolatedConfig({ logLevel: 'error' });
 const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });

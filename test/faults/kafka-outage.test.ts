@@ -10,15 +10,9 @@ import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { decodeOrderAccepted } from '../../src/kafka/codec.js';
 import { createTopics } from '../../src/kafka/topics.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import {
-  eventually,
-  isolatedConfig,
-  loadOpenSale,
-  openSale,
-  readTopic,
-  redisFor,
-} from '../integration/support.js';
-import { startServer, stopServer } from './support.js';
+import { startServer, stopServer } from '../support/processes.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { eventually, isolatedConfig, readTopic, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig({
   outboxGraceMs: 1000,
@@ -30,7 +24,7 @@ let gate: RunningGate;
 
 beforeAll(async () => {
   gate = await startGate(config);
-  await loadOpenSale(redis, keys, openSale('OUTAGE-1', { totalStock: 1000 }));
+  await loadTestSale(redis, keys, testSale('OUTAGE-1', { totalStock: 1000 }));
 });
 
 afterAll(async () => {

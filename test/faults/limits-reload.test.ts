@@ -6,15 +6,15 @@
  * A REJECTED order gave its customer nothing, and does not count against the limit.
  */
 import { randomUUID } from 'node:crypto';
-import { ConnectError } from '@connectrpc/connect';
 import { afterAll, expect, test } from 'vitest';
-import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { createFluxGateClient } from '../../src/client/node.js';
 import type { Config } from '../../src/config.js';
 import { createOrm } from '../../src/persistence/orm.js';
-import { adminToken, openSale } from '../clients/support.js';
-import { eventually, redisFor } from '../integration/support.js';
-import { envFor, exited, spawnGate, spawnProcess, type Spawned } from './support.js';
+import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
+import { createTestSale, testSale } from '../support/sales.js';
+import { eventually, redisFor } from '../support/stack.js';
+import { adminToken } from '../support/system.js';
+import { reasonOf } from '../support/wire.js';
 
 const running: Spawned[] = [];
 let used: Config | undefined;
@@ -46,10 +46,7 @@ test('after Redis loses the sales, Reconcile(repair) restores what each customer
     client.orders.placeOrder({ sku, quantity, customerId, idempotencyKey: randomUUID() });
   /** The refusal reason of an order, or 'ACCEPTED'. */
   const outcome = (sku: string, customerId: string, quantity: number) =>
-    place(sku, customerId, quantity).then(
-      () => 'ACCEPTED',
-      (e: unknown) => ConnectError.from(e).findDetails(ErrorInfoSchema)[0]?.reason,
-    );
+    place(sku, customerId, quantity).then(() => 'ACCEPTED', reasonOf);
   const recorded = (sku: string, confirmed: bigint, rejected: bigint) =>
     eventually(
       async () => {
@@ -61,7 +58,10 @@ test('after Redis loses the sales, Reconcile(repair) restores what each customer
     );
   try {
     // LIMIT-1: 20 units, 3 per customer. alice and bob reach the limit, carol buys 1.
-    await openSale(client, 'LIMIT-1', 20, { limit: 3 });
+    await createTestSale(
+      client.admin,
+      testSale('LIMIT-1', { totalStock: 20, perCustomerLimit: 3 }),
+    );
     await place('LIMIT-1', 'alice', 2);
     await place('LIMIT-1', 'alice', 1);
     await place('LIMIT-1', 'bob', 3);
@@ -71,7 +71,10 @@ test('after Redis loses the sales, Reconcile(repair) restores what each customer
 
     // REJECT-1: 3 units, 3 per customer, and a live counter 3 units too high (drift), so the
     // gate accepts erin's order that the database then rejects: erin holds nothing.
-    await openSale(client, 'REJECT-1', 3, { limit: 3 });
+    await createTestSale(
+      client.admin,
+      testSale('REJECT-1', { totalStock: 3, perCustomerLimit: 3 }),
+    );
     await redis.incrby(keys.stock('REJECT-1'), 3);
     await place('REJECT-1', 'dave', 3);
     await recorded('REJECT-1', 1n, 0n);

@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createFluxGateClient } from '../../src/client/node.js';
 import { createTopics } from '../../src/kafka/topics.js';
-import { adminToken, openSale } from '../clients/support.js';
-import { readTopic } from '../integration/support.js';
-import { envFor, exited, spawnGate, spawnProcess, type Spawned } from './support.js';
+import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
+import { createTestSale, testSale } from '../support/sales.js';
+import { readTopic } from '../support/stack.js';
+import { adminToken } from '../support/system.js';
 
 const running: Spawned[] = [];
 afterAll(async () => {
@@ -26,7 +27,7 @@ describe('logs', () => {
     running.push(gate, worker);
     await worker.waitFor(/"msg":"worker consuming"/);
     const client = createFluxGateClient({ baseUrl: url, adminToken });
-    await openSale(client, 'LOG-1', 5);
+    await createTestSale(client.admin, testSale('LOG-1', { totalStock: 5 }));
 
     const reqId = randomUUID();
     const idempotencyKey = `secret-key-${randomUUID()}`;

@@ -15,10 +15,8 @@ import { createFluxGateClient } from '../../src/client/node.js';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { createOrm } from '../../src/persistence/orm.js';
-import { adminToken, openSale } from '../clients/support.js';
-import { eventually, isolatedConfig, redisFor } from '../integration/support.js';
+import { createOrderStream } from '../support/order-stream.js';
 import {
-  createOrderStream,
   envFor,
   exited,
   freePort,
@@ -26,7 +24,10 @@ import {
   spawnProcess,
   spawnWorker,
   type Spawned,
-} from './support.js';
+} from '../support/processes.js';
+import { createTestSale, testSale } from '../support/sales.js';
+import { eventually, isolatedConfig, redisFor } from '../support/stack.js';
+import { adminToken } from '../support/system.js';
 
 describe('SIGTERM', () => {
   let worker: RunningWorker | undefined;
@@ -38,7 +39,15 @@ describe('SIGTERM', () => {
     const client = createFluxGateClient({ baseUrl: url, adminToken });
     const sku = 'TERM-1';
     const total = 1_000_000;
-    await openSale(client, sku, total, { limit: 1000, rate: 100_000, burst: 100_000 });
+    await createTestSale(
+      client.admin,
+      testSale(sku, {
+        totalStock: total,
+        perCustomerLimit: 1000,
+        admissionRate: 100_000,
+        admissionBurst: 100_000,
+      }),
+    );
 
     // 16 buyers order in a loop (no retries, so every answer is seen as it came) until the
     // gate is gone; SIGTERM lands in the middle.
@@ -142,7 +151,10 @@ describe('SIGTERM', () => {
   test('a second SIGTERM while draining forces exit', async () => {
     const { gate, url } = await spawnGate({ shutdownGraceMs: 60_000 });
     // A watch of a live sale keeps a call in flight, so the first SIGTERM waits for it.
-    await openSale(createFluxGateClient({ baseUrl: url, adminToken }), 'TERM-2', 10);
+    await createTestSale(
+      createFluxGateClient({ baseUrl: url, adminToken }).admin,
+      testSale('TERM-2', { totalStock: 10 }),
+    );
     const inventory = createClient(InventoryService, createGrpcTransport({ baseUrl: url }));
     const updates: unknown[] = [];
     const watching = (async () => {

@@ -3,8 +3,9 @@
  * exactly once and the stock moved by exactly the confirmed quantities.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { eventually, isolatedConfig } from '../integration/support.js';
-import { createOrderStream, exited, spawnWorker, type OrderStream } from './support.js';
+import { createOrderStream, type OrderStream } from '../support/order-stream.js';
+import { exited, spawnWorker } from '../support/processes.js';
+import { eventually, isolatedConfig } from '../support/stack.js';
 
 const config = isolatedConfig({ logLevel: 'warn' });
 let stream: OrderStream;

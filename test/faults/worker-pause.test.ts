@@ -10,9 +10,17 @@ import { afterAll, expect, test } from 'vitest';
 import { OrderStatus, RejectReason } from '../../gen/fluxgate/v1/order_pb.js';
 import { createFluxGateClient, type FluxGateClient } from '../../src/client/node.js';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
-import { adminToken, openSale } from '../clients/support.js';
-import { eventually } from '../integration/support.js';
-import { envFor, exited, freePort, spawnGate, spawnProcess, type Spawned } from './support.js';
+import {
+  envFor,
+  exited,
+  freePort,
+  spawnGate,
+  spawnProcess,
+  type Spawned,
+} from '../support/processes.js';
+import { createTestSale, testSale } from '../support/sales.js';
+import { eventually } from '../support/stack.js';
+import { adminToken } from '../support/system.js';
 
 /** Longer than the worker's group session (10 s), so the coordinator drops the member. */
 const pauseMs = 20_000;
@@ -42,7 +50,15 @@ test('worker frozen past its session right after a batch commits: GetOrder on bo
     (baseUrl) => createFluxGateClient({ baseUrl, adminToken }),
   );
   const sku = 'PAUSE-1';
-  await openSale(clients[0]!, sku, 1_000_000, { limit: 1_000_000, rate: 100_000, burst: 100_000 });
+  await createTestSale(
+    clients[0]!.admin,
+    testSale(sku, {
+      totalStock: 1_000_000,
+      perCustomerLimit: 1_000_000,
+      admissionRate: 100_000,
+      admissionBurst: 100_000,
+    }),
+  );
 
   const db = new pg.Client({ connectionString: config.databaseUrl });
   await db.connect();

@@ -5,7 +5,6 @@
  * customer's purchases.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createAdmin, type Admin } from '../../src/domain/admin.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
@@ -14,16 +13,15 @@ import { runMigrations } from '../../src/main-migrate.js';
 import { createOrderBatchStore } from '../../src/persistence/order-batch.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { createRepository } from '../../src/persistence/repository.js';
-import { createKeys } from '../../src/redis/keys.js';
 import { createRedisSaleStore } from '../../src/redis/sale-store.js';
 import { registerScripts } from '../../src/redis/scripts.js';
 import { randomAcceptedOrder } from '../fixtures/orders.js';
-import { isolatedConfig, openSale } from './support.js';
+import { testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
-const keys = createKeys(config.redisKeyPrefix);
+const { redis, keys } = redisFor(config);
 let orm: MikroORM;
-let redis: Redis;
 let db: SaleDatabase;
 let live: LiveSales;
 let admin: Admin;
@@ -33,7 +31,6 @@ let lag = 0;
 beforeAll(async () => {
   await runMigrations(config);
   orm = await createOrm(config.databaseUrl, config.databaseSchema);
-  redis = new Redis(config.redisUrl);
   registerScripts(redis);
   db = createRepository(orm.em);
   live = createRedisSaleStore(redis, keys);
@@ -53,7 +50,7 @@ const totalStock = async (sku: string) => (await db.getSale(sku))?.sale.totalSto
 
 describe('restock', () => {
   test('a restock whose live part failed is completed, once, by its retry', async () => {
-    await admin.upsertSale(openSale('RS-1', { totalStock: 100 }));
+    await admin.upsertSale(testSale('RS-1', { totalStock: 100 }));
     const failing = createAdmin({
       db,
       live: { ...live, restock: () => Promise.reject(new Error('Redis went away')) },
@@ -72,7 +69,7 @@ describe('restock', () => {
   });
 
   test('restocks reaching the live sale out of order each count once', async () => {
-    await admin.upsertSale(openSale('RS-2', { totalStock: 100 }));
+    await admin.upsertSale(testSale('RS-2', { totalStock: 100 }));
     const first = await db.restock('RS-2', 100, 'rs-2-a');
     const second = await db.restock('RS-2', 200, 'rs-2-b');
     expect([first?.totalStockAfter, second?.totalStockAfter]).toEqual([200, 400]);
@@ -85,7 +82,7 @@ describe('restock', () => {
   });
 
   test('a key used for another restock is refused and changes nothing', async () => {
-    await admin.upsertSale(openSale('RS-3', { totalStock: 10 }));
+    await admin.upsertSale(testSale('RS-3', { totalStock: 10 }));
     await admin.restock('RS-3', 5, 'rs-3-a');
     await expect(admin.restock('RS-3', 6, 'rs-3-a')).rejects.toMatchObject({
       reason: 'IDEMPOTENCY_KEY_REUSED',
@@ -97,7 +94,7 @@ describe('restock', () => {
   });
 
   test('a reconcile repair computed before a restock reached the live sale is not applied', async () => {
-    await admin.upsertSale(openSale('RS-4', { totalStock: 10 }));
+    await admin.upsertSale(testSale('RS-4', { totalStock: 10 }));
     const seen = await live.snapshot('RS-4');
     const recorded = await db.restock('RS-4', 5, 'rs-4-a');
     await live.restock('RS-4', recorded?.totalStockAfter ?? 0);
@@ -119,7 +116,7 @@ describe('reload', () => {
 
   test('counts outbox orders the database has not recorded, once, in the stock and the limits', async () => {
     const sku = 'RL-1';
-    await admin.upsertSale(openSale(sku, { totalStock: 20, perCustomerLimit: 5 }));
+    await admin.upsertSale(testSale(sku, { totalStock: 20, perCustomerLimit: 5 }));
     const ann = randomAcceptedOrder(sku, 2, 'ann');
     const ben = randomAcceptedOrder(sku, 1, 'ben'); // recorded, its outbox entry not yet removed
     const cat = randomAcceptedOrder(sku, 2, 'cat'); // in the outbox only
@@ -164,7 +161,7 @@ describe('reload', () => {
 
   test('writes nothing when the outbox moved since the load was computed, or the sale is whole', async () => {
     const sku = 'RL-2';
-    await admin.upsertSale(openSale(sku, { totalStock: 10 }));
+    await admin.upsertSale(testSale(sku, { totalStock: 10 }));
     const sale = (await db.getSale(sku))?.sale;
     if (!sale) throw new Error('no sale');
     await redis.del(keys.sale(sku), keys.stock(sku));
@@ -185,7 +182,7 @@ describe('reload', () => {
 
   test('a sale with thousands of customers is reloaded in chunks, each count once', async () => {
     const sku = 'RL-3';
-    await admin.upsertSale(openSale(sku, { totalStock: 10 }));
+    await admin.upsertSale(testSale(sku, { totalStock: 10 }));
     const sale = (await db.getSale(sku))?.sale;
     if (!sale) throw new Error('no sale');
     await redis.del(keys.stock(sku));

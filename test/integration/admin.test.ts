@@ -1,23 +1,17 @@
 /** Running a sale: the admin guard, bad admin input, pause and resume. */
 import { Code, ConnectError } from '@connectrpc/connect';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import { SaleState } from '../../gen/fluxgate/v1/sale_pb.js';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
-import {
-  adminAuth,
-  adminToken,
-  reasonOf,
-  redisSnapshot,
-  startLiveSale,
-  upsertRequest,
-  type LiveSale,
-} from './support.js';
+import { testSale, upsertRequest } from '../support/sales.js';
+import { redisSnapshot } from '../support/stack.js';
+import { adminAuth, adminToken, startSystem, type System } from '../support/system.js';
+import { reasonOf } from '../support/wire.js';
 
-let live: LiveSale;
+let live: System;
 beforeAll(async () => {
-  live = await startLiveSale();
+  live = await startSystem();
 });
 afterAll(async () => {
   await live.close();
@@ -25,7 +19,10 @@ afterAll(async () => {
 
 describe('admin guard', () => {
   const calls: [string, (options: { headers?: Record<string, string> }) => Promise<unknown>][] = [
-    ['UpsertSale', (o) => live.admin.upsertSale(upsertRequest('GUARD-1', 10), o)],
+    [
+      'UpsertSale',
+      (o) => live.admin.upsertSale(upsertRequest(testSale('GUARD-1', { totalStock: 10 })), o),
+    ],
     ['Restock', (o) => live.admin.restock({ sku: 'GUARD-0', units: 5n }, o)],
     ['PauseSale', (o) => live.admin.pauseSale({ sku: 'GUARD-0' }, o)],
     ['ResumeSale', (o) => live.admin.resumeSale({ sku: 'GUARD-0' }, o)],
@@ -35,7 +32,7 @@ describe('admin guard', () => {
   ];
 
   beforeAll(async () => {
-    await live.admin.upsertSale(upsertRequest('GUARD-0', 10), adminAuth);
+    await live.admin.upsertSale(upsertRequest(testSale('GUARD-0', { totalStock: 10 })), adminAuth);
   });
 
   test.each(calls)(
@@ -62,7 +59,7 @@ describe('admin guard', () => {
 });
 
 test('pause refuses orders with SALE_PAUSED until resume; the stock shows PAUSED meanwhile', async () => {
-  await live.admin.upsertSale(upsertRequest('PAUSE-1', 10), adminAuth);
+  await live.admin.upsertSale(upsertRequest(testSale('PAUSE-1', { totalStock: 10 })), adminAuth);
   expect((await live.admin.pauseSale({ sku: 'PAUSE-1' }, adminAuth)).sale?.paused).toBe(true);
   expect(reasonOf(await live.place('PAUSE-1', 'a').catch((e: unknown) => e))).toBe('SALE_PAUSED');
   expect((await live.inventory.getStock({ sku: 'PAUSE-1' })).stock?.state).toBe(SaleState.PAUSED);
@@ -71,28 +68,41 @@ test('pause refuses orders with SALE_PAUSED until resume; the stock shows PAUSED
 });
 
 test('bad admin input is invalid_argument, naming the field, and changes nothing', async () => {
-  await live.admin.upsertSale(upsertRequest('ADMIN-BAD-1', 10), adminAuth);
+  await live.admin.upsertSale(
+    upsertRequest(testSale('ADMIN-BAD-1', { totalStock: 10 })),
+    adminAuth,
+  );
   const cases: [string, () => Promise<unknown>, string][] = [
     [
       'ends before it starts',
       () =>
         live.admin.upsertSale(
-          upsertRequest('ADMIN-BAD-2', 10, { endsAt: timestampFromMs(Date.now() - 5000) }),
+          upsertRequest(testSale('ADMIN-BAD-2', { totalStock: 10, endsAtMs: Date.now() - 5000 })),
           adminAuth,
         ),
       'sale.ends_at',
     ],
     [
       'no total stock',
-      () => live.admin.upsertSale(upsertRequest('ADMIN-BAD-2', 0), adminAuth),
+      () =>
+        live.admin.upsertSale(upsertRequest(testSale('ADMIN-BAD-2', { totalStock: 0 })), adminAuth),
       'sale.total_stock',
     ],
     [
       'changing total stock of an existing sale',
-      () => live.admin.upsertSale(upsertRequest('ADMIN-BAD-1', 99), adminAuth),
+      () =>
+        live.admin.upsertSale(
+          upsertRequest(testSale('ADMIN-BAD-1', { totalStock: 99 })),
+          adminAuth,
+        ),
       'sale.total_stock',
     ],
-    ['bad sku', () => live.admin.upsertSale(upsertRequest('bad sku', 10), adminAuth), 'sale.sku'],
+    [
+      'bad sku',
+      () =>
+        live.admin.upsertSale(upsertRequest(testSale('bad sku', { totalStock: 10 })), adminAuth),
+      'sale.sku',
+    ],
     [
       'restock of zero units',
       () => live.admin.restock({ sku: 'ADMIN-BAD-1', units: 0n }, adminAuth),

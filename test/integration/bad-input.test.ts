@@ -6,7 +6,8 @@ import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { badInputs } from '../fixtures/bad-inputs.js';
-import { isolatedConfig, loadOpenSale, openSale, redisFor, redisSnapshot } from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
 describe('bad input', () => {
   // A gate and key prefix of its own, so the snapshot sees nothing but this suite's requests.
@@ -25,7 +26,7 @@ describe('bad input', () => {
 
   beforeAll(async () => {
     gate = await startGate(ownConfig);
-    await loadOpenSale(own.redis, own.keys, openSale('BAD-1', { totalStock: 10 }));
+    await loadTestSale(own.redis, own.keys, testSale('BAD-1', { totalStock: 10 }));
     client = createClient(OrderGateService, createGrpcTransport({ baseUrl: gate.url }));
   });
 

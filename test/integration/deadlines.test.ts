@@ -19,7 +19,8 @@ import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1
 import { ServerReflection } from '../../gen/grpc/reflection/v1/reflection_pb.js';
 import { buildServer } from '../../src/gate/build-server.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import { isolatedConfig, loadOpenSale, openSale, redisFor, redisSnapshot } from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
 // The outbox relay takes a lock key in Redis on its own timer: kept out of the snapshots.
 const config = isolatedConfig({ outboxRelayIntervalMs: 600_000 });
@@ -159,7 +160,7 @@ describe('through the real gate', () => {
 
   beforeAll(async () => {
     gate = await startGate(config);
-    await loadOpenSale(redis, keys, openSale('DEADLINE-1'));
+    await loadTestSale(redis, keys, testSale('DEADLINE-1'));
   });
   afterAll(async () => {
     await gate.close();

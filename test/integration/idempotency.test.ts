@@ -7,14 +7,9 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import {
-  isolatedConfig,
-  loadOpenSale,
-  openSale,
-  orderClient,
-  reasonOf,
-  redisFor,
-} from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
+import { orderClient, reasonOf } from '../support/wire.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -37,7 +32,7 @@ describe('idempotency', () => {
   let client: Client<typeof OrderGateService>;
 
   beforeAll(async () => {
-    await loadOpenSale(redis, keys, openSale('IDEM-1', { totalStock: 50 }));
+    await loadTestSale(redis, keys, testSale('IDEM-1', { totalStock: 50 }));
     client = connectClient(gates[0]!);
   });
 
@@ -85,7 +80,7 @@ describe('idempotency', () => {
   });
 
   test('a refusal is replayed too: same key after a restock still gets SOLD_OUT', async () => {
-    await loadOpenSale(redis, keys, openSale('IDEM-2', { totalStock: 1 }));
+    await loadTestSale(redis, keys, testSale('IDEM-2', { totalStock: 1 }));
     await client.placeOrder({ ...request, sku: 'IDEM-2', quantity: 1, idempotencyKey: 'last' });
     const big = { sku: 'IDEM-2', quantity: 2, customerId: 'bob', idempotencyKey: 'idem-key-2' };
     expect(reasonOf(await client.placeOrder(big).catch((e: unknown) => e))).toBe('SOLD_OUT');

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
 import { describeFailure } from '../../src/client/retry.js';
-import { startSystem, type System } from '../clients/support.js';
-import { eventually } from './support.js';
+import { eventually } from '../support/stack.js';
+import { startSystem, type System } from '../support/system.js';
 
 let system: System;
 
@@ -39,8 +39,8 @@ const scrape = async (base: string) => {
 describe('metrics after a small sale', () => {
   test('gate and worker counters match what happened', async () => {
     const { client } = system;
-    await system.openSale('OPS-1', 5);
-    await system.openSale('OPS-2', 100, { rate: 1, burst: 1 });
+    await system.createSale('OPS-1', { totalStock: 5 });
+    await system.createSale('OPS-2', { totalStock: 100, admissionRate: 1, admissionBurst: 1 });
     // 3 orders of 1 and 2 units take all 5 units; 2 more are refused SOLD_OUT; 1 replay;
     // 1 invalid; on OPS-2 one order gets in and 2 are rate-limited.
     const accepted = [];
@@ -119,7 +119,7 @@ describe('metrics after a small sale', () => {
     expect(requests('INVALID_ARGUMENT')).toBe(1);
     expect(requests('RATE_LIMITED')).toBe(2);
     expect(sample(gate, 'fluxgate_gate_rate_limited_total', { sku: 'OPS-2' })).toBe(2);
-    // Admin calls are counted like every other RPC: openSale's two upserts, and one refused.
+    // Admin calls are counted like every other RPC: createSale's two upserts, and one refused.
     expect(
       sample(gate, 'fluxgate_gate_requests_total', {
         rpc: 'AdminService.UpsertSale',

@@ -14,25 +14,24 @@ import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { SaleState } from '../../gen/fluxgate/v1/sale_pb.js';
 import { createRedisOrderStore } from '../../src/redis/order-store.js';
-import {
-  adminAuth,
-  eventually,
-  reasonOf,
-  startLiveSale,
-  upsertRequest,
-  type LiveSale,
-} from './support.js';
+import { testSale, upsertRequest } from '../support/sales.js';
+import { eventually } from '../support/stack.js';
+import { adminAuth, startSystem, type System } from '../support/system.js';
+import { reasonOf } from '../support/wire.js';
 
-let live: LiveSale;
+let live: System;
 beforeAll(async () => {
-  live = await startLiveSale();
+  live = await startSystem();
 });
 afterAll(async () => {
   await live.close();
 });
 
 test('a full sale: orders watched from PENDING to CONFIRMED, the stock stream reaching 0, statistics that add up', async () => {
-  const created = await live.admin.upsertSale(upsertRequest('FLOW-1', 6), adminAuth);
+  const created = await live.admin.upsertSale(
+    upsertRequest(testSale('FLOW-1', { totalStock: 6 })),
+    adminAuth,
+  );
   expect(created.created).toBe(true);
 
   const stockUpdates: bigint[] = [];
@@ -127,7 +126,9 @@ describe('WatchOrder', () => {
     ['gRPC', (url: string) => createGrpcTransport({ baseUrl: url })],
     ['gRPC-Web', (url: string) => createGrpcWebTransport({ baseUrl: url, httpVersion: '1.1' })],
   ])('over %s: streams to the final status and ends', async (_, transport) => {
-    await live.admin.upsertSale(upsertRequest('WATCH-1', 100), adminAuth).catch(() => undefined);
+    await live.admin
+      .upsertSale(upsertRequest(testSale('WATCH-1', { totalStock: 100 })), adminAuth)
+      .catch(() => undefined);
     const client = createClient(OrderGateService, transport(live.gate.url));
     const placed = await client.placeOrder({
       sku: 'WATCH-1',

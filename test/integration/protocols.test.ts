@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import { isolatedConfig, loadOpenSale, openSale, reasonOf, redisFor } from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
+import { reasonOf } from '../support/wire.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -44,7 +46,7 @@ describe('protocols: one port serves them all', () => {
   ];
 
   beforeAll(async () => {
-    await loadOpenSale(redis, keys, openSale('PROTO-1', { totalStock: 100 }));
+    await loadTestSale(redis, keys, testSale('PROTO-1', { totalStock: 100 }));
   });
 
   test.each(transports)(

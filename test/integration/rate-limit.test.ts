@@ -3,14 +3,9 @@ import type { ConnectError } from '@connectrpc/connect';
 import http from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import {
-  isolatedConfig,
-  loadOpenSale,
-  openSale,
-  orderClient,
-  reasonOf,
-  redisFor,
-} from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
+import { orderClient, reasonOf } from '../support/wire.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -30,10 +25,10 @@ afterAll(async () => {
 test('token bucket: a flood admits at most burst + rate x time in any window, with no boundary double burst', async () => {
   const rate = 20;
   const burst = 10;
-  await loadOpenSale(
+  await loadTestSale(
     redis,
     keys,
-    openSale('BUCKET-1', { totalStock: 1_000_000, admissionRate: rate, admissionBurst: burst }),
+    testSale('BUCKET-1', { totalStock: 1_000_000, admissionRate: rate, admissionBurst: burst }),
   );
   const client = orderClient(gate.url, agent);
   const admittedAt: number[] = [];

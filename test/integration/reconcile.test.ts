@@ -5,18 +5,20 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { adminAuth, eventually, startLiveSale, upsertRequest, type LiveSale } from './support.js';
+import { testSale, upsertRequest } from '../support/sales.js';
+import { eventually } from '../support/stack.js';
+import { adminAuth, startSystem, type System } from '../support/system.js';
 
-let live: LiveSale;
+let live: System;
 beforeAll(async () => {
-  live = await startLiveSale();
+  live = await startSystem();
 });
 afterAll(async () => {
   await live.close();
 });
 
 test('reconcile reports the exact drift of a corrupted counter and repairs it', async () => {
-  await live.admin.upsertSale(upsertRequest('RECON-1', 20), adminAuth);
+  await live.admin.upsertSale(upsertRequest(testSale('RECON-1', { totalStock: 20 })), adminAuth);
   for (const c of ['a', 'b', 'c']) await live.place('RECON-1', c, 2);
   await eventually(
     async () =>
@@ -50,7 +52,7 @@ test('reconcile reports the exact drift of a corrupted counter and repairs it', 
 });
 
 test('Redis loses the sale mid-sale: no order is accepted until reload; after reload, no overselling', async () => {
-  await live.admin.upsertSale(upsertRequest('LOST-1', 10), adminAuth);
+  await live.admin.upsertSale(upsertRequest(testSale('LOST-1', { totalStock: 10 })), adminAuth);
   for (const c of ['a', 'b', 'c']) await live.place('LOST-1', c, 2);
 
   // The loss: every key of the sale is gone (the outbox was drained: these orders are in Kafka).

@@ -10,15 +10,9 @@ import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { decodeOrderAccepted } from '../../src/kafka/codec.js';
 import { createTopics } from '../../src/kafka/topics.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import {
-  isolatedConfig,
-  loadOpenSale,
-  openSale,
-  orderClient,
-  readTopic,
-  reasonOf,
-  redisFor,
-} from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, readTopic, redisFor } from '../support/stack.js';
+import { orderClient, reasonOf } from '../support/wire.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -38,7 +32,7 @@ afterAll(async () => {
 });
 
 test('sell-out race: 2,000 concurrent orders through two gates never sell more than 100 units', async () => {
-  await loadOpenSale(redis, keys, openSale('RACE-1', { totalStock: 100 }));
+  await loadTestSale(redis, keys, testSale('RACE-1', { totalStock: 100 }));
   const clients = gates.map(connectClient);
   const attempts = Array.from({ length: 2000 }, (_, i) => ({
     client: clients[i % clients.length]!,

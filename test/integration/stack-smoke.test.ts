@@ -7,7 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, expect, test } from 'vitest';
 import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
 import { createOrm, migrate } from '../../src/persistence/orm.js';
-import { isolatedConfig, redisFor } from './support.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
 const { redis } = redisFor(config);

@@ -14,7 +14,8 @@ import type { PublishOutcome } from '../../src/domain/ports.js';
 import { Refusal, type RefusalFacts, type RefusalReason } from '../../src/domain/refusal.js';
 import { createRedisReservationStore } from '../../src/redis/reservation-store.js';
 import { registerScripts } from '../../src/redis/scripts.js';
-import { isolatedConfig, loadOpenSale, openSale, redisFor } from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -67,7 +68,7 @@ async function answerOf(
 describe('the sequence that used to give a false SOLD_OUT', () => {
   test('2 units left, an order for 3: INSUFFICIENT_STOCK with units left 2; orders for 1 and 1 then succeed; the refusal replays as given', async () => {
     const sku = `SEQ-${randomBytes(3).toString('hex')}`;
-    await loadOpenSale(redis, keys, openSale(sku, { totalStock: 5 }));
+    await loadTestSale(redis, keys, testSale(sku, { totalStock: 5 }));
     const { placer } = placerFor();
     const order = (idempotencyKey: string, quantity: number): ValidOrderRequest => ({
       sku,
@@ -192,10 +193,10 @@ test('random histories of orders, publishes that succeed, fail or hang, restocks
     fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 30 }), async (steps) => {
       const sku = `PROP-${(run++).toString(36)}-${randomBytes(2).toString('hex')}`;
       const model = new Model(6, 5);
-      await loadOpenSale(
+      await loadTestSale(
         redis,
         keys,
-        openSale(sku, { totalStock: model.stock, perCustomerLimit: model.limit }),
+        testSale(sku, { totalStock: model.stock, perCustomerLimit: model.limit }),
       );
       const { placer, publisher } = placerFor();
       for (const step of steps) {

@@ -7,7 +7,8 @@
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
-import { isolatedConfig, loadOpenSale, openSale, redisFor, redisSnapshot } from './support.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
 // The outbox relay takes a lock key in Redis on its own timer: kept out of the snapshots.
 const config = isolatedConfig({ outboxRelayIntervalMs: 600_000 });
@@ -168,7 +169,7 @@ function expectCallersError(answer: Answer, httpStatus?: number) {
 
 beforeAll(async () => {
   gate = await startGate(config);
-  await loadOpenSale(redis, keys, openSale('WIRE-1'));
+  await loadTestSale(redis, keys, testSale('WIRE-1'));
   before = await redisSnapshot(redis, config.redisKeyPrefix);
 });
 

@@ -17,7 +17,7 @@ import { ProductSchema } from '../../src/persistence/entities.js';
 import { recordedOrdersSql } from '../../src/persistence/order-batch.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { createRedisOrderStore } from '../../src/redis/order-store.js';
-import { eventually, isolatedConfig, redisFor } from './support.js';
+import { eventually, isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
 const topics = createTopics(config.topicPrefix);

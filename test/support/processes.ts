@@ -1,33 +1,27 @@
 /**
- * Fault injection against the real local stack: stop and start its servers, run the compiled
- * worker as a child process that can be killed, stream orders straight into Kafka.
+ * Processes of our own and of the stack: stop and start the stack's servers, run the compiled
+ * gate and worker as child processes that can be signalled, killed or frozen, and run any
+ * program to its end.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { Kafka, logLevel } from 'kafkajs';
 import { settings, type Config } from '../../src/config.js';
-import type { AcceptedOrder } from '../../src/domain/order.js';
-import { encodeOrderAccepted } from '../../src/kafka/codec.js';
-import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
 import { runMigrations } from '../../src/main-migrate.js';
-import { createOrm } from '../../src/persistence/orm.js';
-import { adminToken } from '../clients/support.js';
-import { randomAcceptedOrder } from '../fixtures/orders.js';
-import { isolatedConfig } from '../integration/support.js';
+import { isolatedConfig } from './stack.js';
+import { adminToken } from './system.js';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
 const stackScript = new URL('../../scripts/stack.sh', import.meta.url).pathname;
 
 /** Stops one server of the local stack (waits until it is gone). */
 export async function stopServer(name: 'redis' | 'postgres' | 'kafka'): Promise<void> {
-  await run('bash', [stackScript, 'down', name]);
+  await execFileAsync('bash', [stackScript, 'down', name]);
 }
 
 /** Starts one server of the local stack (waits until it answers). */
 export async function startServer(name: 'redis' | 'postgres' | 'kafka'): Promise<void> {
-  await run('bash', [stackScript, 'up', name], { timeout: 120_000 });
+  await execFileAsync('bash', [stackScript, 'up', name], { timeout: 120_000 });
 }
 
 /** The environment that makes a child process read `config`. */
@@ -117,74 +111,29 @@ export function exited(child: ChildProcess): Promise<number | NodeJS.Signals | n
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
 }
 
-/**
- * A stream of orders for one product straight into the order topic, bypassing the gate: a
- * migrated schema with the product, a producer, and the orders to send.
- */
-export interface OrderStream {
-  readonly orm: MikroORM;
-  readonly orders: readonly AcceptedOrder[];
-  /** Sends orders[from, to) in chunks, pausing a little between chunks (a stream, not a dump). */
-  produce(from: number, to: number): Promise<void>;
-  /** Orders recorded in the database, or -1 while it cannot answer. */
-  recorded(): Promise<number>;
-  /** Disconnects and drops the test schema. */
-  close(): Promise<void>;
+/** What a finished program printed, and its exit code. */
+export interface Ran {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
-/** Prepares `total` orders of `sku` (quantity by index) against a product with plenty of stock. */
-export async function createOrderStream(
-  config: Config,
-  sku: string,
-  total: number,
-  quantity: (i: number) => number,
-): Promise<OrderStream> {
-  await runMigrations(config);
-  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
-  await orm.em.getConnection().execute(
-    `insert into product (sku, name, stock, total_stock, per_customer_limit, starts_at, ends_at, admission_rate, admission_burst)
-     values (?, ?, 1000000, 1000000, 1000, now(), now() + interval '1 hour', 1000, 1000)`,
-    [sku, sku],
-  );
-  const topics = createTopics(config.topicPrefix);
-  const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, topics);
-  await admin.disconnect();
-  const producer = kafka.producer();
-  await producer.connect();
-  const orders = Array.from({ length: total }, (_, i) =>
-    randomAcceptedOrder(sku, quantity(i), `c${i}`),
-  );
-  return {
-    orm,
-    orders,
-    async produce(from, to) {
-      for (let i = from; i < to; i += 100) {
-        const chunk = orders.slice(i, Math.min(i + 100, to));
-        await producer.send({
-          topic: topics.orders,
-          acks: -1,
-          messages: chunk.map((o) => ({ key: o.sku, value: Buffer.from(encodeOrderAccepted(o)) })),
-        });
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
-    async recorded() {
-      try {
-        const [row] = await orm.em
-          .getConnection()
-          .execute<{ n: string }[]>('select count(*) as n from orders');
-        return Number(row?.n);
-      } catch {
-        return -1;
-      }
-    },
-    async close() {
-      await producer.disconnect();
-      await orm.em.getConnection().execute(`drop schema "${config.databaseSchema}" cascade`);
-      await orm.close();
-    },
-  };
+/** Runs a program to its end; a non-zero exit is reported, not thrown. */
+export async function run(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Ran> {
+  try {
+    const { stdout, stderr } = await execFileAsync(file, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      timeout: options.timeoutMs ?? 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number | string; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw error;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }

@@ -1,0 +1,82 @@
+/**
+ * The local stack as a test sees it: a config isolated by its own Redis key prefix, Kafka topic
+ * prefix, consumer group and database schema; a Redis client; polling; reading a topic; a
+ * snapshot of every Redis key a test owns.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+
+/** A config for one test file: unique prefixes, an ephemeral port, quiet logs. */
+export function isolatedConfig(overrides: Partial<Config> = {}): Config {
+  const id = randomBytes(4).toString('hex');
+  return loadConfig(process.env, {
+    redisKeyPrefix: `t${id}`,
+    topicPrefix: `t${id}.`,
+    databaseSchema: `t${id}`,
+    workerGroupId: `t${id}-worker`,
+    gatePort: 0,
+    gateOpsPort: 0,
+    workerOpsPort: 0,
+    logLevel: 'silent',
+    shutdownGraceMs: 1000,
+    ...overrides,
+  });
+}
+
+/** A Redis client and the key builder for `config`. */
+export function redisFor(config: Config): { redis: Redis; keys: Keys } {
+  return { redis: new Redis(config.redisUrl), keys: createKeys(config.redisKeyPrefix) };
+}
+
+/** Polls `probe` every 100 ms until it returns true; fails after `timeoutMs`. */
+export async function eventually(
+  probe: () => Promise<boolean>,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Reads every record of `topic` from the beginning until `enough` says stop (or time runs out). */
+export async function readTopic(
+  config: Config,
+  topic: string,
+  enough: (records: KafkaMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<KafkaMessage[]> {
+  const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}` });
+  const records: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        records.push(message);
+      },
+    });
+    await eventually(async () => enough(records), timeoutMs, `records on ${topic}`);
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+/** Every key under the config's prefix with its serialized value: a snapshot to compare. */
+export async function redisSnapshot(redis: Redis, prefix: string): Promise<Map<string, string>> {
+  const snapshot = new Map<string, string>();
+  for (const key of (await redis.keys(`${prefix}:*`)).sort()) {
+    // null when the key expired between KEYS and DUMP (ioredis types it as always present).
+    const dump = (await redis.dumpBuffer(key)) as Buffer | null;
+    snapshot.set(key, dump?.toString('hex') ?? '');
+  }
+  return snapshot;
+}

@@ -1,0 +1,24 @@
+/** What a test reads off the wire: a refusal's reason, and an order client over Connect binary. */
+import http from 'node:http';
+import { ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
+
+/** The refusal's ErrorInfo reason, or undefined when `error` is not a refusal. */
+export function reasonOf(error: unknown): string | undefined {
+  return error instanceof ConnectError ? error.findDetails(ErrorInfoSchema)[0]?.reason : undefined;
+}
+
+/** An OrderGateService client over Connect binary on HTTP/1.1, sharing `agent`'s connections. */
+export function orderClient(url: string, agent: http.Agent): Client<typeof OrderGateService> {
+  return createClient(
+    OrderGateService,
+    createConnectTransport({
+      baseUrl: url,
+      httpVersion: '1.1',
+      useBinaryFormat: true,
+      nodeOptions: { agent },
+    }),
+  );
+}
