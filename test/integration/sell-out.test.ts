@@ -55,10 +55,11 @@ test('sell-out race: 2,000 concurrent orders through two gates never sell more t
 
   expect(soldUnits).toBeLessThanOrEqual(100);
   expect(soldUnits).toBeGreaterThan(97); // it really sold out: fewer than 3 units can be left
-  // Every refusal was true when given: SOLD_OUT, or fewer units left than that order asked for.
-  expect(new Set(refusals.map((r) => reasonOf(r.error)))).toEqual(
-    new Set(['SOLD_OUT', 'INSUFFICIENT_STOCK']),
-  );
+  // Every refusal was true when given: SOLD_OUT, or fewer units left than that order asked for
+  // (which of the two the last few units meet depends on the race).
+  const reasons = new Set(refusals.map((r) => reasonOf(r.error)));
+  expect(reasons).toContain('SOLD_OUT');
+  expect([...reasons].every((r) => r === 'SOLD_OUT' || r === 'INSUFFICIENT_STOCK')).toBe(true);
   for (const { error, attempt } of refusals.filter(
     (r) => reasonOf(r.error) === 'INSUFFICIENT_STOCK',
   )) {

@@ -68,7 +68,10 @@ test('Kafka: a record produced is consumed through a consumer group, and the com
 
 test('PostgreSQL: MikroORM connects and runs the migrations', async () => {
   orm = await createOrm(config.databaseUrl, config.databaseSchema);
-  expect(await migrate(orm, config.databaseSchema)).toEqual(['20261124-initial']);
+  expect(await migrate(orm, config.databaseSchema)).toEqual([
+    '20261124-initial',
+    '20261130-admin-request',
+  ]);
   expect(await migrate(orm, config.databaseSchema)).toEqual([]); // a second run has nothing to do
   const tables = await orm.em
     .getConnection()
@@ -76,5 +79,10 @@ test('PostgreSQL: MikroORM connects and runs the migrations', async () => {
       'select table_name from information_schema.tables where table_schema = ? order by 1',
       [config.databaseSchema],
     );
-  expect(tables.map((t) => t.table_name)).toEqual(['mikro_orm_migrations', 'orders', 'product']);
+  expect(tables.map((t) => t.table_name)).toEqual([
+    'admin_request',
+    'mikro_orm_migrations',
+    'orders',
+    'product',
+  ]);
 });

@@ -1,0 +1,39 @@
+/**
+ * Gates and workers create the topics they need at start-up, several at once. Against a fresh
+ * broker this raced the broker's own metadata (kafkajs #1222, patched in patches/): every
+ * client must come back with the topics created and led.
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
+import { isolatedConfig } from '../support/stack.js';
+
+const config = isolatedConfig();
+const admins: Admin[] = [];
+
+beforeAll(async () => {
+  for (let i = 0; i < 3; i++) {
+    const admin = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    admins.push(admin);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(admins.map((a) => a.disconnect()));
+});
+
+test('three clients creating the same topics at once all succeed, ten times over', async () => {
+  for (let round = 0; round < 10; round++) {
+    const topics = createTopics(
+      `${config.topicPrefix}race${round}-${randomBytes(2).toString('hex')}.`,
+    );
+    const results = await Promise.allSettled(admins.map((admin) => ensureTopics(admin, topics)));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const { topics: metadata } = await admins[0]!.fetchTopicMetadata({
+      topics: [topics.orders, topics.orderStatus, topics.deadLetter],
+    });
+    for (const t of metadata) expect(t.partitions.every((p) => p.leader >= 0)).toBe(true);
+  }
+});
