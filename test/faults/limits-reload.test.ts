@@ -9,10 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, expect, test } from 'vitest';
 import { createFluxGateClient } from '../../src/client/node.js';
 import type { Config } from '../../src/config.js';
-import { createOrm } from '../../src/persistence/orm.js';
 import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
 import { createTestSale, testSale } from '../support/sales.js';
-import { eventually, redisFor } from '../support/stack.js';
+import { dropTestData, eventually, redisFor } from '../support/stack.js';
 import { adminToken } from '../support/system.js';
 import { reasonOf } from '../support/wire.js';
 
@@ -24,14 +23,7 @@ afterAll(async () => {
     await exited(p.child);
   }
   // The test's data only: its schema and its key prefix.
-  if (used === undefined) return;
-  const orm = await createOrm(used.databaseUrl, used.databaseSchema);
-  await orm.em.getConnection().execute(`drop schema "${used.databaseSchema}" cascade`);
-  await orm.close();
-  const { redis } = redisFor(used);
-  const ours = await redis.keys(`${used.redisKeyPrefix}:*`);
-  if (ours.length > 0) await redis.del(...ours);
-  redis.disconnect();
+  if (used !== undefined) await dropTestData(used);
 });
 
 test('after Redis loses the sales, Reconcile(repair) restores what each customer bought', async () => {

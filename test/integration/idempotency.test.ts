@@ -3,29 +3,13 @@
  * reused for another request, the key in a header.
  */
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { loadTestSale, testSale } from '../support/sales.js';
-import { isolatedConfig, redisFor } from '../support/stack.js';
-import { orderClient, reasonOf } from '../support/wire.js';
+import { gatesForFile } from '../support/gates.js';
+import { reasonOf } from '../support/wire.js';
 
-const config = isolatedConfig();
-const { redis, keys } = redisFor(config);
-const gates: RunningGate[] = [];
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const connectClient = (gate: RunningGate) => orderClient(gate.url, agent);
-
-beforeAll(async () => {
-  gates.push(await startGate(config), await startGate(config));
-});
-
-afterAll(async () => {
-  await Promise.all(gates.map((g) => g.close()));
-  agent.destroy();
-  redis.disconnect();
-});
+const { redis, keys, client: connectClient } = gatesForFile(2);
 
 describe('idempotency', () => {
   const request = { sku: 'IDEM-1', quantity: 2, customerId: 'alice', idempotencyKey: 'idem-key-1' };
@@ -33,12 +17,12 @@ describe('idempotency', () => {
 
   beforeAll(async () => {
     await loadTestSale(redis, keys, testSale('IDEM-1', { totalStock: 50 }));
-    client = connectClient(gates[0]!);
+    client = connectClient(0);
   });
 
   test('50 concurrent calls with one key make one reservation; each answer is that order or aborted', async () => {
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, i) => connectClient(gates[i % 2]!).placeOrder(request)),
+      Array.from({ length: 50 }, (_, i) => connectClient(i % 2).placeOrder(request)),
     );
     const orderIds = new Set(
       results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.orderId] : [])),

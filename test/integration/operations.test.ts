@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
 import { describeFailure } from '../../src/client/retry.js';
+import { sample } from '../support/metrics.js';
 import { eventually } from '../support/stack.js';
 import { startSystem, type System } from '../support/system.js';
 
@@ -17,18 +18,6 @@ beforeAll(async () => {
   system = await startSystem();
 });
 afterAll(() => system.close());
-
-/** The value of one sample in a Prometheus text page (labels in any order); 0 when absent. */
-function sample(page: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of page.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    const have = (match[2] ?? '').split(',');
-    if (wanted.every((w) => have.includes(w))) return Number(match[3]);
-  }
-  return 0;
-}
 
 const scrape = async (base: string) => {
   const res = await fetch(`${base}/metrics`);

@@ -3,37 +3,22 @@
  * stock, every refusal is true, and every acceptance is exactly one event on the order topic.
  */
 import type { ConnectError } from '@connectrpc/connect';
-import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { decodeOrderAccepted } from '../../src/kafka/codec.js';
 import { createTopics } from '../../src/kafka/topics.js';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { loadTestSale, testSale } from '../support/sales.js';
-import { isolatedConfig, readTopic, redisFor } from '../support/stack.js';
-import { orderClient, reasonOf } from '../support/wire.js';
+import { gatesForFile } from '../support/gates.js';
+import { readTopic } from '../support/stack.js';
+import { reasonOf } from '../support/wire.js';
 
-const config = isolatedConfig();
-const { redis, keys } = redisFor(config);
+const { config, redis, keys, client: connectClient } = gatesForFile(2);
 const topics = createTopics(config.topicPrefix);
-const gates: RunningGate[] = [];
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const connectClient = (gate: RunningGate) => orderClient(gate.url, agent);
-
-beforeAll(async () => {
-  gates.push(await startGate(config), await startGate(config));
-});
-
-afterAll(async () => {
-  await Promise.all(gates.map((g) => g.close()));
-  agent.destroy();
-  redis.disconnect();
-});
 
 test('sell-out race: 2,000 concurrent orders through two gates never sell more than 100 units', async () => {
   await loadTestSale(redis, keys, testSale('RACE-1', { totalStock: 100 }));
-  const clients = gates.map(connectClient);
+  const clients = [0, 1].map(connectClient);
   const attempts = Array.from({ length: 2000 }, (_, i) => ({
     client: clients[i % clients.length]!,
     request: {

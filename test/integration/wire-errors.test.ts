@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
+import { sample } from '../support/metrics.js';
 import { loadTestSale, testSale } from '../support/sales.js';
 import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
@@ -146,16 +147,9 @@ async function grpcWeb(path: string, message: Uint8Array): Promise<Answer> {
   };
 }
 
-/** The value of one sample in a Prometheus text page; 0 when absent. */
-async function sample(name: string, labels: Record<string, string>): Promise<number> {
-  const page = await (await fetch(`${gate.opsUrl}/metrics`)).text();
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of page.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    if (wanted.every((w) => (match[2] ?? '').split(',').includes(w))) return Number(match[3]);
-  }
-  return 0;
+/** The value of one sample on the gate's metrics page now; 0 when absent. */
+async function gateSample(name: string, labels: Record<string, string>): Promise<number> {
+  return sample(await (await fetch(`${gate.opsUrl}/metrics`)).text(), name, labels);
 }
 
 /** The caller's error: invalid_argument, and a message with nothing of the server's insides. */
@@ -223,13 +217,13 @@ describe('afterwards', () => {
 
   test('the gate counted them by protocol, apart from the RPCs it answered', async () => {
     const counted = (protocol: string) =>
-      sample('fluxgate_gate_malformed_requests_total', { protocol });
+      gateSample('fluxgate_gate_malformed_requests_total', { protocol });
     // Per malformed message: POST, GET and stream on Connect; plus 2 broken base64, 2 bad JSON.
     expect(await counted('connect')).toBe(malformed.length * 3 + 4);
     expect(await counted('grpc')).toBe(malformed.length);
     expect(await counted('grpc-web')).toBe(malformed.length);
     expect(
-      await sample('fluxgate_gate_requests_total', { rpc: 'OrderGateService.PlaceOrder' }),
+      await gateSample('fluxgate_gate_requests_total', { rpc: 'OrderGateService.PlaceOrder' }),
     ).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config.js';
+import { createOrm } from '../../src/persistence/orm.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 
 /** A config for one test file: unique prefixes, an ephemeral port, quiet logs. */
@@ -79,4 +80,15 @@ export async function redisSnapshot(redis: Redis, prefix: string): Promise<Map<s
     snapshot.set(key, dump?.toString('hex') ?? '');
   }
   return snapshot;
+}
+
+/** Deletes what a test left: its database schema and every Redis key under its prefix. */
+export async function dropTestData(config: Config): Promise<void> {
+  const orm = await createOrm(config.databaseUrl, config.databaseSchema);
+  await orm.em.getConnection().execute(`drop schema if exists "${config.databaseSchema}" cascade`);
+  await orm.close();
+  const { redis } = redisFor(config);
+  const ours = await redis.keys(`${config.redisKeyPrefix}:*`);
+  if (ours.length > 0) await redis.del(...ours);
+  redis.disconnect();
 }
