@@ -1,0 +1,549 @@
+/**
+ * gRPC and Connect benchmark (npm run bench:grpc). Prints figures; asserts nothing.
+ *
+ * Each target is served by its own child process pinned to CPU 0 (grpc-server.ts); the load
+ * generators run on CPU 1, as does this script. gRPC load comes from ghz (scripts/ghz.sh, from
+ * the Go module proxy), Connect and gRPC-Web load from h2load (scripts/h2load.sh, Debian's
+ * nghttp2-client) over HTTP/1.1 or cleartext HTTP/2 with one fixed request body. Every target
+ * gets the same number of calls after a discarded warm-up; server CPU per call is the child's
+ * own user + system time from /proc over the measured run, divided by the successful calls.
+ * Redis, PostgreSQL and Kafka run on the same two cores: the gate's PlaceOrder pays for them too.
+ *
+ * BENCH_TARGETS=name,name (whole names below, or parts of them) runs only those;
+ * BENCH_NODE_FLAGS adds flags to the servers (e.g. `--cpu-prof --cpu-prof-dir=DIR`): the
+ * measured run's window on the profile clock is then printed for bench/cpu-profile.ts;
+ * BENCH_HEAP_PROFILE_DIR=DIR writes a sampling allocation profile of each measured run there.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
+import { loadConfig } from '../src/config.js';
+import { createTopics } from '../src/kafka/topics.js';
+import { createKeys } from '../src/redis/keys.js';
+import { loadSale } from '../src/redis/sale-store.js';
+import type { ServerCounters } from './grpc-server.js';
+
+const calls = Number(process.env.BENCH_CALLS ?? 30_000);
+const warmupCalls = Number(process.env.BENCH_WARMUP_CALLS ?? 5000);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
+const root = new URL('../..', import.meta.url).pathname; // dist/bench/ -> the repository
+const sku = 'BENCH-1';
+const prefix = `benchgrpc${Date.now().toString(36)}`;
+// The gate's production flag (scripts/start.sh, docker-compose.yml); every Node target shares it.
+const nodeFlags = [
+  '--max-semi-space-size=32',
+  ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+];
+const pin = (cpu: string, cmd: string[]) =>
+  process.platform === 'linux' ? ['taskset', '-c', cpu, ...cmd] : cmd;
+
+const tool = (script: string) =>
+  execFileSync('bash', [join(root, 'scripts', script)], { encoding: 'utf8' }).trim();
+const ghz = tool('ghz.sh');
+const h2load = tool('h2load.sh');
+const work = mkdtempSync(join(tmpdir(), 'bench-grpc-'));
+
+type ServerKind = 'raw-http2' | 'grpc-js' | 'noop' | 'bare-h1' | 'bare-h2c' | 'gate';
+
+/** A gRPC call from ghz; `data` is ghz's JSON, which may use its templates. */
+interface GhzLoad {
+  tool: 'ghz';
+  proto: string;
+  call: string;
+  data: string;
+}
+/** The same HTTP request, over and over, from h2load; `ok` checks one sample response. */
+interface H2Load {
+  tool: 'h2load';
+  http: 'h1' | 'h2c';
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  ok: (status: number, body: Buffer) => boolean;
+}
+interface Target {
+  name: string;
+  server: ServerKind;
+  load: GhzLoad | H2Load;
+}
+
+const placeOrder = { sku, quantity: 1, customerId: 'c1', idempotencyKey: 'k1' };
+const placeOrderJson = JSON.stringify(placeOrder);
+const placeOrderBinary = toBinary(
+  PlaceOrderRequestSchema,
+  create(PlaceOrderRequestSchema, placeOrder),
+);
+const enveloped = new Uint8Array(5 + placeOrderBinary.length);
+new DataView(enveloped.buffer).setUint32(1, placeOrderBinary.length);
+enveloped.set(placeOrderBinary, 5);
+
+const orderGate = {
+  proto: 'fluxgate/v1/order_gate.proto',
+  call: 'fluxgate.v1.OrderGateService/PlaceOrder',
+};
+const placeOrderPath = '/fluxgate.v1.OrderGateService/PlaceOrder';
+const noopGrpc: GhzLoad = { tool: 'ghz', ...orderGate, data: placeOrderJson };
+const connectJson = { 'content-type': 'application/json', 'connect-protocol-version': '1' };
+const connectProto = { 'content-type': 'application/proto', 'connect-protocol-version': '1' };
+const grpcWeb = { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' };
+const http200 = (status: number): boolean => status === 200;
+// gRPC-Web answers 200 whatever the outcome: the status is in the trailers frame of the body.
+const grpcWebOk = (status: number, body: Buffer) =>
+  status === 200 && /grpc-status: ?0\r\n/.test(body.toString('latin1'));
+const h2Load = (
+  http: 'h1' | 'h2c',
+  path: string,
+  headers: Record<string, string>,
+  body: Uint8Array | string,
+  ok: H2Load['ok'] = http200,
+): H2Load => ({
+  tool: 'h2load',
+  http,
+  path,
+  headers,
+  body: typeof body === 'string' ? new TextEncoder().encode(body) : body,
+  ok,
+});
+
+const allTargets: Target[] = [
+  { name: 'raw node:http2 fixed response (gRPC)', server: 'raw-http2', load: noopGrpc },
+  { name: 'grpc-js no-op (gRPC)', server: 'grpc-js', load: noopGrpc },
+  { name: 'project no-op (gRPC)', server: 'noop', load: noopGrpc },
+  {
+    name: 'project no-op (gRPC-Web HTTP/1.1)',
+    server: 'noop',
+    load: h2Load('h1', placeOrderPath, grpcWeb, enveloped, grpcWebOk),
+  },
+  {
+    name: 'project no-op (gRPC-Web h2c)',
+    server: 'noop',
+    load: h2Load('h2c', placeOrderPath, grpcWeb, enveloped, grpcWebOk),
+  },
+  {
+    name: 'project no-op (Connect JSON HTTP/1.1)',
+    server: 'noop',
+    load: h2Load('h1', placeOrderPath, connectJson, placeOrderJson),
+  },
+  {
+    name: 'project no-op (Connect proto HTTP/1.1)',
+    server: 'noop',
+    load: h2Load('h1', placeOrderPath, connectProto, placeOrderBinary),
+  },
+  {
+    name: 'project no-op (Connect JSON h2c)',
+    server: 'noop',
+    load: h2Load('h2c', placeOrderPath, connectJson, placeOrderJson),
+  },
+  {
+    name: 'bare Fastify JSON POST (HTTP/1.1)',
+    server: 'bare-h1',
+    load: h2Load('h1', '/order', connectJson, placeOrderJson),
+  },
+  {
+    name: 'bare Fastify JSON POST (h2c)',
+    server: 'bare-h2c',
+    load: h2Load('h2c', '/order', connectJson, placeOrderJson),
+  },
+  {
+    name: 'gate Health/Check (gRPC)',
+    server: 'gate',
+    load: {
+      tool: 'ghz',
+      proto: 'vendor/grpc/health/v1/health.proto',
+      call: 'grpc.health.v1.Health/Check',
+      data: '{}',
+    },
+  },
+  {
+    name: 'gate PlaceOrder full path (gRPC)',
+    server: 'gate',
+    // A new customer and idempotency key per call (ghz templates), as bench:gate does.
+    load: {
+      tool: 'ghz',
+      ...orderGate,
+      data: JSON.stringify({
+        sku,
+        quantity: 1,
+        customerId: 'c{{.UUID}}',
+        idempotencyKey: `${prefix}-{{.UUID}}`,
+      }),
+    },
+  },
+];
+const only = process.env.BENCH_TARGETS?.split(',').filter(Boolean);
+// A name given whole picks that target; any other string, every target whose name holds it.
+const picked = (name: string, s: string) =>
+  allTargets.some((t) => t.name === s) ? name === s : name.includes(s);
+const targets = only ? allTargets.filter((t) => only.some((s) => picked(t.name, s))) : allTargets;
+
+const serverEnv = {
+  ...process.env,
+  FLUXGATE_REDIS_PREFIX: prefix,
+  FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
+};
+const config = loadConfig(serverEnv);
+const redis = new Redis(config.redisUrl);
+if (targets.some((t) => t.server === 'gate')) {
+  const now = Date.now();
+  await loadSale(
+    redis,
+    createKeys(prefix),
+    {
+      sku,
+      name: 'benchmark',
+      totalStock: 100_000_000,
+      perCustomerLimit: 1_000_000,
+      startsAtMs: now - 1000,
+      endsAtMs: now + 3_600_000,
+      admissionRate: 1_000_000,
+      admissionBurst: 1_000_000,
+      paused: false,
+    },
+    100_000_000,
+  );
+}
+
+/** A running target server and the means to ask it for its counters. */
+interface Server {
+  url: URL;
+  child: ChildProcess;
+  counters: () => Promise<ServerCounters>;
+}
+
+async function startServer(kind: ServerKind): Promise<Server> {
+  const [command = process.execPath, ...args] = pin('0', [
+    process.execPath,
+    ...nodeFlags,
+    // kafkajs 2.2.4 schedules a negative timeout on Node 24 and later; the warning is noise here.
+    ...(kind === 'gate' ? ['--disable-warning=TimeoutNegativeWarning'] : []),
+    new URL('./grpc-server.js', import.meta.url).pathname,
+    kind,
+  ]);
+  const child = spawn(command, args, {
+    env: serverEnv,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => {
+        reject(new Error(`${kind} server exited (${String(code)})`));
+      });
+    });
+  const { url } = (await next()) as { url: string };
+  return {
+    url: new URL(url),
+    child,
+    counters: () => {
+      const answer = next();
+      child.send('counters');
+      return answer as Promise<ServerCounters>;
+    },
+  };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** CPU seconds (user + system) the process has used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined || process.platform !== 'linux') return NaN;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
+}
+
+interface LoadResult {
+  ok: number;
+  errors: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** What went wrong, when something did. */
+  note: string;
+}
+
+interface GhzReport {
+  count: number;
+  total: number;
+  latencyDistribution: { percentage: number; latency: number }[] | null;
+  statusCodeDistribution: Record<string, number> | null;
+  errorDistribution: Record<string, number> | null;
+}
+
+function runGhz(load: GhzLoad, url: URL, n: number): LoadResult {
+  const [command = ghz, ...args] = pin('1', [
+    ghz,
+    '--insecure',
+    `--import-paths=${join(root, 'proto')},${join(root, 'proto/vendor')}`,
+    `--proto=${join(root, 'proto', load.proto)}`,
+    `--call=${load.call}`,
+    `--data=${load.data}`,
+    `--total=${n}`,
+    `--concurrency=${concurrency}`,
+    `--connections=${connections}`,
+    '--format=json',
+    url.host,
+  ]);
+  const out = execFileSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const report = JSON.parse(out) as GhzReport;
+  const ok = report.statusCodeDistribution?.OK ?? 0;
+  const latency = (p: number) =>
+    (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
+  return {
+    ok,
+    errors: report.count - ok,
+    seconds: report.total / 1e9,
+    p50Ms: latency(50),
+    p99Ms: latency(99),
+    note: Object.entries(report.errorDistribution ?? {})
+      .map(([error, count]) => `${count} × ${error}`)
+      .join('; '),
+  };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/**
+ * One call of `load`, over the same HTTP version as h2load's, on a connection of its own: a
+ * pooled one may have been closed by the server while h2load blocked this process.
+ */
+async function sampleCall(load: H2Load, target: string): Promise<{ status: number; body: Buffer }> {
+  const chunks: Buffer[] = [];
+  if (load.http === 'h1') {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        target,
+        { method: 'POST', headers: load.headers, agent: false },
+        (res) => {
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(load.body);
+    });
+  }
+  const url = new URL(target);
+  const session = http2.connect(url.origin);
+  try {
+    return await new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': url.pathname, ...load.headers });
+      let status = 0;
+      stream.on('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        resolve({ status, body: Buffer.concat(chunks) });
+      });
+      stream.on('error', reject);
+      stream.end(load.body);
+    });
+  } finally {
+    session.close();
+  }
+}
+
+async function runH2load(load: H2Load, url: URL, n: number): Promise<LoadResult> {
+  const target = new URL(load.path, url).href;
+  const bodyFile = join(work, 'body');
+  const logFile = join(work, 'h2load.log');
+  writeFileSync(bodyFile, load.body);
+  rmSync(logFile, { force: true });
+  // HTTP/1.1: one call at a time per connection (no pipelining), as browsers do; h2c: streams
+  // multiplexed on a few connections, as gRPC clients do.
+  const shape =
+    load.http === 'h1'
+      ? ['--h1', `--clients=${concurrency}`, '--max-concurrent-streams=1']
+      : [`--clients=${connections}`, `--max-concurrent-streams=${concurrency / connections}`];
+  const [command = h2load, ...args] = pin('1', [
+    h2load,
+    ...shape,
+    `--requests=${n}`,
+    `--data=${bodyFile}`,
+    ...Object.entries(load.headers).map(([k, v]) => `--header=${k}: ${v}`),
+    `--log-file=${logFile}`,
+    target,
+  ]);
+  const out = execFileSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const seconds =
+    Number(/finished in ([0-9.]+)(m?s)/.exec(out)?.[1] ?? NaN) /
+    (/finished in [0-9.]+ms/.test(out) ? 1000 : 1);
+  const rows = readFileSync(logFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split('\t'));
+  const latencies = rows
+    .filter((r) => r[1] === '200')
+    .map((r) => Number(r[2]) / 1000)
+    .sort((a, b) => a - b);
+  // One sample response, checked the way a client would (gRPC-Web's status is in the body).
+  const sample = await sampleCall(load, target);
+  const sampleOk = load.ok(sample.status, sample.body);
+  return {
+    ok: latencies.length,
+    errors: n - latencies.length,
+    seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    note: sampleOk ? '' : `a sample response was not a success (HTTP ${sample.status})`,
+  };
+}
+
+interface Figures extends LoadResult {
+  rps: number;
+  cpuUs: number;
+  gcPer1k: number;
+  gcShare: number;
+  allocKb: number;
+}
+
+async function measure(t: Target, server: Server): Promise<Figures> {
+  const run = (n: number) =>
+    t.load.tool === 'ghz'
+      ? Promise.resolve(runGhz(t.load, server.url, n))
+      : runH2load(t.load, server.url, n);
+  if (warmupCalls > 0) await run(warmupCalls);
+  const before = await server.counters();
+  const cpu0 = cpuSeconds(server.child.pid);
+  const result = await run(calls);
+  const cpu1 = cpuSeconds(server.child.pid);
+  const after = await server.counters();
+  if (nodeFlags.some((f) => f.startsWith('--cpu-prof'))) {
+    console.log(
+      `  profile window (pid ${String(server.child.pid)}): --from-us=${before.monotonicUs} --to-us=${after.monotonicUs}`,
+    );
+  }
+  const perCall = Math.max(result.ok, 1);
+  const cpu = cpu1 - cpu0;
+  return {
+    ...result,
+    rps: result.ok / result.seconds,
+    cpuUs: (cpu * 1e6) / perCall,
+    gcPer1k: (after.gcCount * 1000) / perCall,
+    gcShare: after.gcMs / 1000 / cpu,
+    allocKb: (after.allocatedBytes - before.allocatedBytes) / 1024 / perCall,
+  };
+}
+
+const cell = (x: number, digits = 0, width = 8) => x.toFixed(digits).padStart(width);
+console.log(
+  `gRPC benchmark: ${calls} calls per target after ${warmupCalls} discarded, ${concurrency} concurrent; ` +
+    `gRPC (ghz) and h2c (h2load) on ${connections} connections, HTTP/1.1 (h2load) on ${concurrency}`,
+);
+console.log(
+  `each server its own process pinned to CPU 0 (node ${nodeFlags.join(' ')}), load generators on CPU 1; Redis, PostgreSQL, Kafka share both\n`,
+);
+console.log(
+  `${'target'.padEnd(40)} ${'calls/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU µs'.padStart(8)} ${'GC/1k'.padStart(8)} ${'GC %CPU'.padStart(8)} ${'KB/call'.padStart(8)}`,
+);
+const figures = new Map<string, Figures>();
+for (const t of targets) {
+  const server = await startServer(t.server);
+  try {
+    const f = await measure(t, server);
+    figures.set(t.name, f);
+    const problems = [f.errors > 0 ? `${f.errors} failed` : '', f.note].filter(Boolean).join('; ');
+    console.log(
+      `${t.name.padEnd(40)} ${cell(f.rps)} ${cell(f.p50Ms, 2)} ${cell(f.p99Ms, 2)} ${cell(f.cpuUs)} ${cell(f.gcPer1k, 1)} ${cell(f.gcShare * 100, 0)} ${cell(f.allocKb, 1)}${problems ? `   (${problems})` : ''}`,
+    );
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const get = (name: string) => figures.get(name);
+const ratio = (label: string, value: number | undefined, goal: string) => {
+  if (value === undefined || Number.isNaN(value)) return;
+  console.log(`${label.padEnd(70)} ${value.toFixed(2).padStart(6)}   (goal ${goal})`);
+};
+const cpuRatio = (a: string, b: string) => {
+  const x = get(a);
+  const y = get(b);
+  return x && y ? x.cpuUs / y.cpuUs : undefined;
+};
+const rpsRatio = (a: string, b: string) => {
+  const x = get(a);
+  const y = get(b);
+  return x && y ? x.rps / y.rps : undefined;
+};
+console.log('');
+ratio(
+  'gRPC: CPU per call, project no-op / grpc-js no-op',
+  cpuRatio('project no-op (gRPC)', 'grpc-js no-op (gRPC)'),
+  '≤ 1.5; issue 12 measured 4.5',
+);
+ratio(
+  'gRPC: CPU per call, grpc-js no-op / raw node:http2',
+  cpuRatio('grpc-js no-op (gRPC)', 'raw node:http2 fixed response (gRPC)'),
+  'none: the floor',
+);
+const full = get('gate PlaceOrder full path (gRPC)');
+if (full) {
+  console.log(
+    `${'gRPC: PlaceOrder full path, calls per second of gate CPU (1e6 / CPU µs)'.padEnd(70)} ${cell(1e6 / full.cpuUs, 0, 6)}   (goal ≥ 3× today: issue 12 measured 2,030 calls/s on one core)`,
+  );
+}
+const h1 = 'bare Fastify JSON POST (HTTP/1.1)';
+ratio(
+  'Connect HTTP/1.1: calls/s, no-op Connect JSON / bare Fastify',
+  rpsRatio('project no-op (Connect JSON HTTP/1.1)', h1),
+  '≥ 0.5; issue 12 measured 0.21',
+);
+ratio(
+  'Connect HTTP/1.1: calls/s, no-op Connect proto / bare Fastify',
+  rpsRatio('project no-op (Connect proto HTTP/1.1)', h1),
+  '≥ 0.5',
+);
+ratio(
+  'gRPC-Web HTTP/1.1: calls/s, no-op / bare Fastify',
+  rpsRatio('project no-op (gRPC-Web HTTP/1.1)', h1),
+  'same treatment',
+);
+const h2c = 'bare Fastify JSON POST (h2c)';
+ratio(
+  'Connect h2c: calls/s, no-op Connect JSON / bare Fastify h2c',
+  rpsRatio('project no-op (Connect JSON h2c)', h2c),
+  'same treatment',
+);
+ratio(
+  'gRPC-Web h2c: calls/s, no-op / bare Fastify h2c',
+  rpsRatio('project no-op (gRPC-Web h2c)', h2c),
+  'same treatment',
+);
+console.log(
+  '(PlaceOrder over Connect HTTP/1.1 against bare Fastify, goal ≥ 0.35: npm run bench:gate)',
+);
+
+rmSync(work, { recursive: true, force: true });
+// Leave Redis as we found it: the full path leaves an idempotency entry per call (24 h TTL).
+for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
+  string[]
+>) {
+  if (batch.length > 0) await redis.unlink(...batch);
+}
+redis.disconnect();
+// And Kafka: the gate created its topics under the run's own prefix.
+if (targets.some((t) => t.server === 'gate')) {
+  const admin = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const topics = createTopics(config.topicPrefix);
+  await admin.deleteTopics({ topics: [topics.orders, topics.orderStatus, topics.deadLetter] });
+  await admin.disconnect();
+}
