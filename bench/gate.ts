@@ -18,8 +18,8 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.js';
-import { createKeys } from '../src/redis/keys.js';
-import { loadSale } from '../src/redis/sale-store.js';
+
+import { loadBenchSale } from './sale.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -35,23 +35,7 @@ const serverEnv = {
 };
 const config = loadConfig(serverEnv);
 const redis = new Redis(config.redisUrl);
-const now = Date.now();
-await loadSale(
-  redis,
-  createKeys(prefix),
-  {
-    sku,
-    name: 'benchmark',
-    totalStock: 100_000_000,
-    perCustomerLimit: 1_000_000,
-    startsAtMs: now - 1000,
-    endsAtMs: now + 3_600_000,
-    admissionRate: 1_000_000,
-    admissionBurst: 1_000_000,
-    paused: false,
-  },
-  100_000_000,
-);
+await loadBenchSale(redis, prefix, sku);
 
 const pin = (cpu: string, cmd: string[]) =>
   process.platform === 'linux' ? ['taskset', '-c', cpu, ...cmd] : cmd;

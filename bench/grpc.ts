@@ -2,7 +2,7 @@
  * gRPC and Connect benchmark (npm run bench:grpc). Prints figures; asserts nothing.
  *
  * Each target is served by its own child process pinned to CPU 0 (grpc-server.ts); the load
- * generators run on CPU 1, as does this script. gRPC load comes from ghz (scripts/ghz.sh, from
+ * generators run on CPU 1, as does this script. gRPC load comes from ghz (scripts/go-tool.sh ghz, from
  * the Go module proxy), Connect and gRPC-Web load from h2load (scripts/h2load.sh, Debian's
  * nghttp2-client) over HTTP/1.1 or cleartext HTTP/2 with one fixed request body. Every target
  * gets the same number of calls after a discarded warm-up; server CPU per call is the child's
@@ -26,8 +26,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
 import { loadConfig } from '../src/config.js';
 import { createTopics } from '../src/kafka/topics.js';
-import { createKeys } from '../src/redis/keys.js';
-import { loadSale } from '../src/redis/sale-store.js';
+
+import { loadBenchSale } from './sale.js';
 import type { ServerCounters } from './grpc-server.js';
 
 const calls = Number(process.env.BENCH_CALLS ?? 30_000);
@@ -45,9 +45,9 @@ const nodeFlags = [
 const pin = (cpu: string, cmd: string[]) =>
   process.platform === 'linux' ? ['taskset', '-c', cpu, ...cmd] : cmd;
 
-const tool = (script: string) =>
-  execFileSync('bash', [join(root, 'scripts', script)], { encoding: 'utf8' }).trim();
-const ghz = tool('ghz.sh');
+const tool = (script: string, ...args: string[]) =>
+  execFileSync('bash', [join(root, 'scripts', script), ...args], { encoding: 'utf8' }).trim();
+const ghz = tool('go-tool.sh', 'ghz');
 const h2load = tool('h2load.sh');
 const work = mkdtempSync(join(tmpdir(), 'bench-grpc-'));
 
@@ -192,23 +192,7 @@ const serverEnv = {
 const config = loadConfig(serverEnv);
 const redis = new Redis(config.redisUrl);
 if (targets.some((t) => t.server === 'gate')) {
-  const now = Date.now();
-  await loadSale(
-    redis,
-    createKeys(prefix),
-    {
-      sku,
-      name: 'benchmark',
-      totalStock: 100_000_000,
-      perCustomerLimit: 1_000_000,
-      startsAtMs: now - 1000,
-      endsAtMs: now + 3_600_000,
-      admissionRate: 1_000_000,
-      admissionBurst: 1_000_000,
-      paused: false,
-    },
-    100_000_000,
-  );
+  await loadBenchSale(redis, prefix, sku);
 }
 
 /** A running target server and the means to ask it for its counters. */

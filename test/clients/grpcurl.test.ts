@@ -16,7 +16,7 @@ const busySku = 'GRPCURL-2';
 
 beforeAll(async () => {
   // A clean machine builds grpcurl from the Go module proxy first: allow for it.
-  const installed = await promisify(execFile)('bash', ['scripts/grpcurl.sh'], {
+  const installed = await promisify(execFile)('bash', ['scripts/go-tool.sh', 'grpcurl'], {
     encoding: 'utf8',
   });
   grpcurl = installed.stdout.trim();

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Makes sure a Go tool the project pins is built in .tools/bin (`go install` from the Go module
+# proxy) and prints its path. The first build of one takes a few minutes on a clean machine.
+#
+#   scripts/go-tool.sh grpcurl   # the client tests: reflection and refusal details, by hand
+#   scripts/go-tool.sh ghz       # bench:grpc's gRPC load generator
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+case "${1:-}" in
+  grpcurl) module=github.com/fullstorydev/grpcurl version=v1.9.4 ;;
+  ghz) module=github.com/bojand/ghz version=v0.121.0 ;;
+  *) echo "usage: scripts/go-tool.sh grpcurl|ghz" >&2; exit 2 ;;
+esac
+export GOBIN=$root/.tools/bin
+binary=$GOBIN/$1
+# A binary built by `go install` may report no version of its own; the module version is in it.
+if [ ! -x "$binary" ] || ! go version -m "$binary" | grep -q "$module[[:space:]]*$version[[:space:]]"; then
+  go install "$module/cmd/$1@$version" >&2
+fi
+echo "$binary"
