@@ -7,33 +7,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { afterAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createFluxGateClient } from '../../src/client/node.js';
-import type { Config } from '../../src/config.js';
-import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
+import { cleanUpAfterFile, envFor, exited, spawnGate, spawnProcess } from '../support/processes.js';
 import { createTestSale, testSale } from '../support/sales.js';
-import { dropTestData, eventually, redisFor } from '../support/stack.js';
+import { eventually, redisFor } from '../support/stack.js';
 import { adminToken } from '../support/system.js';
 import { reasonOf } from '../support/wire.js';
 
-const running: Spawned[] = [];
-let used: Config | undefined;
-afterAll(async () => {
-  for (const p of running) {
-    p.child.kill('SIGTERM');
-    await exited(p.child);
-  }
-  // The test's data only: its schema and its key prefix.
-  if (used !== undefined) await dropTestData(used);
-});
+const cleanUp = cleanUpAfterFile();
 
 test('Restock with the counter lost and the worker behind: recorded once, pending, completed by a retry', async () => {
   const { config, gate, url } = await spawnGate();
-  used = config;
-  running.push(gate);
+  cleanUp.dropDataOf(config);
+  cleanUp.track(gate);
   const startWorker = async () => {
     const worker = spawnProcess('main-worker', envFor(config));
-    running.push(worker);
+    cleanUp.track(worker);
     await worker.waitFor(/"msg":"worker consuming"/);
     return worker;
   };

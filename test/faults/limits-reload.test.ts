@@ -6,31 +6,21 @@
  * A REJECTED order gave its customer nothing, and does not count against the limit.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { createFluxGateClient } from '../../src/client/node.js';
-import type { Config } from '../../src/config.js';
-import { envFor, exited, spawnGate, spawnProcess, type Spawned } from '../support/processes.js';
+import { cleanUpAfterFile, envFor, spawnGate, spawnProcess } from '../support/processes.js';
 import { createTestSale, testSale } from '../support/sales.js';
-import { dropTestData, eventually, redisFor } from '../support/stack.js';
+import { eventually, redisFor } from '../support/stack.js';
 import { adminToken } from '../support/system.js';
 import { reasonOf } from '../support/wire.js';
 
-const running: Spawned[] = [];
-let used: Config | undefined;
-afterAll(async () => {
-  for (const p of running) {
-    p.child.kill('SIGTERM');
-    await exited(p.child);
-  }
-  // The test's data only: its schema and its key prefix.
-  if (used !== undefined) await dropTestData(used);
-});
+const cleanUp = cleanUpAfterFile();
 
 test('after Redis loses the sales, Reconcile(repair) restores what each customer bought', async () => {
   const { config, gate, url } = await spawnGate();
-  used = config;
+  cleanUp.dropDataOf(config);
   const worker = spawnProcess('main-worker', envFor(config));
-  running.push(gate, worker);
+  cleanUp.track(gate, worker);
   await worker.waitFor(/"msg":"worker consuming"/);
   const { redis, keys } = redisFor(config);
   const client = createFluxGateClient({ baseUrl: url, adminToken });

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { settings, type Config } from '../../src/config.js';
 import { runMigrations } from '../../src/main-migrate.js';
-import { isolatedConfig } from './stack.js';
+import { afterAll } from 'vitest';
+import { dropTestData, isolatedConfig } from './stack.js';
 import { adminToken } from './system.js';
 
 const execFileAsync = promisify(execFile);
@@ -136,4 +137,29 @@ export async function run(
     if (typeof e.code !== 'number') throw error;
     return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** What a test file spawned and whose data it wrote, cleaned up after its tests. */
+export interface FileCleanUp {
+  /** Stopped with SIGTERM (and waited for) after the file's tests. */
+  readonly track: (...processes: Spawned[]) => void;
+  /** This config's database schema and Redis keys are dropped after the file's tests. */
+  readonly dropDataOf: (config: Config) => void;
+}
+
+/** Registers the file's clean-up: its processes stopped, then its data dropped. */
+export function cleanUpAfterFile(): FileCleanUp {
+  const running: Spawned[] = [];
+  const configs: Config[] = [];
+  afterAll(async () => {
+    for (const p of running) {
+      p.child.kill('SIGTERM');
+      await exited(p.child);
+    }
+    for (const config of configs) await dropTestData(config);
+  });
+  return {
+    track: (...processes) => running.push(...processes),
+    dropDataOf: (config) => configs.push(config),
+  };
 }
