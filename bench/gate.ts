@@ -16,10 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
-import { Redis } from 'ioredis';
-import { loadConfig } from '../src/config.js';
 
-import { loadBenchSale } from './sale.js';
+import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -28,13 +26,7 @@ const rates = (process.env.BENCH_RATES ?? '1000,2000,4000').split(',').filter(Bo
 const sku = 'BENCH-1';
 const prefix = `bench${Date.now().toString(36)}`;
 
-const serverEnv = {
-  ...process.env,
-  FLUXGATE_REDIS_PREFIX: prefix,
-  FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
-};
-const config = loadConfig(serverEnv);
-const redis = new Redis(config.redisUrl);
+const { serverEnv, redis } = benchEnvironment(prefix);
 await loadBenchSale(redis, prefix, sku);
 
 const pin = (cpu: string, cmd: string[]) =>

@@ -21,13 +21,11 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
-import { loadConfig } from '../src/config.js';
 import { createTopics } from '../src/kafka/topics.js';
 
-import { loadBenchSale } from './sale.js';
+import { benchEnvironment, loadBenchSale } from './setup.js';
 import type { ServerCounters } from './grpc-server.js';
 
 const calls = Number(process.env.BENCH_CALLS ?? 30_000);
@@ -184,13 +182,7 @@ const picked = (name: string, s: string) =>
   allTargets.some((t) => t.name === s) ? name === s : name.includes(s);
 const targets = only ? allTargets.filter((t) => only.some((s) => picked(t.name, s))) : allTargets;
 
-const serverEnv = {
-  ...process.env,
-  FLUXGATE_REDIS_PREFIX: prefix,
-  FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
-};
-const config = loadConfig(serverEnv);
-const redis = new Redis(config.redisUrl);
+const { serverEnv, config, redis } = benchEnvironment(prefix);
 if (targets.some((t) => t.server === 'gate')) {
   await loadBenchSale(redis, prefix, sku);
 }

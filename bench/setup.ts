@@ -1,0 +1,48 @@
+/**
+ * What the gate benchmarks share: the environment of their server processes (a Redis key prefix
+ * and topics of their own) and the sale they sell from (open for an hour, stock and admission
+ * never the limit).
+ */
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../src/config.js';
+import { createKeys } from '../src/redis/keys.js';
+import { loadSale } from '../src/redis/sale-store.js';
+
+/** Units of the benchmark sale: more than any run sells. */
+const units = 100_000_000;
+
+/** Loads the benchmark sale `sku` under the Redis key `prefix`. */
+export async function loadBenchSale(redis: Redis, prefix: string, sku: string): Promise<void> {
+  const now = Date.now();
+  await loadSale(
+    redis,
+    createKeys(prefix),
+    {
+      sku,
+      name: 'benchmark',
+      totalStock: units,
+      perCustomerLimit: 1_000_000,
+      startsAtMs: now - 1000,
+      endsAtMs: now + 3_600_000,
+      admissionRate: 1_000_000,
+      admissionBurst: 1_000_000,
+      paused: false,
+    },
+    units,
+  );
+}
+
+/** The servers' environment under the key and topic `prefix`, its config, and a Redis client. */
+export function benchEnvironment(prefix: string): {
+  serverEnv: NodeJS.ProcessEnv;
+  config: Config;
+  redis: Redis;
+} {
+  const serverEnv = {
+    ...process.env,
+    FLUXGATE_REDIS_PREFIX: prefix,
+    FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
+  };
+  const config = loadConfig(serverEnv);
+  return { serverEnv, config, redis: new Redis(config.redisUrl) };
+}
