@@ -19,6 +19,8 @@ export const refusalReasons = [
   'IDEMPOTENCY_KEY_IN_FLIGHT',
   'DEPENDENCY_UNAVAILABLE',
   'UNAUTHENTICATED',
+  'OUTCOME_UNKNOWN',
+  'SALE_STATE_RELOADING',
 ] as const;
 
 /** A machine-readable refusal reason. */

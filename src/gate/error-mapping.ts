@@ -33,6 +33,8 @@ export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   IDEMPOTENCY_KEY_IN_FLIGHT: Code.Aborted,
   DEPENDENCY_UNAVAILABLE: Code.Unavailable,
   UNAUTHENTICATED: Code.Unauthenticated,
+  OUTCOME_UNKNOWN: Code.Unavailable,
+  SALE_STATE_RELOADING: Code.Unavailable,
 };
 
 /** Builds the wire error for a refusal about `sku` (empty when there is no sale involved). */

@@ -26,6 +26,8 @@ class RefusalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUSAL_REASON_DEPENDENCY_UNAVAILABLE: _ClassVar[RefusalReason]
     REFUSAL_REASON_UNAUTHENTICATED: _ClassVar[RefusalReason]
     REFUSAL_REASON_INSUFFICIENT_STOCK: _ClassVar[RefusalReason]
+    REFUSAL_REASON_OUTCOME_UNKNOWN: _ClassVar[RefusalReason]
+    REFUSAL_REASON_SALE_STATE_RELOADING: _ClassVar[RefusalReason]
 REFUSAL_REASON_UNSPECIFIED: RefusalReason
 REFUSAL_REASON_RATE_LIMITED: RefusalReason
 REFUSAL_REASON_SOLD_OUT: RefusalReason
@@ -41,6 +43,8 @@ REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT: RefusalReason
 REFUSAL_REASON_DEPENDENCY_UNAVAILABLE: RefusalReason
 REFUSAL_REASON_UNAUTHENTICATED: RefusalReason
 REFUSAL_REASON_INSUFFICIENT_STOCK: RefusalReason
+REFUSAL_REASON_OUTCOME_UNKNOWN: RefusalReason
+REFUSAL_REASON_SALE_STATE_RELOADING: RefusalReason
 
 class WaitingRoomTicket(_message.Message):
     __slots__ = ("ticket_id", "sku", "retry_at")

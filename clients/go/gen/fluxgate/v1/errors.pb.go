@@ -57,13 +57,20 @@ const (
 	// aborted: the first request with this idempotency key is still being processed.
 	RefusalReason_REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT RefusalReason = 11
 	// unavailable: a dependency is down; the order certainly did not happen. Retry with the
-	// same key.
+	// same key after RetryInfo's delay. ErrorInfo.metadata["dependency"] names it.
 	RefusalReason_REFUSAL_REASON_DEPENDENCY_UNAVAILABLE RefusalReason = 12
 	// unauthenticated: admin call without a valid bearer token.
 	RefusalReason_REFUSAL_REASON_UNAUTHENTICATED RefusalReason = 13
 	// failed_precondition: fewer units are left than the quantity asked for, but some are.
 	// ErrorInfo.metadata["units_left"] says how many; an order for at most that many may succeed.
 	RefusalReason_REFUSAL_REASON_INSUFFICIENT_STOCK RefusalReason = 14
+	// unavailable: a dependency failed while the request was under way, so the gate cannot tell
+	// whether the order was accepted. Retrying with the same key is safe and learns the outcome;
+	// RetryInfo says when.
+	RefusalReason_REFUSAL_REASON_OUTCOME_UNKNOWN RefusalReason = 15
+	// unavailable: the sale exists but its live state is being reloaded (after the live store
+	// lost it). Nothing was reserved; retry with the same key after RetryInfo's delay.
+	RefusalReason_REFUSAL_REASON_SALE_STATE_RELOADING RefusalReason = 16
 )
 
 // Enum value maps for RefusalReason.
@@ -84,6 +91,8 @@ var (
 		12: "REFUSAL_REASON_DEPENDENCY_UNAVAILABLE",
 		13: "REFUSAL_REASON_UNAUTHENTICATED",
 		14: "REFUSAL_REASON_INSUFFICIENT_STOCK",
+		15: "REFUSAL_REASON_OUTCOME_UNKNOWN",
+		16: "REFUSAL_REASON_SALE_STATE_RELOADING",
 	}
 	RefusalReason_value = map[string]int32{
 		"REFUSAL_REASON_UNSPECIFIED":               0,
@@ -101,6 +110,8 @@ var (
 		"REFUSAL_REASON_DEPENDENCY_UNAVAILABLE":    12,
 		"REFUSAL_REASON_UNAUTHENTICATED":           13,
 		"REFUSAL_REASON_INSUFFICIENT_STOCK":        14,
+		"REFUSAL_REASON_OUTCOME_UNKNOWN":           15,
+		"REFUSAL_REASON_SALE_STATE_RELOADING":      16,
 	}
 )
 
@@ -204,7 +215,7 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x11WaitingRoomTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
-	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xb4\x04\n" +
+	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\x81\x05\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n" +
@@ -221,7 +232,9 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"(REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT\x10\v\x12)\n" +
 	"%REFUSAL_REASON_DEPENDENCY_UNAVAILABLE\x10\f\x12\"\n" +
 	"\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\r\x12%\n" +
-	"!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0eB\xb1\x01\n" +
+	"!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0e\x12\"\n" +
+	"\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12'\n" +
+	"#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10B\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vErrorsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (
