@@ -162,9 +162,39 @@ export const settings = {
   },
   outboxGraceMs: {
     env: 'FLUXGATE_OUTBOX_GRACE_MS',
-    default: '10000',
+    default: '4000',
     schema: int(100, 3_600_000),
-    doc: 'Outbox entries older than this are re-published by the relay.',
+    doc: 'Outbox entries older than this are published by the relay (keep it above the publish timeout, or orders are published twice: harmless, but wasted).',
+  },
+  outboxMaxEntries: {
+    env: 'FLUXGATE_OUTBOX_MAX_ENTRIES',
+    default: '100000',
+    schema: int(1, 100_000_000),
+    doc: 'Most orders one sale may hold in the outbox while the broker is unreachable; past it orders are refused unavailable.',
+  },
+  outboxMaxAgeMs: {
+    env: 'FLUXGATE_OUTBOX_MAX_AGE_MS',
+    default: '120000',
+    schema: int(1000, 86_400_000),
+    doc: 'Oldest age an outbox entry may reach (the broker unreachable that long); past it orders are refused unavailable.',
+  },
+  redisCommandTimeoutMs: {
+    env: 'FLUXGATE_REDIS_COMMAND_TIMEOUT_MS',
+    default: '500',
+    schema: int(10, 60_000),
+    doc: 'A Redis command not answered by then fails (a hung Redis); failures open the circuit breaker.',
+  },
+  redisProbeAfterMs: {
+    env: 'FLUXGATE_REDIS_PROBE_AFTER_MS',
+    default: '500',
+    schema: int(10, 600_000),
+    doc: 'How long the Redis circuit stays open (requests refused at once) before a request probes Redis.',
+  },
+  kafkaProbeAfterMs: {
+    env: 'FLUXGATE_KAFKA_PROBE_AFTER_MS',
+    default: '1000',
+    schema: int(10, 600_000),
+    doc: 'How long the broker circuit stays open (orders go straight to the outbox) before a publish probes the broker.',
   },
   outboxRelayIntervalMs: {
     env: 'FLUXGATE_OUTBOX_RELAY_INTERVAL_MS',

@@ -3,6 +3,7 @@
  * the ports, listens, relays the outbox, serves metrics and health on the operations port, and
  * shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
  */
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -14,6 +15,10 @@ import { createAdmin } from './domain/admin.js';
 import { createOrderLookup } from './domain/order-lookup.js';
 import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
+import { createSaleRecovery } from './domain/sale-recovery.js';
+import { createBreaker } from './resilience/breaker.js';
+import { guarded } from './redis/guard.js';
+import { takeLock } from './redis/lock.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
 import { createAdminAuth } from './gate/admin-auth.js';
@@ -53,17 +58,33 @@ export interface RunningGate {
 const soldOutFlagTtlMs = 1000;
 /** Most outbox entries one relay pass re-publishes. */
 const relayBatchSize = 500;
+/** How long a buyer of a sale being reloaded is asked to wait. */
+const lostSaleRetryAfterMs = 1000;
 
 /** Starts a gate with `config`; resolves once it listens. */
 export async function startGate(config: Config): Promise<RunningGate> {
   const logger = pino({ level: config.logLevel, base: { service: 'gate' } });
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
-  const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  // No offline queue and a command timeout: while Redis is unreachable or hung a command fails
+  // at once or within the budget, and the breaker below turns that into a quick refusal.
+  const redis = new Redis(config.redisUrl, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: config.redisCommandTimeoutMs,
+  });
   redis.on('error', (error: Error) => {
     logger.debug({ err: error }, 'redis connection');
   });
   registerScripts(redis);
-  await retryStartup('redis', () => redis.ping(), startup);
+  await retryStartup(
+    'redis',
+    async () => {
+      if (redis.status !== 'ready') await once(redis, 'ready');
+      await redis.ping();
+    },
+    startup,
+  );
   const keys = createKeys(config.redisKeyPrefix);
   const kafkaOptions = {
     clientId: 'fluxgate-gate',
@@ -90,7 +111,6 @@ export async function startGate(config: Config): Promise<RunningGate> {
   );
   const database = createRepository(orm.em);
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
-  const orderStore = createRedisOrderStore(redis, keys, idempotencyTtlMs);
   const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
   const metrics = createGateMetrics({
     outbox: () => readOutboxStats(redis, keys),
@@ -103,9 +123,35 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);
   };
-  const feed = await createEventFeed(redis.duplicate(), keys, (error) => {
-    log(error, 'event feed');
-  });
+  const breakerFor = (dependency: 'redis' | 'kafka', failures: number, probeAfterMs: number) =>
+    createBreaker({
+      dependency,
+      failures,
+      probeAfterMs,
+      onChange: (open) => {
+        metrics.circuitOpen.set({ dependency }, open ? 1 : 0);
+        if (open)
+          logger.warn({ dependency }, 'circuit open: refusing at once until a probe succeeds');
+        else logger.info({ dependency }, 'circuit closed');
+      },
+    });
+  // A few consecutive failures: one slow script is not an outage.
+  const redisBreaker = breakerFor('redis', 3, config.redisProbeAfterMs);
+  // One failed produce request: it already spent kafkajs's own retries.
+  const kafkaBreaker = breakerFor('kafka', 1, config.kafkaProbeAfterMs);
+  const orderStore = guarded(
+    createRedisOrderStore(redis, keys, idempotencyTtlMs),
+    redisBreaker,
+    'none',
+  );
+  // The subscriber queues its subscriptions while it connects.
+  const feed = await createEventFeed(
+    redis.duplicate({ enableOfflineQueue: true }),
+    keys,
+    (error) => {
+      log(error, 'event feed');
+    },
+  );
   feed.onSaleChanged((sku) => {
     soldOut.clear(sku);
   });
@@ -129,6 +175,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
     lingerMs: config.publishLingerMs,
     maxBatch: config.publishMaxBatch,
     timeoutMs: config.publishTimeoutMs,
+    breaker: kafkaBreaker,
     onError: (error, outcome) => {
       log(error, `publish ${outcome}`);
     },
@@ -137,33 +184,50 @@ export async function startGate(config: Config): Promise<RunningGate> {
       metrics.publishSeconds.observe({ outcome }, seconds);
     },
   });
-  const store = createRedisReservationStore(
-    redis,
-    keys,
-    {
-      idempotencyTtlMs,
-      customerRate: config.customerRate,
-      customerBurst: config.customerBurst,
-    },
-    (script, seconds) => {
-      metrics.scriptTimer(script).observe(seconds);
-    },
+  const store = guarded(
+    createRedisReservationStore(
+      redis,
+      keys,
+      {
+        idempotencyTtlMs,
+        customerRate: config.customerRate,
+        customerBurst: config.customerBurst,
+        outboxMaxEntries: config.outboxMaxEntries,
+        outboxMaxAgeMs: config.outboxMaxAgeMs,
+      },
+      (script, seconds) => {
+        metrics.scriptTimer(script).observe(seconds);
+      },
+    ),
+    redisBreaker,
+    'unknown',
   );
+  const admin = createAdmin({
+    db: database,
+    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, 'unknown'),
+    unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
+    now: Date.now,
+  });
   const placer = createOrderPlacer({
     store,
     publisher,
     recorder: orderStore,
     soldOut,
+    lostSales: createSaleRecovery({
+      saleExists: async (sku) => (await database.getSale(sku)) !== undefined,
+      reload: (sku) => admin.reloadLost(sku),
+      lock: (sku, ms) => takeLock(redis, keys.reloadLock(sku), ms),
+      onReload: (sku, outcome, error) => {
+        metrics.saleReloads.inc({ outcome });
+        if (outcome === 'failed') logger.warn({ err: error, sku }, 'reload of a lost sale failed');
+        else logger.warn({ sku, outcome }, 'the live store had lost the sale: reload');
+      },
+      retryAfterMs: lostSaleRetryAfterMs,
+      now: Date.now,
+    }),
     newOrderId: () => uuidv7(),
     now: Date.now,
     onBackgroundError: log,
-  });
-
-  const admin = createAdmin({
-    db: database,
-    live: createRedisSaleStore(redis, keys),
-    unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
-    now: Date.now,
   });
 
   const app = await buildServer({

@@ -100,7 +100,7 @@ export function createAdmin(deps: AdminDeps) {
 
   /**
    * Loads a sale whose live data is lost, once every accepted order is recorded: 'pending'
-   * while the worker is behind (nothing written). The outbox is read before the lag, so an
+   * while the worker is behind (nothing written). Safe when the sale is whole: nothing written. The outbox is read before the lag, so an
    * order published after the lag was read is still in the outbox, or the load finds the
    * outbox moved and is computed again.
    */
@@ -121,16 +121,22 @@ export function createAdmin(deps: AdminDeps) {
     return 'pending';
   }
 
-  /** The live stock of a sale (fails closed as unavailable when its counter is lost). */
+  /**
+   * The live stock of a sale; unavailable (SALE_STATE_RELOADING) while the live store has lost
+   * a sale the database knows.
+   */
   async function stock(sku: string): Promise<StockView> {
     const current = await live.read(sku);
-    if (!current) throw notFound(sku);
-    if (current.unitsLeft === null) {
-      throw new Refusal(
-        'DEPENDENCY_UNAVAILABLE',
+    const reloading = () =>
+      new Refusal(
+        'SALE_STATE_RELOADING',
         'the sale’s live stock is lost; it is closed until reloaded',
       );
+    if (!current) {
+      if (await db.getSale(sku)) throw reloading();
+      throw notFound(sku);
     }
+    if (current.unitsLeft === null) throw reloading();
     return {
       sale: current.sale,
       unitsLeft: current.unitsLeft,
@@ -146,6 +152,8 @@ export function createAdmin(deps: AdminDeps) {
   }
 
   return {
+    reloadLost: reload,
+
     /** Creates a sale (live at once) or updates its settings. */
     async upsertSale(input: Sale): Promise<{ sale: Sale; created: boolean } & LiveOutcome> {
       const result = await db.upsertSale(validateSale(input));

@@ -1,7 +1,7 @@
 /**
- * The outbox relay: re-publishes reservations whose publish outcome was never learned (a
- * timeout, a crash between reservation and ack). Duplicates are harmless: the worker
- * deduplicates by order id. Nothing here ever releases stock.
+ * The outbox relay: publishes accepted orders that Kafka has not acknowledged (the broker was
+ * down or slow, the gate crashed between reservation and ack), oldest first per sale.
+ * Duplicates are harmless: the worker deduplicates by order id.
  */
 import type { OrderPublisher, ReservationStore } from './ports.js';
 
@@ -15,8 +15,12 @@ export interface OutboxRelayDeps {
   readonly batchSize: number;
 }
 
-/** One relay pass: returns how many orders it re-published and completed. */
+/**
+ * One relay pass: returns how many orders it published and completed. Nothing is claimed
+ * while the publisher says the broker is down: the pass after its next probe takes them.
+ */
 export async function relayOutboxOnce(deps: OutboxRelayDeps): Promise<number> {
+  if (!deps.publisher.available()) return 0;
   const stale = await deps.store.claimStale(deps.graceMs, deps.batchSize);
   const outcomes = await Promise.all(stale.map((r) => deps.publisher.publish(r.order)));
   const acked = stale.filter((_, i) => outcomes[i] === 'acked');
@@ -30,7 +34,10 @@ export interface RunningOutboxRelay {
   drain(): Promise<void>;
 }
 
-/** Runs {@link relayOutboxOnce} every `intervalMs`, one pass at a time. */
+/**
+ * Runs {@link relayOutboxOnce} every `intervalMs`, one pass at a time; a pass that filled its
+ * batch is followed at once by another, so a backlog drains at the broker's pace.
+ */
 export function startOutboxRelay(
   deps: OutboxRelayDeps & {
     readonly intervalMs: number;
@@ -40,15 +47,23 @@ export function startOutboxRelay(
   },
 ): RunningOutboxRelay {
   let running: Promise<void> | undefined;
+  let stopped = false;
   const runOnce = (): Promise<void> =>
-    (running ??= relayOutboxOnce(deps)
-      .then(deps.onRelayed, deps.onError)
+    (running ??= (async () => {
+      for (;;) {
+        const relayed = await relayOutboxOnce(deps);
+        deps.onRelayed(relayed);
+        if (relayed < deps.batchSize || stopped) return;
+      }
+    })()
+      .catch(deps.onError)
       .finally(() => {
         running = undefined;
       }));
   const timer = setInterval(() => void runOnce(), deps.intervalMs);
   return {
     async drain() {
+      stopped = true;
       clearInterval(timer);
       await running;
       await runOnce();

@@ -1,18 +1,20 @@
 /**
- * The PlaceOrder use case: reserve atomically, publish, then complete or release. Knows nothing
- * of Redis, Kafka or the wire; those come in through the ports.
+ * The PlaceOrder use case: reserve atomically (the reservation, with its outbox entry, is the
+ * accepted order), then publish and complete, or leave the order to the outbox relay. Knows
+ * nothing of Redis, Kafka or the wire; those come in through the ports.
  */
 import type { SoldOutFlags } from '../admission/sold-out-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
 import type {
+  LostSales,
   OrderPublisher,
   OrderRecorder,
+  PublishOutcome,
   Reservation,
   ReservationStore,
   SoldOutOutcome,
 } from './ports.js';
-import { Refusal } from './refusal.js';
 
 /** What the order placer needs. */
 export interface OrderPlacerDeps {
@@ -20,6 +22,7 @@ export interface OrderPlacerDeps {
   readonly publisher: OrderPublisher;
   readonly soldOut: SoldOutFlags;
   readonly recorder: OrderRecorder;
+  readonly lostSales: LostSales;
   readonly newOrderId: () => string;
   readonly now: () => number;
   /** Told about failures that do not change the answer (e.g. a completion that will be retried). */
@@ -34,8 +37,24 @@ export interface PlacedOrder {
 
 /** Places orders. */
 export interface OrderPlacer {
-  /** Accepts the order (PENDING) or throws a {@link Refusal}. */
-  place(request: ValidOrderRequest, requestId: string): Promise<PlacedOrder>;
+  /**
+   * Accepts the order (PENDING) or throws a Refusal. `answerByMs` (ms since the epoch, from the
+   * caller's deadline): the answer waits for Kafka's acknowledgement until then at the latest;
+   * without it, as long as a publish takes.
+   */
+  place(request: ValidOrderRequest, requestId: string, answerByMs?: number): Promise<PlacedOrder>;
+}
+
+/** `publishing`'s outcome, or `unknown` once `ms` have passed (the publish goes on). */
+function within(publishing: Promise<PublishOutcome>, ms: number): Promise<PublishOutcome> {
+  if (ms <= 0) return Promise.resolve('unknown');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<PublishOutcome>((resolve) => {
+    timer = setTimeout(resolve, ms, 'unknown');
+  });
+  return Promise.race([publishing, late]).finally(() => {
+    clearTimeout(timer);
+  });
 }
 
 /**
@@ -73,51 +92,48 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   const { store, publisher, soldOut } = deps;
   const complete = batchCompletions(store);
 
-  async function settle(reservation: Reservation): Promise<PlacedOrder> {
+  /**
+   * A reservation is an accepted order, held by its outbox entry: the answer waits for Kafka's
+   * acknowledgement while the broker is up and the caller's deadline allows, so that in the
+   * usual case an accepted order is already in Kafka; otherwise the outbox relay publishes it.
+   */
+  async function settle(
+    reservation: Reservation,
+    answerByMs: number | undefined,
+  ): Promise<PlacedOrder> {
     const { order } = reservation;
     // Recorded while the publish is under way, so it adds no wait; a record that fails only
     // delays GetOrder until the worker writes the final status.
+    const recording = deps.recorder.remember(order).catch((e: unknown) => {
+      deps.onBackgroundError(e, 'record pending order');
+    });
+    if (!publisher.available()) {
+      await recording;
+      return { order, replayed: false };
+    }
+    const publishing = publisher.publish(order);
     const [outcome] = await Promise.all([
-      publisher.publish(order),
-      deps.recorder.remember(order).catch((e: unknown) => {
-        deps.onBackgroundError(e, 'record pending order');
-      }),
+      answerByMs === undefined ? publishing : within(publishing, answerByMs - deps.now()),
+      recording,
     ]);
     if (outcome === 'acked') {
-      // The order is in Kafka: the answer is PENDING whatever happens next. A completion that
-      // fails leaves the outbox entry, and the relay completes it later.
+      // A completion that fails leaves the outbox entry, and the relay completes it later.
       await complete(reservation).catch((e: unknown) => {
         deps.onBackgroundError(e, 'complete after ack');
       });
-      return { order, replayed: false };
-    }
-    if (outcome === 'failed') {
-      let released: boolean;
-      try {
-        released = await store.release(reservation);
-      } catch (e) {
-        // Could not release: the outbox entry stays and the relay will publish the order,
-        // so it is accepted after all.
-        deps.onBackgroundError(e, 'release after failed publish');
-        return { order, replayed: false };
-      }
-      if (released) {
-        await deps.recorder.forget(order.orderId).catch((e: unknown) => {
-          deps.onBackgroundError(e, 'forget released order');
+    } else if (answerByMs !== undefined) {
+      // Answered before the broker did: complete once it does (the relay covers a failure).
+      void publishing
+        .then((late) => (late === 'acked' ? complete(reservation) : undefined))
+        .catch((e: unknown) => {
+          deps.onBackgroundError(e, 'complete after late ack');
         });
-        throw new Refusal(
-          'DEPENDENCY_UNAVAILABLE',
-          'the order queue is unavailable; nothing was reserved, retry with the same key',
-        );
-      }
     }
-    // Unknown outcome (or a release that found the order already relayed): the outbox entry
-    // holds the order and the relay publishes it, so it is accepted.
     return { order, replayed: false };
   }
 
   return {
-    async place(request, requestId) {
+    async place(request, requestId, answerByMs) {
       const order: AcceptedOrder = {
         orderId: deps.newOrderId(),
         sku: request.sku,
@@ -139,19 +155,18 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       switch (outcome.kind) {
         case 'reserved':
           if (outcome.unitsLeft === 0) soldOut.set(request.sku);
-          return settle(outcome.reservation);
-        case 'in-flight':
-          throw new Refusal(
-            'IDEMPOTENCY_KEY_IN_FLIGHT',
-            'a request with this idempotency key is still being processed; retry shortly',
-          );
+          return settle(outcome.reservation, answerByMs);
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
-        case 'refused':
+        case 'refused': {
+          const { refusal } = outcome;
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.
-          if (outcome.refusal.reason === 'SOLD_OUT' && !outcome.refusal.replayed)
-            soldOut.set(request.sku);
-          throw outcome.refusal;
+          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) soldOut.set(request.sku);
+          // The live store does not have the sale: lost (reloaded by itself) or unknown.
+          if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')
+            throw await deps.lostSales.refusalFor(request.sku);
+          throw refusal;
+        }
       }
     },
   };

@@ -7,7 +7,10 @@ import type { OrderView } from './order-view.js';
 import type { Sale } from './sale.js';
 import type { Refusal } from './refusal.js';
 
-/** A reserved order and the outbox entry that carries it until Kafka acknowledges it. */
+/**
+ * A reserved order and the outbox entry that carries it until Kafka acknowledges it. A
+ * reservation is an accepted order: nothing takes it back.
+ */
 export interface Reservation {
   readonly order: AcceptedOrder;
   readonly entryId: string;
@@ -19,7 +22,6 @@ export interface Reservation {
  */
 export type ReservationOutcome =
   | { readonly kind: 'reserved'; readonly reservation: Reservation; readonly unitsLeft: number }
-  | { readonly kind: 'in-flight' }
   | { readonly kind: 'replay-accepted'; readonly order: AcceptedOrder }
   | { readonly kind: 'refused'; readonly refusal: Refusal };
 
@@ -40,8 +42,6 @@ export interface ReservationStore {
   refuseSoldOut(order: AcceptedOrder, fingerprint: string): Promise<SoldOutOutcome>;
   /** Kafka acknowledged these orders: mark their keys COMPLETED, drop their outbox entries. */
   complete(reservations: readonly Reservation[]): Promise<void>;
-  /** The publish certainly failed: put everything back. False if there was nothing to release. */
-  release(reservation: Reservation): Promise<boolean>;
   /**
    * Outbox entries older than `olderThanMs` whose sale this process may relay now (at most one
    * relaying process per sale at a time), up to `limit`.
@@ -67,6 +67,21 @@ export type PublishOutcome = 'acked' | 'failed' | 'unknown';
 export interface OrderPublisher {
   /** Publishes one order; concurrent calls share produce requests. */
   publish(order: AcceptedOrder): Promise<PublishOutcome>;
+  /**
+   * False while the broker is known to be unreachable and not yet due to be tried again: a
+   * publish now would only wait to fail, so accepted orders stay in the outbox for the relay.
+   */
+  available(): boolean;
+}
+
+/** What the order path answers for a sale the live store does not have. */
+export interface LostSales {
+  /**
+   * SALE_NOT_FOUND when the order database does not know the sale either; otherwise the live
+   * store has lost it, a reload is started (by one gate), and the refusal is
+   * SALE_STATE_RELOADING with a retry delay.
+   */
+  refusalFor(sku: string): Promise<Refusal>;
 }
 
 /** What the order database knows of a sale: its stock and its recorded orders. */

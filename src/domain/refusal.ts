@@ -3,7 +3,10 @@
  * gate's error mapping (src/gate/error-mapping.ts) turns them into wire errors.
  */
 
-/** Every refusal reason; the names match `RefusalReason` in proto/fluxgate/v1/errors.proto. */
+/**
+ * Every refusal reason; the names match `RefusalReason` in proto/fluxgate/v1/errors.proto
+ * (all but IDEMPOTENCY_KEY_IN_FLIGHT, which the gate no longer sends).
+ */
 export const refusalReasons = [
   'RATE_LIMITED',
   'SOLD_OUT',
@@ -16,7 +19,6 @@ export const refusalReasons = [
   'ORDER_NOT_FOUND',
   'INVALID_ARGUMENT',
   'IDEMPOTENCY_KEY_REUSED',
-  'IDEMPOTENCY_KEY_IN_FLIGHT',
   'DEPENDENCY_UNAVAILABLE',
   'UNAUTHENTICATED',
   'OUTCOME_UNKNOWN',
@@ -28,7 +30,11 @@ export type RefusalReason = (typeof refusalReasons)[number];
 
 /** Facts that go with a refusal; which ones are set depends on the reason. */
 export interface RefusalFacts {
-  /** RATE_LIMITED: how long to wait before retrying, in ms. */
+  /**
+   * How long to wait before retrying, in ms: RATE_LIMITED (the admission rate), and answers
+   * about a dependency when the gate knows when it may be back (the error mapping gives every
+   * answer that invites a retry a delay, this one or a default).
+   */
   readonly retryAfterMs?: number;
   /** PURCHASE_LIMIT_REACHED: units the customer may still buy. */
   readonly remaining?: number;
@@ -38,6 +44,8 @@ export interface RefusalFacts {
   readonly startsAtMs?: number;
   /** INVALID_ARGUMENT: the offending field, as named in the proto. */
   readonly field?: string;
+  /** DEPENDENCY_UNAVAILABLE, OUTCOME_UNKNOWN: which dependency failed. */
+  readonly dependency?: 'redis' | 'kafka' | 'postgresql';
 }
 
 /** A request was refused. `replayed` is true when the answer came from the idempotency store. */

@@ -30,21 +30,40 @@ export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   ORDER_NOT_FOUND: Code.NotFound,
   INVALID_ARGUMENT: Code.InvalidArgument,
   IDEMPOTENCY_KEY_REUSED: Code.InvalidArgument,
-  IDEMPOTENCY_KEY_IN_FLIGHT: Code.Aborted,
   DEPENDENCY_UNAVAILABLE: Code.Unavailable,
   UNAUTHENTICATED: Code.Unauthenticated,
   OUTCOME_UNKNOWN: Code.Unavailable,
   SALE_STATE_RELOADING: Code.Unavailable,
 };
 
+/** Codes that invite a retry: every answer with one of them carries a retry delay. */
+const retryCodes: ReadonlySet<Code> = new Set([
+  Code.Unavailable,
+  Code.ResourceExhausted,
+  Code.Aborted,
+]);
+
+/** The delay asked for when the gate knows no better one (a dependency's failure). */
+export const defaultRetryAfterMs = 1000;
+
+/**
+ * `ms` stretched by up to a fifth at random, so that the buyers refused together do not all
+ * come back in the same millisecond.
+ */
+export function jittered(ms: number): number {
+  return Math.max(1, Math.round(ms * (1 + Math.random() / 5)));
+}
+
 /** Builds the wire error for a refusal about `sku` (empty when there is no sale involved). */
 export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: number): ConnectError {
   const { facts } = refusal;
+  const code = codeOfReason[refusal.reason];
   const metadata: Record<string, string> = {};
   if (facts.remaining !== undefined) metadata.remaining = String(facts.remaining);
   if (facts.unitsLeft !== undefined) metadata.units_left = String(facts.unitsLeft);
   if (facts.startsAtMs !== undefined) metadata.starts_at = new Date(facts.startsAtMs).toISOString();
   if (facts.field !== undefined) metadata.field = facts.field;
+  if (facts.dependency !== undefined) metadata.dependency = facts.dependency;
   const details: ConstructorParameters<typeof ConnectError>[3] = [
     {
       desc: ErrorInfoSchema,
@@ -53,22 +72,44 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
   ];
   const headers = new Headers();
   if (refusal.replayed) headers.set(replayedHeader, 'true');
-  if (facts.retryAfterMs !== undefined) {
-    details.push({
-      desc: RetryInfoSchema,
-      value: create(RetryInfoSchema, { retryDelay: durationFromMs(facts.retryAfterMs) }),
-    });
-    details.push({
-      desc: WaitingRoomTicketSchema,
-      value: create(WaitingRoomTicketSchema, {
-        ticketId: randomUUID(),
-        sku,
-        retryAt: timestampFromMs(nowMs + facts.retryAfterMs),
-      }),
-    });
-    headers.set('retry-after', String(Math.max(1, Math.ceil(facts.retryAfterMs / 1000))));
+  if (retryCodes.has(code)) {
+    const retryAfterMs = jittered(facts.retryAfterMs ?? defaultRetryAfterMs);
+    addRetryDelay(details, headers, retryAfterMs);
+    if (refusal.reason === 'RATE_LIMITED') {
+      details.push({
+        desc: WaitingRoomTicketSchema,
+        value: create(WaitingRoomTicketSchema, {
+          ticketId: randomUUID(),
+          sku,
+          retryAt: timestampFromMs(nowMs + retryAfterMs),
+        }),
+      });
+    }
   }
-  return new ConnectError(refusal.message, codeOfReason[refusal.reason], headers, details, refusal);
+  return new ConnectError(refusal.message, code, headers, details, refusal);
+}
+
+/** Adds RetryInfo and the matching `retry-after` header (whole seconds, at least 1). */
+function addRetryDelay(
+  details: ConnectError['details'],
+  headers: Headers,
+  retryAfterMs: number,
+): void {
+  details.push({
+    desc: RetryInfoSchema,
+    value: create(RetryInfoSchema, { retryDelay: durationFromMs(retryAfterMs) }),
+  });
+  headers.set('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+}
+
+/**
+ * A wire error made outside the refusal table (the server's own: draining, limits) that invites
+ * a retry gets the default delay too, unless it names one (added in place).
+ */
+function withRetryDelay(error: ConnectError): ConnectError {
+  if (retryCodes.has(error.code) && error.findDetails(RetryInfoSchema).length === 0)
+    addRetryDelay(error.details, error.metadata, jittered(defaultRetryAfterMs));
+  return error;
 }
 
 /**
@@ -77,7 +118,7 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
  */
 export function toConnectError(error: unknown, sku: string, nowMs: number): ConnectError {
   if (error instanceof Refusal) return refusalToConnectError(error, sku, nowMs);
-  if (error instanceof ConnectError) return error;
+  if (error instanceof ConnectError) return withRetryDelay(error);
   return new ConnectError(
     'internal error; the outcome is unknown: retry with the same idempotency key',
     Code.Internal,

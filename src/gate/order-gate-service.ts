@@ -32,6 +32,12 @@ export interface OrderGateServiceDeps {
   readonly logger: Pick<Logger, 'info'>;
 }
 
+/**
+ * Time kept back from a call's deadline for the answer to reach the caller: an order whose
+ * Kafka acknowledgement would come later is answered from the outbox instead.
+ */
+const answerMarginMs = 50;
+
 /** A watched order is re-read at least this often, in case a change notification was lost. */
 const watchPollMs = 2000;
 
@@ -60,7 +66,12 @@ export function createOrderGateService(
         deps.maxQuantity,
       );
       const requestId = context.values.get(requestIdKey);
-      const placed = await deps.placer.place(valid, requestId);
+      const timeoutMs = context.timeoutMs();
+      const placed = await deps.placer.place(
+        valid,
+        requestId,
+        timeoutMs === undefined ? undefined : Date.now() + timeoutMs - answerMarginMs,
+      );
       if (placed.replayed) context.responseHeader.set(replayedHeader, 'true');
       deps.logger.info(
         {

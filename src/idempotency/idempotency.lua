@@ -1,6 +1,6 @@
 --[[
   include: the idempotency entry of one request, shared by every script that answers or
-  settles a PlaceOrder (place-order, sold-out, complete-orders, release-order).
+  settles a PlaceOrder (place-order, sold-out, complete-orders).
 
   Entry: a hash with fp (request fingerprint), state (STATE.*, src/idempotency/states.ts),
   and either answer (the accepted order, JSON made by the gate) plus order_id and entry (its
@@ -30,22 +30,18 @@ local function idempotency_refuse(idem_key, fingerprint, ttl_ms, status, value)
   return {status, value}
 end
 
--- Records a reserved order as the key's answer (in flight until its publish is acknowledged).
+-- Records a reserved order as the key's answer: accepted, its outbox entry carrying it until
+-- Kafka acknowledges it.
 local function idempotency_reserve(idem_key, fingerprint, ttl_ms, order_id, answer, entry)
   redis.call('HSET', idem_key, 'fp', fingerprint, 'order_id', order_id, 'state', STATE.RESERVED,
     'answer', answer, 'entry', entry)
   redis.call('PEXPIRE', idem_key, ttl_ms)
 end
 
--- True when the key's entry is this order's reservation, still in flight.
-local function idempotency_in_flight(idem_key, order_id)
-  local known = redis.call('HMGET', idem_key, 'order_id', 'state')
-  return known[1] == order_id and known[2] == STATE.RESERVED
-end
-
--- The broker acknowledged the order: repeats now get it as a replay. True when it moved.
+-- The broker acknowledged the order: its entry leaves the outbox state. True when it moved.
 local function idempotency_complete(idem_key, order_id)
-  if not idempotency_in_flight(idem_key, order_id) then return false end
+  local known = redis.call('HMGET', idem_key, 'order_id', 'state')
+  if known[1] ~= order_id or known[2] ~= STATE.RESERVED then return false end
   redis.call('HSET', idem_key, 'state', STATE.COMPLETED)
   return true
 end

@@ -2,7 +2,8 @@
  * The life of an idempotency entry. The Lua scripts see the same names through the prelude
  * that src/redis/scripts.ts generates, so they are spelled here only.
  *
- * - RESERVED: the order holds its units and waits for Kafka's ack; a repeat is "in flight".
+ * - RESERVED: the order is accepted and holds its units; its outbox entry carries it until
+ *   Kafka acknowledges it. A repeat gets the accepted order again.
  * - COMPLETED: Kafka acknowledged the order; a repeat gets the accepted order again.
  * - REFUSED: the request was refused for good (sold out, limit, sale ended...); a repeat gets
  *   the same refusal.

@@ -5,10 +5,14 @@
  *
  * "Certainly not written" is claimed only when the producer could not connect: once a
  * request may have left, kafkajs's internal retries hide whether an attempt was written.
+ *
+ * A breaker watches the broker: after a failed produce request the publisher is unavailable
+ * until its next probe, so that orders are not held waiting on a broker known to be down.
  */
 import type { Producer } from 'kafkajs';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderPublisher, PublishOutcome } from '../domain/ports.js';
+import { CircuitOpenError, type Breaker } from '../resilience/breaker.js';
 import { withTimeLimit } from '../time-limit.js';
 import { encodeOrderAccepted, requestIdHeader } from './codec.js';
 
@@ -21,6 +25,8 @@ export interface KafkaPublisherOptions {
   readonly maxBatch: number;
   /** A send not settled by then has an unknown outcome. */
   readonly timeoutMs: number;
+  /** Guards the broker: opened by failed produce requests. */
+  readonly breaker: Breaker;
   readonly onError: (error: unknown, outcome: PublishOutcome) => void;
   /** Told of every produce request: how many orders, how long, how it ended (metrics). */
   readonly onSent?: (size: number, seconds: number, outcome: PublishOutcome) => void;
@@ -30,6 +36,16 @@ export interface KafkaPublisherOptions {
 export interface KafkaPublisher extends OrderPublisher {
   /** Sends what is queued, then disconnects the producer. */
   close(): Promise<void>;
+}
+
+/** A produce request that did not succeed, and what that means for its orders. */
+class PublishError extends Error {
+  constructor(
+    readonly outcome: PublishOutcome,
+    override readonly cause: unknown,
+  ) {
+    super(`publish ${outcome}`);
+  }
 }
 
 interface Pending {
@@ -52,12 +68,8 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     void old?.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  async function send(batch: Pending[]): Promise<void> {
-    const started = performance.now();
-    const settle = (outcome: PublishOutcome) => {
-      options.onSent?.(batch.length, (performance.now() - started) / 1000, outcome);
-      for (const p of batch) p.resolve(outcome);
-    };
+  /** Connects if need be and sends one produce request; throws a {@link PublishError}. */
+  async function produce(batch: Pending[]): Promise<void> {
     let connected: Producer;
     try {
       producer ??= options.connectProducer();
@@ -65,9 +77,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     } catch (error) {
       // A producer that never connected sent nothing: the failure is certain.
       replaceProducer();
-      options.onError(error, 'failed');
-      settle('failed');
-      return;
+      throw new PublishError('failed', error);
     }
     try {
       const sent = connected.send({
@@ -81,14 +91,31 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       });
       sent.catch(() => undefined);
       await withTimeLimit(sent, options.timeoutMs, 'the produce request');
-      settle('acked');
     } catch (error) {
       // The producer retries internally, so an error cannot tell whether an earlier attempt
       // was written: the outcome is unknown and the outbox relay takes over.
       replaceProducer();
-      options.onError(error, 'unknown');
-      settle('unknown');
+      throw new PublishError('unknown', error);
     }
+  }
+
+  async function send(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let outcome: PublishOutcome = 'acked';
+    try {
+      await options.breaker.run(() => produce(batch));
+    } catch (error) {
+      // An open circuit sent nothing; the orders wait in the outbox for the relay.
+      if (error instanceof PublishError) {
+        outcome = error.outcome;
+        options.onError(error.cause, outcome);
+      } else {
+        outcome = 'failed';
+        if (!(error instanceof CircuitOpenError)) options.onError(error, outcome);
+      }
+    }
+    options.onSent?.(batch.length, (performance.now() - started) / 1000, outcome);
+    for (const p of batch) p.resolve(outcome);
   }
 
   async function drain(): Promise<void> {
@@ -115,6 +142,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
   }
 
   return {
+    available: () => !options.breaker.isOpen(),
     publish(order) {
       return new Promise<PublishOutcome>((resolve) => {
         queue.push({ order, resolve });

@@ -127,6 +127,18 @@ export function createGateMetrics(sources: GateGaugeSources) {
         }
       },
     }),
+    saleReloads: new Counter({
+      name: 'fluxgate_gate_sale_reloads_total',
+      help: 'Reloads of a sale the live store had lost, started by this gate, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    circuitOpen: new Gauge({
+      name: 'fluxgate_gate_circuit_open',
+      help: 'Whether the circuit breaker in front of a dependency is open (1) or closed (0).',
+      labelNames: ['dependency'] as const,
+      registers,
+    }),
     soldOutFlags: new Gauge({
       name: 'fluxgate_gate_sold_out_flags',
       help: 'Sales this process currently refuses without asking Redis.',

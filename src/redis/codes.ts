@@ -24,6 +24,7 @@ export const scriptStatus = {
   STOCK_MISSING: 10,
   INSUFFICIENT_STOCK: 11,
   STOCK_LEFT: 12,
+  OUTBOX_FULL: 13,
 } as const;
 
 /** A script reply: status code first, then values. */
@@ -67,8 +68,14 @@ function refusalOf(status: number, value: number, sku: string, replayed: boolean
       return refuse('INSUFFICIENT_STOCK', `only ${value} units left`, { unitsLeft: value });
     case scriptStatus.STOCK_MISSING:
       return refuse(
+        'SALE_STATE_RELOADING',
+        'the sale’s live stock is lost; it is closed until it is reloaded',
+      );
+    case scriptStatus.OUTBOX_FULL:
+      return refuse(
         'DEPENDENCY_UNAVAILABLE',
-        'the sale’s stock counter is missing; sales are closed until it is reloaded',
+        'the order queue has been unreachable too long; nothing was reserved',
+        { dependency: 'kafka' },
       );
     default:
       throw new Error(`unknown script status ${String(status)}`);
@@ -86,8 +93,9 @@ export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): 
     case scriptStatus.STOCK_LEFT:
       return { kind: 'stock-left' };
     case scriptStatus.KNOWN_KEY:
-      if (a === entryStates.RESERVED) return { kind: 'in-flight' };
-      if (a === entryStates.COMPLETED)
+      // A reserved order is accepted whether or not Kafka has acknowledged it yet: its outbox
+      // entry carries it until the broker does.
+      if (a === entryStates.RESERVED || a === entryStates.COMPLETED)
         return { kind: 'replay-accepted', order: acceptedOrderFromJson(String(b)) };
       return { kind: 'refused', refusal: refusalOf(Number(b), Number(c), order.sku, true) };
     default:

@@ -31,6 +31,8 @@ export interface Keys {
   stats(sku: string): string;
   /** String: held by the gate process currently relaying this sale's outbox. */
   relayLock(sku: string): string;
+  /** String: held by the gate process reloading this sale after the live store lost it. */
+  reloadLock(sku: string): string;
 }
 
 /** Builds the key names for `prefix`. */
@@ -50,5 +52,6 @@ export function createKeys(prefix: string): Keys {
     outbox: (sku) => `${tag(sku)}:outbox`,
     stats: (sku) => `${tag(sku)}:stats`,
     relayLock: (sku) => `${tag(sku)}:relay-lock`,
+    reloadLock: (sku) => `${tag(sku)}:reload-lock`,
   };
 }

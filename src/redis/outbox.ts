@@ -1,6 +1,6 @@
 /**
  * The outbox stream of each sale, read for the relay, a reload and the metrics (place-order.lua
- * appends to it, complete-orders.lua and release-order.lua remove from it).
+ * appends to it, complete-orders.lua removes from it).
  */
 import type { Redis } from 'ioredis';
 import type { Reservation } from '../domain/ports.js';

@@ -2,6 +2,7 @@
  * The Redis implementation of {@link ReservationStore}: each operation is one registered Lua
  * script call; completing a batch is one call per sale.
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Reservation, ReservationStore } from '../domain/ports.js';
 import { toReservationOutcome, type ScriptReply } from './codes.js';
@@ -10,7 +11,6 @@ import { readOutbox } from './outbox.js';
 import {
   completeOrdersArgs,
   placeOrderArgs,
-  releaseOrderArgs,
   scriptFiles,
   soldOutArgs,
   type PlaceOrderSettings,
@@ -27,6 +27,8 @@ export function createRedisReservationStore(
   onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): ReservationStore {
   const scripts = redis as unknown as ScriptCaller;
+  /** This store's mark on the relay locks it holds. */
+  const relayToken = randomUUID();
   // Every script call, timed for the latency histogram.
   const run = Object.fromEntries(
     (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
@@ -66,24 +68,20 @@ export function createRedisReservationStore(
       );
     },
 
-    async release(reservation) {
-      return (await run.releaseOrder(...releaseOrderArgs(keys, reservation))) === 1;
-    },
-
     async claimStale(olderThanMs, limit) {
       const [seconds, micros] = await redis.time();
       const cutoffMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - olderThanMs;
       const claimed: Reservation[] = [];
       for (const sku of await redis.smembers(keys.sales)) {
         if (claimed.length >= limit) break;
-        // One relaying process per sale at a time; the lock lapses on its own if we die.
-        const locked = await redis.set(
-          keys.relayLock(sku),
-          '1',
-          'PX',
-          Math.max(olderThanMs, 1000),
-          'NX',
-        );
+        // One relaying process per sale at a time, which keeps the lock while it has work;
+        // the lock lapses on its own if we die.
+        const lockMs = Math.max(olderThanMs, 1000);
+        const locked =
+          (await redis.set(keys.relayLock(sku), relayToken, 'PX', lockMs, 'NX')) ??
+          ((await redis.get(keys.relayLock(sku))) === relayToken
+            ? await redis.pexpire(keys.relayLock(sku), lockMs).then(() => 'OK')
+            : null);
         if (locked !== 'OK') continue;
         claimed.push(
           ...(await readOutbox(redis, keys, sku, String(cutoffMs), limit - claimed.length)),

@@ -23,7 +23,6 @@ export const scriptFiles = {
   placeOrder: { file: 'place-order.lua', numberOfKeys: 8 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 3 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
-  releaseOrder: { file: 'release-order.lua', numberOfKeys: 5 },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
   restock: { file: 'restock.lua', numberOfKeys: 2 },
   reloadSale: { file: 'reload-sale.lua', numberOfKeys: null },
@@ -85,6 +84,10 @@ export interface PlaceOrderSettings {
   readonly idempotencyTtlMs: number;
   readonly customerRate: number;
   readonly customerBurst: number;
+  /** Most orders a sale's outbox may hold; past it orders are refused (broker unreachable). */
+  readonly outboxMaxEntries: number;
+  /** Oldest age an outbox entry may reach, ms; past it orders are refused. */
+  readonly outboxMaxAgeMs: number;
 }
 
 /** KEYS and ARGV of place-order.lua. */
@@ -111,6 +114,8 @@ export function placeOrderArgs(
     acceptedOrderToJson(order),
     s.customerRate,
     s.customerBurst,
+    s.outboxMaxEntries,
+    s.outboxMaxAgeMs,
   ];
 }
 
@@ -142,21 +147,6 @@ export function completeOrdersArgs(keys: Keys, rs: readonly Reservation[]): Scri
     ...rs.map((r) => keys.idempotency(sku, r.order.idempotencyKeyHash)),
     ...rs.map((r) => r.order.orderId),
     ...rs.map((r) => r.entryId),
-  ];
-}
-
-/** KEYS and ARGV of release-order.lua. */
-export function releaseOrderArgs(keys: Keys, r: Reservation): ScriptArgs {
-  const { sku, customerId, idempotencyKeyHash, orderId, quantity } = r.order;
-  return [
-    keys.stock(sku),
-    keys.bought(sku, customerId),
-    keys.idempotency(sku, idempotencyKeyHash),
-    keys.outbox(sku),
-    keys.stats(sku),
-    orderId,
-    quantity,
-    r.entryId,
   ];
 }
 

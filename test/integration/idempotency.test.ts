@@ -20,20 +20,11 @@ describe('idempotency', () => {
     client = connectClient(0);
   });
 
-  test('50 concurrent calls with one key make one reservation; each answer is that order or aborted', async () => {
-    const results = await Promise.allSettled(
+  test('50 concurrent calls with one key make one reservation, and every one is answered with that order', async () => {
+    const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) => connectClient(i % 2).placeOrder(request)),
     );
-    const orderIds = new Set(
-      results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.orderId] : [])),
-    );
-    const errors = results.flatMap((r) =>
-      r.status === 'rejected' ? [r.reason as ConnectError] : [],
-    );
-    expect(orderIds.size).toBe(1);
-    expect(
-      errors.every((e) => e.code === Code.Aborted && reasonOf(e) === 'IDEMPOTENCY_KEY_IN_FLIGHT'),
-    ).toBe(true);
+    expect(new Set(answers.map((a) => a.orderId)).size).toBe(1);
     expect(await redis.get(keys.stock('IDEM-1'))).toBe('48');
   });
 

@@ -1,12 +1,14 @@
 /**
  * Redis and PostgreSQL kept in agreement: reconcile reports and repairs drift, and a sale whose
- * Redis keys are lost mid-sale fails closed until it is reloaded, then sells on without
- * overselling.
+ * Redis keys are lost mid-sale fails closed (buyers told to retry) until the gate has reloaded
+ * it by itself, then sells on without overselling.
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { testSale, upsertRequest } from '../support/sales.js';
+import { RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { eventually } from '../support/stack.js';
+import { reasonOf } from '../support/wire.js';
 import { adminAuth, startSystem, type System } from '../support/system.js';
 
 let live: System;
@@ -51,37 +53,46 @@ test('reconcile reports the exact drift of a corrupted counter and repairs it', 
   });
 });
 
-test('Redis loses the sale mid-sale: no order is accepted until reload; after reload, no overselling', async () => {
-  await live.admin.upsertSale(upsertRequest(testSale('LOST-1', { totalStock: 10 })), adminAuth);
+test('Redis loses the sale mid-sale: buyers are told to retry, the gate reloads it by itself with every limit, and nothing is oversold', async () => {
+  await live.admin.upsertSale(
+    upsertRequest(testSale('LOST-1', { totalStock: 10, perCustomerLimit: 2 })),
+    adminAuth,
+  );
   for (const c of ['a', 'b', 'c']) await live.place('LOST-1', c, 2);
 
   // The loss: every key of the sale is gone (the outbox was drained: these orders are in Kafka).
   const lost = await live.redis.keys(`${live.config.redisKeyPrefix}:{LOST-1}:*`);
   await live.redis.del(...lost);
 
+  // Never "not found" for a sale that exists: unavailable, retry shortly, nothing reserved.
   const whileLost = await live.place('LOST-1', 'd', 1).catch((e: unknown) => e);
-  expect((whileLost as ConnectError).code).toBe(Code.NotFound); // no sale data: fails closed
+  expect((whileLost as ConnectError).code).toBe(Code.Unavailable);
+  expect(reasonOf(whileLost)).toBe('SALE_STATE_RELOADING');
+  expect((whileLost as ConnectError).findDetails(RetryInfoSchema)).toHaveLength(1);
   const stockWhileLost = await live.inventory.getStock({ sku: 'LOST-1' }).catch((e: unknown) => e);
-  expect((stockWhileLost as ConnectError).code).toBe(Code.NotFound);
+  expect((stockWhileLost as ConnectError).code).toBe(Code.Unavailable);
+  // A sale that never existed is still not found.
+  const unknown = await live.place('NEVER-1', 'd', 1).catch((e: unknown) => e);
+  expect((unknown as ConnectError).code).toBe(Code.NotFound);
 
+  // No operator: the gate reloads the sale once the worker has recorded a, b and c.
   await eventually(
-    async () =>
-      (
-        await live.admin
-          .reconcile({ sku: 'LOST-1', repair: true }, adminAuth)
-          .catch(() => undefined)
-      )?.repaired === true,
+    async () => (await live.place('LOST-1', 'd', 1).catch(() => undefined)) !== undefined,
     30_000,
-    'the reload (waits for in-flight orders to be recorded)',
+    'the gate to reload the lost sale by itself',
   );
   const reloaded = await live.inventory.getStock({ sku: 'LOST-1' });
-  expect(reloaded.stock?.unitsLeft).toBe(4n);
+  expect(reloaded.stock?.unitsLeft).toBe(3n);
+  // The customers' holdings came back with it: a holds 2 of 2.
+  expect(reasonOf(await live.place('LOST-1', 'a', 1).catch((e: unknown) => e))).toBe(
+    'PURCHASE_LIMIT_REACHED',
+  );
 
   // Sell everything that is left, and try for more.
   const results = await Promise.allSettled(
     ['e', 'f', 'g', 'h', 'i', 'j'].map((c) => live.place('LOST-1', c, 1)),
   );
-  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(4);
+  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
   await eventually(
     async () =>
       (await live.admin.getSaleStats({ sku: 'LOST-1' }, adminAuth)).stats?.confirmed === 7n,

@@ -24,6 +24,8 @@ const store = createRedisReservationStore(redis, keys, {
   idempotencyTtlMs: 60_000,
   customerRate: 1_000_000,
   customerBurst: 1_000_000,
+  outboxMaxEntries: 1000,
+  outboxMaxAgeMs: 600_000,
 });
 
 afterAll(() => {
@@ -36,8 +38,11 @@ function placerFor() {
   let n = 0;
   const placer = createOrderPlacer({
     store,
-    publisher: { publish: async () => publisher.outcome },
+    publisher: { publish: async () => publisher.outcome, available: () => true },
     recorder: { remember: async () => undefined, forget: async () => undefined },
+    lostSales: {
+      refusalFor: async (sku) => new Refusal('SALE_NOT_FOUND', `no sale with sku ${sku}`),
+    },
     // A long-lived flag: a restock below is never announced, so the flag goes stale.
     soldOut: new SoldOutFlags(60_000),
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
@@ -135,7 +140,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 /** What an idempotency key has answered so far, in the model. */
 type KeyEntry =
-  | { readonly request: string; readonly order: string; state: 'in flight' | 'completed' }
+  | { readonly request: string; readonly order: string; state: 'in outbox' | 'completed' }
   | { readonly request: string; readonly refusal: Answer };
 
 /** The reference model: one sale's stock, each customer's units, each key's answer. */
@@ -155,8 +160,7 @@ class Model {
       if (entry.request !== request)
         return { reason: 'IDEMPOTENCY_KEY_REUSED', facts: {}, replayed: false };
       if ('refusal' in entry) return { ...entry.refusal, replayed: true };
-      if (entry.state === 'in flight')
-        return { reason: 'IDEMPOTENCY_KEY_IN_FLIGHT', facts: {}, replayed: false };
+      // Accepted, whether Kafka has acknowledged it yet or not.
       return { accepted: entry.order, replayed: true };
     }
     const refuse = (reason: RefusalReason, facts: RefusalFacts = {}): Answer => {
@@ -172,16 +176,17 @@ class Model {
     return 'fresh';
   }
 
-  /** A fresh order was reserved with `orderId`; its publish ended as `publish`. */
+  /**
+   * A fresh order was reserved with `orderId`; its publish ended as `publish`. Accepted however
+   * the publish ended: unless acknowledged, its outbox entry holds it for the relay.
+   */
   reserved(step: Extract<Step, { kind: 'place' }>, orderId: string): Answer {
-    if (step.publish === 'failed')
-      return { reason: 'DEPENDENCY_UNAVAILABLE', facts: {}, replayed: false };
     this.stock -= step.quantity;
     this.bought[step.customer]! += step.quantity;
     this.entries.set(step.key, {
       request: `${step.customer}/${step.quantity}`,
       order: orderId,
-      state: step.publish === 'acked' ? 'completed' : 'in flight',
+      state: step.publish === 'acked' ? 'completed' : 'in outbox',
     });
     return { accepted: orderId, replayed: false };
   }
@@ -209,7 +214,7 @@ test('random histories of orders, publishes that succeed, fail or hang, restocks
           await redis.del(keys.relayLock(sku));
           await relayOutboxOnce({
             store,
-            publisher: { publish: async () => 'acked' },
+            publisher: { publish: async () => 'acked', available: () => true },
             graceMs: 0,
             batchSize: 100,
           });
@@ -242,10 +247,10 @@ test('random histories of orders, publishes that succeed, fail or hang, restocks
           expect(Number((await redis.get(keys.bought(sku, `customer-${c}`))) ?? 0)).toBe(
             model.bought[c],
           );
-        const inFlight = [...model.entries.values()].filter(
-          (e) => 'state' in e && e.state === 'in flight',
+        const inOutbox = [...model.entries.values()].filter(
+          (e) => 'state' in e && e.state === 'in outbox',
         ).length;
-        expect(await redis.xlen(keys.outbox(sku))).toBe(inFlight);
+        expect(await redis.xlen(keys.outbox(sku))).toBe(inOutbox);
       }
     }),
     { numRuns: 150 },

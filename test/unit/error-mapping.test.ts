@@ -1,4 +1,5 @@
-import { Code } from '@connectrpc/connect';
+import { durationMs, timestampMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { describe, expect, test } from 'vitest';
 import {
   RefusalReason as ProtoReason,
@@ -6,12 +7,18 @@ import {
 } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { Refusal, refusalReasons } from '../../src/domain/refusal.js';
-import { codeOfReason, refusalToConnectError } from '../../src/gate/error-mapping.js';
+import {
+  codeOfReason,
+  defaultRetryAfterMs,
+  refusalToConnectError,
+  toConnectError,
+} from '../../src/gate/error-mapping.js';
 
 describe('error mapping', () => {
-  test('the domain reasons are exactly the contract enum values', () => {
+  test('the domain reasons are exactly the contract enum values still sent', () => {
+    const retired = ['UNSPECIFIED', 'IDEMPOTENCY_KEY_IN_FLIGHT'];
     const protoNames = Object.keys(ProtoReason).filter(
-      (k) => Number.isNaN(Number(k)) && k !== 'UNSPECIFIED',
+      (k) => Number.isNaN(Number(k)) && !retired.includes(k),
     );
     expect([...refusalReasons].sort()).toEqual(protoNames.sort());
   });
@@ -24,8 +31,9 @@ describe('error mapping', () => {
       SALE_NOT_FOUND: Code.NotFound,
       INVALID_ARGUMENT: Code.InvalidArgument,
       IDEMPOTENCY_KEY_REUSED: Code.InvalidArgument,
-      IDEMPOTENCY_KEY_IN_FLIGHT: Code.Aborted,
       DEPENDENCY_UNAVAILABLE: Code.Unavailable,
+      OUTCOME_UNKNOWN: Code.Unavailable,
+      SALE_STATE_RELOADING: Code.Unavailable,
       UNAUTHENTICATED: Code.Unauthenticated,
     });
   });
@@ -41,13 +49,61 @@ describe('error mapping', () => {
     expect(error.findDetails(ErrorInfoSchema)).toMatchObject([
       { reason: 'RATE_LIMITED', domain: 'fluxgate.dev' },
     ]);
+    // The delay is the script's, stretched by up to a fifth (jitter); the ticket agrees with it.
     const [retry] = error.findDetails(RetryInfoSchema);
-    expect([Number(retry?.retryDelay?.seconds), retry?.retryDelay?.nanos]).toEqual([
-      1, 500_000_000,
-    ]);
+    const delayMs = durationMs(retry!.retryDelay!);
+    expect(delayMs).toBeGreaterThanOrEqual(1500);
+    expect(delayMs).toBeLessThanOrEqual(1800);
     const [ticket] = error.findDetails(WaitingRoomTicketSchema);
     expect(ticket?.sku).toBe('S');
-    expect(Number(ticket?.retryAt?.seconds)).toBe(1);
+    expect(timestampMs(ticket!.retryAt!)).toBe(delayMs);
+  });
+
+  test('every answer that invites a retry carries RetryInfo and retry-after; only a rate limit gets a ticket', () => {
+    const retryReasons = refusalReasons.filter((reason) =>
+      [Code.Unavailable, Code.ResourceExhausted, Code.Aborted].includes(codeOfReason[reason]),
+    );
+    expect(retryReasons.sort()).toEqual(
+      ['DEPENDENCY_UNAVAILABLE', 'OUTCOME_UNKNOWN', 'RATE_LIMITED', 'SALE_STATE_RELOADING'].sort(),
+    );
+    for (const reason of retryReasons) {
+      const error = refusalToConnectError(new Refusal(reason, 'later'), 'S', 0);
+      const [retry] = error.findDetails(RetryInfoSchema);
+      // No delay known: the default, with jitter.
+      expect(durationMs(retry!.retryDelay!)).toBeGreaterThanOrEqual(defaultRetryAfterMs);
+      expect(durationMs(retry!.retryDelay!)).toBeLessThanOrEqual(defaultRetryAfterMs * 1.2);
+      expect(error.metadata.get('retry-after')).toMatch(/^[12]$/);
+      expect(error.findDetails(WaitingRoomTicketSchema)).toHaveLength(
+        reason === 'RATE_LIMITED' ? 1 : 0,
+      );
+    }
+    for (const reason of refusalReasons.filter((r) => !retryReasons.includes(r))) {
+      const error = refusalToConnectError(new Refusal(reason, 'no'), 'S', 0);
+      expect(error.findDetails(RetryInfoSchema)).toEqual([]);
+      expect(error.metadata.get('retry-after')).toBeNull();
+    }
+  });
+
+  test('a dependency answer names the dependency and keeps the delay the gate knows', () => {
+    const error = refusalToConnectError(
+      new Refusal('DEPENDENCY_UNAVAILABLE', 'down', { dependency: 'redis', retryAfterMs: 300 }),
+      '',
+      0,
+    );
+    expect(error.findDetails(ErrorInfoSchema)).toMatchObject([
+      { reason: 'DEPENDENCY_UNAVAILABLE', metadata: { dependency: 'redis' } },
+    ]);
+    const delayMs = durationMs(error.findDetails(RetryInfoSchema)[0]!.retryDelay!);
+    expect(delayMs).toBeGreaterThanOrEqual(300);
+    expect(delayMs).toBeLessThanOrEqual(360);
+  });
+
+  test('a server error that invites a retry (draining) gets the default delay; others none', () => {
+    const draining = toConnectError(new ConnectError('draining', Code.Unavailable), '', 0);
+    expect(draining.findDetails(RetryInfoSchema)).toHaveLength(1);
+    expect(draining.metadata.get('retry-after')).toBe('2');
+    const bad = toConnectError(new ConnectError('bad', Code.InvalidArgument), '', 0);
+    expect(bad.findDetails(RetryInfoSchema)).toEqual([]);
   });
 
   test('fewer units left than asked: failed_precondition with the units left in ErrorInfo', () => {

@@ -1,6 +1,7 @@
 /**
  * The PlaceOrder use case with in-memory fakes of its ports: what the buyer is told, and what
- * stays reserved, for each way a publish can end.
+ * stays in the outbox, for each way a publish can end, for a broker known to be down, for a
+ * caller's deadline, and for a sale the live store lost.
  */
 import { describe, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
@@ -26,7 +27,8 @@ class FakeStore implements ReservationStore {
   >();
   readonly outbox = new Map<string, AcceptedOrder>();
   storeCalls = 0;
-  failRelease = false;
+  /** The live store lost the sale: every reservation is refused SALE_NOT_FOUND. */
+  lost = false;
   constructor(stock: number) {
     this.stock = stock;
   }
@@ -36,10 +38,9 @@ class FakeStore implements ReservationStore {
     if (known) {
       if (known.fp !== fp)
         return { kind: 'refused', refusal: new Refusal('IDEMPOTENCY_KEY_REUSED', 'reused') };
-      return known.state === 'RESERVED'
-        ? { kind: 'in-flight' }
-        : { kind: 'replay-accepted', order: known.order };
+      return { kind: 'replay-accepted', order: known.order };
     }
+    if (this.lost) return { kind: 'refused', refusal: new Refusal('SALE_NOT_FOUND', 'no sale') };
     if (this.stock <= 0) return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out') };
     if (this.stock < order.quantity) {
       const facts = { unitsLeft: this.stock };
@@ -64,19 +65,16 @@ class FakeStore implements ReservationStore {
       if (e) e.state = 'COMPLETED';
     }
   }
-  async release(r: Reservation): Promise<boolean> {
-    if (this.failRelease) throw new Error('redis down');
-    if (!this.outbox.delete(r.entryId)) return false;
-    this.stock += r.order.quantity;
-    this.entries.delete(r.order.idempotencyKeyHash);
-    return true;
-  }
   async claimStale(): Promise<Reservation[]> {
     return [...this.outbox].map(([entryId, order]) => ({ order, entryId }));
   }
 }
 
-function setup(stock: number, outcome: PublishOutcome) {
+function setup(
+  stock: number,
+  outcome: PublishOutcome | Promise<PublishOutcome>,
+  options: { brokerDown?: boolean; saleInDatabase?: boolean } = {},
+) {
   const store = new FakeStore(stock);
   const published: AcceptedOrder[] = [];
   const publisher: OrderPublisher = {
@@ -84,7 +82,9 @@ function setup(stock: number, outcome: PublishOutcome) {
       published.push(order);
       return outcome;
     },
+    available: () => options.brokerDown !== true,
   };
+  const lostSalesAsked: string[] = [];
   const recorded = new Map<string, AcceptedOrder>();
   let n = 0;
   const placer = createOrderPlacer({
@@ -99,11 +99,19 @@ function setup(stock: number, outcome: PublishOutcome) {
       },
     },
     soldOut: new SoldOutFlags(60_000),
+    lostSales: {
+      async refusalFor(sku) {
+        lostSalesAsked.push(sku);
+        return options.saleInDatabase === true
+          ? new Refusal('SALE_STATE_RELOADING', 'reloading', { retryAfterMs: 1000 })
+          : new Refusal('SALE_NOT_FOUND', 'no sale');
+      },
+    },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: () => 1_700_000_000_000,
     onBackgroundError: () => undefined,
   });
-  return { store, published, placer, recorded };
+  return { store, published, placer, recorded, lostSalesAsked };
 }
 
 const request = { sku: 'S', quantity: 2, customerId: 'alice', idempotencyKey: 'k1' };
@@ -121,33 +129,63 @@ describe('createOrderPlacer', () => {
     expect(store.stock).toBe(8);
   });
 
-  test('certain failure: unavailable, and everything put back so the same key can retry', async () => {
+  test('certain failure: accepted all the same, the order stays in the outbox for the relay', async () => {
     const { store, placer } = setup(10, 'failed');
-    await expect(placer.place(request, 'r1')).rejects.toMatchObject({
-      reason: 'DEPENDENCY_UNAVAILABLE',
-    });
-    expect(store.stock).toBe(10);
-    expect(store.outbox.size).toBe(0);
-    expect(store.entries.size).toBe(0);
+    const placed = await placer.place(request, 'r1');
+    expect(placed.replayed).toBe(false);
+    expect(store.stock).toBe(8);
+    expect([...store.outbox.values()]).toEqual([placed.order]);
   });
 
-  test('unknown outcome: accepted, and the reservation stays in the outbox for the relay', async () => {
+  test('unknown outcome: accepted, the order stays in the outbox, and a repeat of the key gets the same order at once', async () => {
     const { store, placer } = setup(10, 'unknown');
     const placed = await placer.place(request, 'r1');
     expect(placed.replayed).toBe(false);
     expect(store.stock).toBe(8);
     expect([...store.outbox.values()]).toEqual([placed.order]);
-    await expect(placer.place(request, 'r2')).rejects.toMatchObject({
-      reason: 'IDEMPOTENCY_KEY_IN_FLIGHT',
-    });
+    expect(await placer.place(request, 'r2')).toEqual({ order: placed.order, replayed: true });
+    expect(store.stock).toBe(8);
   });
 
-  test('certain failure but the release cannot run: accepted (the relay will publish), stock stays reserved', async () => {
-    const { store, placer } = setup(10, 'failed');
-    store.failRelease = true;
+  test('broker known down: accepted from the outbox without a publish attempt', async () => {
+    const { store, placer, published, recorded } = setup(10, 'acked', { brokerDown: true });
     const placed = await placer.place(request, 'r1');
-    expect(store.outbox.size).toBe(1);
-    expect(placed.order.quantity).toBe(2);
+    expect(published).toEqual([]);
+    expect([...store.outbox.values()]).toEqual([placed.order]);
+    expect([...recorded.keys()]).toEqual([placed.order.orderId]);
+  });
+
+  test('a deadline shorter than the ack: answered from the outbox in time, completed when the ack comes', async () => {
+    let ack!: (outcome: PublishOutcome) => void;
+    const { store, placer } = setup(
+      10,
+      new Promise<PublishOutcome>((resolve) => {
+        ack = resolve;
+      }),
+    );
+    // The placer's clock is fixed, so an answer-by time already passed leaves no wait at all.
+    const placed = await placer.place(request, 'r1', 1_700_000_000_000 - 1);
+    expect([...store.outbox.values()]).toEqual([placed.order]);
+    ack('acked');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.outbox.size).toBe(0);
+    expect(store.entries.get(placed.order.idempotencyKeyHash)?.state).toBe('COMPLETED');
+  });
+
+  test('a sale the live store lacks: the lost-sale answer (reloading when the database has it, else not found)', async () => {
+    const lost = setup(10, 'acked', { saleInDatabase: true });
+    lost.store.lost = true;
+    await expect(lost.placer.place(request, 'r1')).rejects.toMatchObject({
+      reason: 'SALE_STATE_RELOADING',
+      facts: { retryAfterMs: 1000 },
+    });
+    expect(lost.lostSalesAsked).toEqual(['S']);
+    const unknown = setup(10, 'acked');
+    unknown.store.lost = true;
+    await expect(unknown.placer.place(request, 'r1')).rejects.toMatchObject({
+      reason: 'SALE_NOT_FOUND',
+    });
   });
 
   test('once sold out, later orders are refused from the local flag without a reservation attempt', async () => {

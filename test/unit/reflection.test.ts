@@ -51,6 +51,7 @@ const allFacts: Required<RefusalFacts> = {
   unitsLeft: 2,
   startsAtMs: 0,
   field: 'sku',
+  dependency: 'redis',
 };
 
 /** Every detail the error mapping can put in a refusal, as its type and encoded bytes. */

@@ -140,7 +140,9 @@ export enum RefusalReason {
   IDEMPOTENCY_KEY_REUSED = 10,
 
   /**
-   * aborted: the first request with this idempotency key is still being processed.
+   * aborted: the first request with this idempotency key is still being processed. No longer
+   * sent: a repeat of an accepted order now gets that order at once, even before Kafka has
+   * acknowledged it. Kept so that clients of older gates still decode it.
    *
    * @generated from enum value: REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT = 11;
    */

@@ -2,7 +2,7 @@
   place-order: the whole decision for one PlaceOrder, atomically, in one round trip.
 
   Order of checks: idempotency (replay / in flight / reused) -> sale exists and open ->
-  stock counter present and above zero -> token buckets (sale admission, then customer;
+  stock counter present and above zero -> outbox within its bounds -> token buckets (sale admission, then customer;
   neither is charged unless both admit) -> per-customer limit -> stock for the whole
   quantity -> commit: stock, customer total, idempotency entry (RESERVED, with the answer to
   replay) and the outbox entry together. Refusals that stay true (ended, sold out, limit,
@@ -27,6 +27,8 @@
   ARGV[5] accepted order, JSON (the outbox payload and the answer to replay)
   ARGV[6] customer bucket rate, tokens per second
   ARGV[7] customer bucket burst
+  ARGV[8] most entries the outbox may hold (orders Kafka has not acknowledged yet)
+  ARGV[9] oldest age an outbox entry may reach, ms
 
   Returns an array whose first element is a STATUS code (src/redis/codes.ts gives meaning):
   {RESERVED, outbox entry id, units left}
@@ -35,6 +37,7 @@
   {SALE_NOT_FOUND} {SALE_PAUSED} {SALE_NOT_OPEN, starts_at_ms}
   {SALE_ENDED}                          stored
   {STOCK_MISSING}                       sale present but counter lost: fail closed
+  {OUTBOX_FULL}                         the outbox is past its bounds (broker long unreachable)
   {SOLD_OUT}                            stored: no unit left
   {RATE_LIMITED, retry after ms}        nothing stored
   {LIMIT_REACHED, units still allowed}  stored
@@ -49,6 +52,7 @@ local fingerprint, order_id = ARGV[1], ARGV[2]
 local quantity, idem_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local accepted_json = ARGV[5]
 local customer_rate, customer_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+local outbox_max_entries, outbox_max_age_ms = tonumber(ARGV[8]), tonumber(ARGV[9])
 
 local known = idempotency_known(idem_key, fingerprint, stats_key)
 if known then return known end
@@ -71,6 +75,17 @@ stock = tonumber(stock)
 if stock <= 0 then
   redis.call('HINCRBY', stats_key, 'sold_out', 1)
   return idempotency_refuse(idem_key, fingerprint, idem_ttl, STATUS.SOLD_OUT)
+end
+
+-- While the broker is unreachable orders wait in the outbox; past its bounds the sale stops
+-- accepting rather than hold an unbounded backlog that Redis alone keeps.
+local waiting = redis.call('XLEN', outbox_key)
+if waiting >= outbox_max_entries then return {STATUS.OUTBOX_FULL} end
+if waiting > 0 then
+  local oldest = redis.call('XRANGE', outbox_key, '-', '+', 'COUNT', 1)[1][1]
+  if now_ms - tonumber(string.match(oldest, '^(%d+)')) > outbox_max_age_ms then
+    return {STATUS.OUTBOX_FULL}
+  end
 end
 
 local sale_rate, sale_burst = tonumber(sale[3]), tonumber(sale[4])

@@ -54,7 +54,9 @@ const (
 	RefusalReason_REFUSAL_REASON_INVALID_ARGUMENT RefusalReason = 9
 	// invalid_argument: the idempotency key was already used for a different request.
 	RefusalReason_REFUSAL_REASON_IDEMPOTENCY_KEY_REUSED RefusalReason = 10
-	// aborted: the first request with this idempotency key is still being processed.
+	// aborted: the first request with this idempotency key is still being processed. No longer
+	// sent: a repeat of an accepted order now gets that order at once, even before Kafka has
+	// acknowledged it. Kept so that clients of older gates still decode it.
 	RefusalReason_REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT RefusalReason = 11
 	// unavailable: a dependency is down; the order certainly did not happen. Retry with the
 	// same key after RetryInfo's delay. ErrorInfo.metadata["dependency"] names it.
