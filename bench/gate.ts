@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
+import { percentile, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -94,13 +95,6 @@ function serverCpuSeconds(): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
 }
 
-/** CPU seconds Redis has used so far (INFO cpu, main and background threads). */
-async function redisCpuSeconds(): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-  return field('used_cpu_sys') + field('used_cpu_user');
-}
-
 interface ClosedRun {
   rps: number;
   errors: number;
@@ -114,7 +108,7 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
   const end = Date.now() + closedSeconds * 1000;
   let ok = 0;
   let errors = 0;
-  const [cpu0, redis0] = [serverCpuSeconds(), await redisCpuSeconds()];
+  const [cpu0, redis0] = [serverCpuSeconds(), await redisCpuSeconds(redis)];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -125,7 +119,7 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const [cpu1, redis1] = [serverCpuSeconds(), await redisCpuSeconds()];
+  const [cpu1, redis1] = [serverCpuSeconds(), await redisCpuSeconds(redis)];
   await pool.close();
   const perCall = (s: number) => (s * 1e6) / Math.max(ok, 1);
   return {
@@ -135,9 +129,6 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
     redisUs: perCall(redis1 - redis0),
   };
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function openLoop(
   t: Target,

@@ -25,6 +25,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
 import { createTopics } from '../src/kafka/topics.js';
 
+import { percentile } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 import type { ServerCounters } from './grpc-server.js';
 
@@ -289,9 +290,6 @@ function runGhz(load: GhzLoad, url: URL, n: number): LoadResult {
       .join('; '),
   };
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /**
  * One call of `load`, over the same HTTP version as h2load's, on a connection of its own: a
