@@ -13,6 +13,7 @@ import {
   type OrderInput,
   type RestockInput,
   type RetryListener,
+  type RetryOptions,
   type RetryPolicy,
 } from './retry.js';
 
@@ -22,8 +23,18 @@ export interface FluxGateClientOptions {
   readonly baseUrl: string;
   /** Bearer token for AdminService calls. */
   readonly adminToken?: string;
-  /** Retry policy of {@link FluxGateClient.placeOrder}. */
-  readonly retry?: RetryPolicy;
+  /** Retry policy of the retrying calls: overrides of `defaultRetryPolicy`, field by field. */
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/** One retrying call's own options. */
+export interface RetryCallOptions {
+  /** The caller's cancellation: aborts the attempt in flight or the wait. */
+  readonly signal?: AbortSignal;
+  /** Told before each retry. */
+  readonly onRetry?: RetryListener;
+  /** This call's overall deadline, ms, instead of the policy's (e.g. what the caller has left). */
+  readonly deadlineMs?: number;
 }
 
 /** Typed access to the gate's three services, with a retrying PlaceOrder. */
@@ -32,15 +43,9 @@ export interface FluxGateClient {
   readonly inventory: Client<typeof InventoryService>;
   readonly admin: Client<typeof AdminService>;
   /** Places one logical order with retries under one idempotency key. */
-  placeOrder(
-    input: OrderInput,
-    options?: { signal?: AbortSignal; onRetry?: RetryListener },
-  ): ReturnType<typeof placeOrder>;
+  placeOrder(input: OrderInput, options?: RetryCallOptions): ReturnType<typeof placeOrder>;
   /** Adds units to a sale once, with retries under one idempotency key (needs the admin token). */
-  restock(
-    input: RestockInput,
-    options?: { signal?: AbortSignal; onRetry?: RetryListener },
-  ): ReturnType<typeof restock>;
+  restock(input: RestockInput, options?: RetryCallOptions): ReturnType<typeof restock>;
 }
 
 /** Creates a client; calls share one HTTP/2 connection. */
@@ -55,13 +60,15 @@ export function createFluxGateClient(options: FluxGateClientOptions): FluxGateCl
   const transport = createGrpcTransport({ baseUrl: options.baseUrl, interceptors: [auth] });
   const orders = createClient(OrderGateService, transport);
   const admin = createClient(AdminService, transport);
+  const retryOptions = ({ deadlineMs, ...rest }: RetryCallOptions = {}): RetryOptions => ({
+    ...rest,
+    policy: deadlineMs === undefined ? options.retry : { ...options.retry, deadlineMs },
+  });
   return {
     orders,
     inventory: createClient(InventoryService, transport),
     admin,
-    placeOrder: (input, callOptions = {}) =>
-      placeOrder(orders, input, { ...callOptions, policy: options.retry }),
-    restock: (input, callOptions = {}) =>
-      restock(admin, input, { ...callOptions, policy: options.retry }),
+    placeOrder: (input, callOptions) => placeOrder(orders, input, retryOptions(callOptions)),
+    restock: (input, callOptions) => restock(admin, input, retryOptions(callOptions)),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * How a client places one logical order (or makes one restock): one idempotency key for every
- * attempt, retries only where the gate says another attempt can succeed, waiting as long as a
- * rate-limit refusal asks. Platform-neutral (Node and browsers): the transport is the caller's.
+ * attempt, retries only where the gate says another attempt can succeed, each after the delay
+ * the gate names (RetryInfo), all within the caller's deadline. Platform-neutral (Node and
+ * browsers): the transport is the caller's.
  */
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { durationMs, timestampMs } from '@bufbuild/protobuf/wkt';
@@ -27,8 +28,12 @@ export interface FailureView {
 }
 
 /**
- * Codes after which retrying the same key is safe and may succeed: rate limited, a concurrent
- * attempt still in flight, a dependency down, or an outcome the client cannot know.
+ * Codes after which retrying the same key is safe and may succeed: rate limited
+ * (`RATE_LIMITED`), a concurrent attempt still in flight (`IDEMPOTENCY_KEY_IN_FLIGHT`), a
+ * dependency down or a sale being reloaded (`DEPENDENCY_UNAVAILABLE`, `SALE_STATE_RELOADING`),
+ * or an outcome the client cannot know (`OUTCOME_UNKNOWN`, a timeout, an internal fault): the
+ * idempotency key makes the retry learn it. Every other code is final for that request (sold
+ * out, limits, sale closed or unknown, invalid input, key reused, unauthenticated).
  */
 const retryableCodes = new Set([
   Code.ResourceExhausted,
@@ -65,21 +70,34 @@ export interface OrderInput {
   readonly idempotencyKey?: string;
 }
 
-/** How hard to try. */
+/**
+ * How hard to try. The caller's deadline bounds the whole call, retries and waits included:
+ * a retry is worth making only while its answer can still arrive in time.
+ */
 export interface RetryPolicy {
-  /** Attempts in all, the first included. */
+  /**
+   * Time the whole call may take, ms from its start. Each attempt gets at most what is left;
+   * a wait that would end past it is not begun: the call fails at once with the last error.
+   */
+  readonly deadlineMs: number;
+  /** Attempts in all, the first included: a safety cap, the deadline is the real bound. */
   readonly maxAttempts: number;
-  /** Deadline of each attempt, ms. */
+  /** Deadline of one attempt, ms (lowered to the time left). */
   readonly attemptTimeoutMs: number;
-  /** First backoff when the gate names no delay; doubles per attempt, with jitter. */
+  /** Backoff when the gate names no delay: up to this, doubling per attempt, full jitter. */
   readonly baseDelayMs: number;
   /** Longest single wait, whatever the gate asks. */
   readonly maxDelayMs: number;
 }
 
-/** Sensible defaults for a backend placing orders. */
+/**
+ * Sensible defaults for a backend placing orders: 30 s in all (the gate's own longest deadline,
+ * FLUXGATE_MAX_DEADLINE_MS) is enough to ride out a broker outage of a dozen seconds at the
+ * gate's usual delay of about 1 s, and the attempt cap leaves room for that.
+ */
 export const defaultRetryPolicy: RetryPolicy = {
-  maxAttempts: 5,
+  deadlineMs: 30_000,
+  maxAttempts: 100,
   attemptTimeoutMs: 5000,
   baseDelayMs: 100,
   maxDelayMs: 10_000,
@@ -107,31 +125,50 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** The wait before attempt `attempt + 1`: the gate's delay if it named one, else backoff. */
-export function retryDelayMs(attempt: number, failure: FailureView, policy: RetryPolicy): number {
-  const backoff = policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-  return Math.min(policy.maxDelayMs, failure.retryAfterMs ?? backoff);
+/**
+ * The wait before attempt `attempt + 1`: the gate's delay if it named one (the gate already
+ * spreads it with jitter), else exponential backoff with full jitter; at most `maxDelayMs`.
+ */
+export function retryDelayMs(
+  attempt: number,
+  failure: FailureView,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+): number {
+  if (failure.retryAfterMs !== undefined) return Math.min(policy.maxDelayMs, failure.retryAfterMs);
+  return Math.random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
 }
 
-/** How one retried call goes: its policy, its cancellation, its progress listener. */
+/** How one retried call goes: its policy, its cancellation, its progress listener, its clock. */
 export interface RetryOptions {
-  readonly policy?: RetryPolicy;
+  /** Overrides of {@link defaultRetryPolicy}, field by field. */
+  readonly policy?: Partial<RetryPolicy>;
+  /** The caller's cancellation: aborts the attempt in flight or the wait. */
   readonly signal?: AbortSignal;
   readonly onRetry?: RetryListener;
+  /** Monotonic clock, ms (tests pass their own); `performance.now` by default. */
+  readonly now?: () => number;
+  /** Waits ms, or rejects when the signal aborts (tests pass their own); a timer by default. */
+  readonly sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 /**
- * Runs `attempt` until it succeeds, its failure is final, or the attempts run out; rejects with
- * the last error. Each attempt gets the policy's deadline and the caller's signal.
+ * Runs `attempt` until it succeeds, its failure is final, the deadline or the attempt cap is
+ * reached, or the caller aborts; rejects with the last error (the abort's, when aborted).
+ * Each attempt gets the caller's signal and min(attempt timeout, time left) as its deadline.
  */
 async function withRetries<T>(
   attempt: (callOptions: { timeoutMs: number; signal: AbortSignal | undefined }) => Promise<T>,
   options: RetryOptions,
 ): Promise<{ result: T; attempts: number }> {
-  const policy = options.policy ?? defaultRetryPolicy;
+  const policy = { ...defaultRetryPolicy, ...options.policy };
+  const now = options.now ?? (() => performance.now());
+  const wait = options.sleep ?? sleep;
+  const deadline = now() + policy.deadlineMs;
   for (let attempts = 1; ; attempts++) {
     try {
-      const result = await attempt({ timeoutMs: policy.attemptTimeoutMs, signal: options.signal });
+      // Whole ms: the gRPC transport writes the number as it is into `grpc-timeout`.
+      const timeoutMs = Math.floor(Math.min(policy.attemptTimeoutMs, deadline - now()));
+      const result = await attempt({ timeoutMs, signal: options.signal });
       return { result, attempts };
     } catch (error) {
       const failure = describeFailure(error);
@@ -139,8 +176,10 @@ async function withRetries<T>(
         throw error;
       }
       const waitMs = retryDelayMs(attempts, failure, policy);
+      // A wait ending at or past the deadline leaves no attempt worth making: give up now.
+      if (now() + waitMs >= deadline) throw error;
       options.onRetry?.(attempts, failure, waitMs);
-      await sleep(waitMs, options.signal);
+      await wait(waitMs, options.signal);
     }
   }
 }
@@ -148,7 +187,7 @@ async function withRetries<T>(
 /**
  * Places one order, retrying with the same idempotency key while the gate says it may succeed.
  * Resolves with the gate's answer (PENDING until the worker records it); rejects with the last
- * error when a refusal is final or the attempts run out.
+ * error when a refusal is final or the deadline comes first.
  */
 export async function placeOrder(
   client: Client<typeof OrderGateService>,
