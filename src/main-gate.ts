@@ -17,7 +17,7 @@ import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
 import { createSaleRecovery } from './domain/sale-recovery.js';
 import { createBreaker } from './resilience/breaker.js';
-import { guarded } from './redis/guard.js';
+import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
@@ -58,6 +58,8 @@ export interface RunningGate {
 const soldOutFlagTtlMs = 1000;
 /** Most outbox entries one relay pass re-publishes. */
 const relayBatchSize = 500;
+/** How long the database's circuit stays open before a call probes it. */
+const databaseProbeAfterMs = 1000;
 /** How long a buyer of a sale being reloaded is asked to wait. */
 const lostSaleRetryAfterMs = 1000;
 
@@ -109,7 +111,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
     () => createOrm(config.databaseUrl, config.databaseSchema),
     startup,
   );
-  const database = createRepository(orm.em);
+  const unguardedDatabase = createRepository(orm.em);
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
   const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
   const metrics = createGateMetrics({
@@ -123,7 +125,11 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);
   };
-  const breakerFor = (dependency: 'redis' | 'kafka', failures: number, probeAfterMs: number) =>
+  const breakerFor = (
+    dependency: 'redis' | 'kafka' | 'postgresql',
+    failures: number,
+    probeAfterMs: number,
+  ) =>
     createBreaker({
       dependency,
       failures,
@@ -139,11 +145,19 @@ export async function startGate(config: Config): Promise<RunningGate> {
   const redisBreaker = breakerFor('redis', 3, config.redisProbeAfterMs);
   // One failed produce request: it already spent kafkajs's own retries.
   const kafkaBreaker = breakerFor('kafka', 1, config.kafkaProbeAfterMs);
+  const redisReads = { dependency: 'redis', outcome: 'none' } as const;
+  const redisWrites = { dependency: 'redis', outcome: 'unknown', unsent: redisUnsent } as const;
   const orderStore = guarded(
     createRedisOrderStore(redis, keys, idempotencyTtlMs),
     redisBreaker,
-    'none',
+    redisReads,
   );
+  // The database serves the admin calls, GetOrder's fallback and the lost-sale check.
+  const database = guarded(unguardedDatabase, breakerFor('postgresql', 3, databaseProbeAfterMs), {
+    dependency: 'postgresql',
+    outcome: 'unknown',
+    unsent: (e) => /ECONNREFUSED/.test(e.message),
+  });
   // The subscriber queues its subscriptions while it connects.
   const feed = await createEventFeed(
     redis.duplicate({ enableOfflineQueue: true }),
@@ -200,11 +214,11 @@ export async function startGate(config: Config): Promise<RunningGate> {
       },
     ),
     redisBreaker,
-    'unknown',
+    redisWrites,
   );
   const admin = createAdmin({
     db: database,
-    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, 'unknown'),
+    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, redisWrites),
     unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
     now: Date.now,
   });

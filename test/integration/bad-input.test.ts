@@ -7,7 +7,8 @@ import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { badInputs } from '../fixtures/bad-inputs.js';
 import { loadTestSale, testSale } from '../support/sales.js';
-import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
+import { runMigrations } from '../../src/main-migrate.js';
+import { dropTestData, isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
 describe('bad input', () => {
   // A gate and key prefix of its own, so the snapshot sees nothing but this suite's requests.
@@ -25,6 +26,8 @@ describe('bad input', () => {
     );
 
   beforeAll(async () => {
+    // An sku the live store lacks is looked up in the database: it needs the tables.
+    await runMigrations(ownConfig);
     gate = await startGate(ownConfig);
     await loadTestSale(own.redis, own.keys, testSale('BAD-1', { totalStock: 10 }));
     client = createClient(OrderGateService, createGrpcTransport({ baseUrl: gate.url }));
@@ -33,6 +36,7 @@ describe('bad input', () => {
   afterAll(async () => {
     await gate.close();
     own.redis.disconnect();
+    await dropTestData(ownConfig);
   });
 
   test.each(badInputs)(

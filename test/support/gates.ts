@@ -7,7 +7,8 @@ import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import type { Config } from '../../src/config.js';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import type { Keys } from '../../src/redis/keys.js';
-import { isolatedConfig, redisFor } from './stack.js';
+import { runMigrations } from '../../src/main-migrate.js';
+import { dropTestData, isolatedConfig, redisFor } from './stack.js';
 import { orderClient } from './wire.js';
 
 /** The gates of one test file. */
@@ -26,12 +27,15 @@ export function gatesForFile(count: number): FileGates {
   const gates: RunningGate[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   beforeAll(async () => {
+    // A gate asks the database whether a sale it does not have exists: it needs the tables.
+    await runMigrations(config);
     for (let i = 0; i < count; i++) gates.push(await startGate(config));
   });
   afterAll(async () => {
     await Promise.all(gates.map((g) => g.close()));
     agent.destroy();
     redis.disconnect();
+    await dropTestData(config);
   });
   return {
     config,

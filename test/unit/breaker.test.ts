@@ -1,12 +1,12 @@
 /**
- * The circuit breaker and the Redis guard built on it: calls refused at once while open, with
+ * The circuit breaker and the guard of a dependency's port built on it: calls refused at once while open, with
  * the time to the next probe; one probe at a time; failures turned into refusals that say
  * whether the request may have taken effect.
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { Refusal } from '../../src/domain/refusal.js';
 import { CircuitOpenError, createBreaker } from '../../src/resilience/breaker.js';
-import { guarded, redisFailure } from '../../src/redis/guard.js';
+import { dependencyFailure, guarded, redisUnsent } from '../../src/resilience/guard.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -68,45 +68,58 @@ describe('breaker', () => {
   });
 });
 
-describe('redis guard', () => {
+describe('guard', () => {
+  const closed = createBreaker({ dependency: 'redis', failures: 100, probeAfterMs: 500 });
+  const writes = { dependency: 'redis', outcome: 'unknown', unsent: redisUnsent } as const;
+
   test('an open circuit is DEPENDENCY_UNAVAILABLE with the time to the probe', () => {
-    const refusal = redisFailure(new CircuitOpenError('redis', 420), 'unknown');
+    const refusal = dependencyFailure(new CircuitOpenError('redis', 420), closed, writes);
     expect(refusal).toMatchObject({
       reason: 'DEPENDENCY_UNAVAILABLE',
       facts: { dependency: 'redis', retryAfterMs: 420 },
     });
   });
 
-  test('a command that may have run is OUTCOME_UNKNOWN for a writing port, unavailable for a reading one', () => {
+  test('a call that may have run is OUTCOME_UNKNOWN for a writing port, unavailable for a reading one', () => {
     const timedOut = new Error('Command timed out');
-    expect(redisFailure(timedOut, 'unknown').reason).toBe('OUTCOME_UNKNOWN');
-    expect(redisFailure(timedOut, 'none').reason).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(dependencyFailure(timedOut, closed, writes).reason).toBe('OUTCOME_UNKNOWN');
+    expect(dependencyFailure(timedOut, closed, { ...writes, outcome: 'none' }).reason).toBe(
+      'DEPENDENCY_UNAVAILABLE',
+    );
     // ioredis with no connection and no offline queue never sent the command.
     const unsent = new Error("Stream isn't writeable and enableOfflineQueue options is false");
-    expect(redisFailure(unsent, 'unknown').reason).toBe('DEPENDENCY_UNAVAILABLE');
+    expect(dependencyFailure(unsent, closed, writes).reason).toBe('DEPENDENCY_UNAVAILABLE');
+    // Every failure asks for a delay, at least the floor while the circuit is still closed.
+    expect(dependencyFailure(timedOut, closed, writes).facts.retryAfterMs).toBe(250);
   });
 
-  test('a guarded port passes answers through and refuses once the circuit opens', async () => {
-    const breaker = createBreaker({ dependency: 'redis', failures: 1, probeAfterMs: 60_000 });
+  test('a guarded port passes answers and refusals through, and refuses once the circuit opens', async () => {
+    const breaker = createBreaker({ dependency: 'redis', failures: 2, probeAfterMs: 60_000 });
     let up = true;
     const calls: string[] = [];
     const port = guarded(
       {
         async read(key: string) {
           calls.push(key);
+          if (key === 'unknown-sku') throw new Refusal('SALE_NOT_FOUND', 'no such sale');
           if (!up) throw new Error('Command timed out');
           return `value of ${key}`;
         },
       },
       breaker,
-      'unknown',
+      writes,
     );
     expect(await port.read('a')).toBe('value of a');
     up = false;
     await expect(port.read('b')).rejects.toMatchObject({ reason: 'OUTCOME_UNKNOWN' });
-    const refused = await port.read('c').catch((e: unknown) => e);
+    // A refusal is the port's answer: passed through, and an answer from a live dependency (the
+    // failures before it no longer count as consecutive).
+    await expect(port.read('unknown-sku')).rejects.toMatchObject({ reason: 'SALE_NOT_FOUND' });
+    await expect(port.read('c')).rejects.toMatchObject({ reason: 'OUTCOME_UNKNOWN' });
+    await expect(port.read('d')).rejects.toMatchObject({ reason: 'OUTCOME_UNKNOWN' });
+    const refused = await port.read('e').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Refusal);
     expect(refused).toMatchObject({ reason: 'DEPENDENCY_UNAVAILABLE' });
-    expect(calls).toEqual(['a', 'b']);
+    expect(calls).toEqual(['a', 'b', 'unknown-sku', 'c', 'd']);
   });
 });
