@@ -1,7 +1,7 @@
 /**
  * The typed Node client and the CLI on top of it, against the live gate: retries honour the
- * gate's retry delay under one idempotency key, final refusals are never retried, and the CLI
- * prints one readable line per answer with a meaningful exit code.
+ * gate's retry delay under one idempotency key within the caller's deadline, final refusals are
+ * never retried, and the CLI prints one readable line per answer with a meaningful exit code.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OrderStatus } from '../../gen/fluxgate/v1/order_pb.js';
@@ -43,6 +43,31 @@ describe('typed client', () => {
       idempotencyKey: placed.idempotencyKey,
     });
     expect(replay.response.orderId).toBe(placed.response.orderId);
+  });
+
+  test('a wait that would pass the caller’s deadline is not begun: the refusal comes at once', async () => {
+    await system.createSale('RETRY-2', { totalStock: 10, admissionRate: 1, admissionBurst: 1 });
+    await system.client.placeOrder({ sku: 'RETRY-2', quantity: 1, customerId: 'd1' });
+    let retried = 0;
+    const error = await system.client
+      .placeOrder(
+        { sku: 'RETRY-2', quantity: 1, customerId: 'd2' },
+        {
+          deadlineMs: 500,
+          onRetry: () => {
+            retried++;
+          },
+        },
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    // The gate asks for about a second (the sale's next token): more than the 500 ms left.
+    const failure = describeFailure(error);
+    expect(failure).toMatchObject({ reason: 'RATE_LIMITED', retryable: true });
+    expect(failure.retryAfterMs).toBeGreaterThan(500);
+    expect(retried).toBe(0);
   });
 
   test('final refusals (sold out, invalid) fail at once, with their reason', async () => {
