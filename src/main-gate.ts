@@ -153,11 +153,12 @@ export async function startGate(config: Config): Promise<RunningGate> {
     redisReads,
   );
   // The database serves the admin calls, GetOrder's fallback and the lost-sale check.
-  const database = guarded(unguardedDatabase, breakerFor('postgresql', 3, databaseProbeAfterMs), {
-    dependency: 'postgresql',
-    outcome: 'unknown',
-    unsent: (e) => /ECONNREFUSED/.test(e.message),
-  });
+  const database = guarded(
+    unguardedDatabase,
+    breakerFor('postgresql', 3, databaseProbeAfterMs),
+    { dependency: 'postgresql', outcome: 'unknown', unsent: (e) => /ECONNREFUSED/.test(e.message) },
+    ['getSale', 'listSales', 'orderTotals', 'reloadSnapshot', 'findOrder'],
+  );
   // The subscriber queues its subscriptions while it connects.
   const feed = await createEventFeed(
     redis.duplicate({ enableOfflineQueue: true }),
@@ -218,7 +219,12 @@ export async function startGate(config: Config): Promise<RunningGate> {
   );
   const admin = createAdmin({
     db: database,
-    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, redisWrites),
+    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, redisWrites, [
+      'read',
+      'counters',
+      'snapshot',
+      'outbox',
+    ]),
     unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
     now: Date.now,
   });
@@ -228,7 +234,7 @@ export async function startGate(config: Config): Promise<RunningGate> {
     recorder: orderStore,
     soldOut,
     lostSales: createSaleRecovery({
-      saleExists: async (sku) => (await database.getSale(sku)) !== undefined,
+      listSkus: async () => (await database.listSales()).map((sale) => sale.sku),
       reload: (sku) => admin.reloadLost(sku),
       lock: (sku, ms) => takeLock(redis, keys.reloadLock(sku), ms),
       onReload: (sku, outcome, error) => {

@@ -57,7 +57,11 @@ export function describeFailure(error: unknown): FailureView {
     metadata: info?.metadata ?? {},
     retryAfterMs: retryDelay === undefined ? undefined : durationMs(retryDelay),
     retryAtMs: retryAt === undefined ? undefined : timestampMs(retryAt),
-    retryable: retryableCodes.has(e.code),
+    // resource_exhausted without a delay is a message over the size limit, not a rate limit:
+    // the same request would be refused again.
+    retryable:
+      retryableCodes.has(e.code) &&
+      !(e.code === Code.ResourceExhausted && retryDelay === undefined),
   };
 }
 

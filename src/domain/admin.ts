@@ -100,11 +100,11 @@ export function createAdmin(deps: AdminDeps) {
 
   /**
    * Loads a sale whose live data is lost, once every accepted order is recorded: 'pending'
-   * while the worker is behind (nothing written). Safe when the sale is whole: nothing written. The outbox is read before the lag, so an
-   * order published after the lag was read is still in the outbox, or the load finds the
-   * outbox moved and is computed again.
+   * while the worker is behind, 'live' when the sale was whole after all (nothing written
+   * either way). The outbox is read before the lag, so an order published after the lag was
+   * read is still in the outbox, or the load finds the outbox moved and is computed again.
    */
-  async function reload(sku: string): Promise<'loaded' | 'pending'> {
+  async function reload(sku: string): Promise<'loaded' | 'live' | 'pending'> {
     for (let attempt = 0; attempt < reloadAttempts; attempt++) {
       const outbox = await live.outbox(sku);
       if ((await deps.unrecordedOrders()) > 0) return 'pending';
@@ -113,9 +113,10 @@ export function createAdmin(deps: AdminDeps) {
         outbox.map((r) => r.order.orderId),
       );
       if (!snap) throw notFound(sku);
-      if ((await live.reload(liveLoad(snap, outbox))) !== 'moved') {
+      const outcome = await live.reload(liveLoad(snap, outbox));
+      if (outcome !== 'moved') {
         await live.announce(sku);
-        return 'loaded';
+        return outcome;
       }
     }
     return 'pending';

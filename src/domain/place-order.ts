@@ -10,7 +10,6 @@ import type {
   LostSales,
   OrderPublisher,
   OrderRecorder,
-  PublishOutcome,
   Reservation,
   ReservationStore,
   SoldOutOutcome,
@@ -45,14 +44,14 @@ export interface OrderPlacer {
   place(request: ValidOrderRequest, requestId: string, answerByMs?: number): Promise<PlacedOrder>;
 }
 
-/** `publishing`'s outcome, or `unknown` once `ms` have passed (the publish goes on). */
-function within(publishing: Promise<PublishOutcome>, ms: number): Promise<PublishOutcome> {
-  if (ms <= 0) return Promise.resolve('unknown');
+/** Resolves once `work` has settled or `ms` have passed, whichever comes first (`work` goes on). */
+function within(work: Promise<unknown>, ms: number): Promise<unknown> {
+  if (ms <= 0) return Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<PublishOutcome>((resolve) => {
-    timer = setTimeout(resolve, ms, 'unknown');
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms);
   });
-  return Promise.race([publishing, late]).finally(() => {
+  return Promise.race([work, late]).finally(() => {
     clearTimeout(timer);
   });
 }
@@ -94,8 +93,10 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
 
   /**
    * A reservation is an accepted order, held by its outbox entry: the answer waits for Kafka's
-   * acknowledgement while the broker is up and the caller's deadline allows, so that in the
-   * usual case an accepted order is already in Kafka; otherwise the outbox relay publishes it.
+   * acknowledgement (and the completion it allows) while the broker is up and the caller's
+   * deadline allows, so that in the usual case an accepted order is already in Kafka; whatever
+   * is not done by the deadline goes on after the answer, and the outbox relay publishes
+   * whatever Kafka did not acknowledge.
    */
   async function settle(
     reservation: Reservation,
@@ -107,28 +108,19 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     const recording = deps.recorder.remember(order).catch((e: unknown) => {
       deps.onBackgroundError(e, 'record pending order');
     });
-    if (!publisher.available()) {
-      await recording;
-      return { order, replayed: false };
-    }
-    const publishing = publisher.publish(order);
-    const [outcome] = await Promise.all([
-      answerByMs === undefined ? publishing : within(publishing, answerByMs - deps.now()),
-      recording,
-    ]);
-    if (outcome === 'acked') {
+    const settled = (async () => {
+      const [outcome] = await Promise.all([
+        publisher.available() ? publisher.publish(order) : 'failed',
+        recording,
+      ]);
       // A completion that fails leaves the outbox entry, and the relay completes it later.
-      await complete(reservation).catch((e: unknown) => {
-        deps.onBackgroundError(e, 'complete after ack');
-      });
-    } else if (answerByMs !== undefined) {
-      // Answered before the broker did: complete once it does (the relay covers a failure).
-      void publishing
-        .then((late) => (late === 'acked' ? complete(reservation) : undefined))
-        .catch((e: unknown) => {
-          deps.onBackgroundError(e, 'complete after late ack');
+      if (outcome === 'acked') {
+        await complete(reservation).catch((e: unknown) => {
+          deps.onBackgroundError(e, 'complete after ack');
         });
-    }
+      }
+    })();
+    await (answerByMs === undefined ? settled : within(settled, answerByMs - deps.now()));
     return { order, replayed: false };
   }
 

@@ -53,8 +53,6 @@ export interface ReservationStore {
 export interface OrderRecorder {
   /** Records a reserved order as PENDING. */
   remember(order: AcceptedOrder): Promise<void>;
-  /** Withdraws the record of an order that certainly did not happen. */
-  forget(orderId: string): Promise<void>;
 }
 
 /**

@@ -7,15 +7,18 @@
 import type { LostSales } from './ports.js';
 import { Refusal } from './refusal.js';
 
-/** How a reload attempt ended: loaded, waiting for the worker, or failed. */
-export type ReloadOutcome = 'loaded' | 'pending' | 'failed';
+/**
+ * How a reload attempt ended: loaded; `live` when the sale was whole after all (another gate
+ * came first: nothing written); waiting for the worker; or failed.
+ */
+export type ReloadOutcome = 'loaded' | 'live' | 'pending' | 'failed';
 
 /** What the recovery needs. */
 export interface SaleRecoveryDeps {
-  /** True when the order database knows the sale. */
-  readonly saleExists: (sku: string) => Promise<boolean>;
+  /** Every sku the order database knows. */
+  readonly listSkus: () => Promise<readonly string[]>;
   /** Loads a lost sale from the database: 'pending' while the worker is behind (nothing written). */
-  readonly reload: (sku: string) => Promise<'loaded' | 'pending'>;
+  readonly reload: (sku: string) => Promise<'loaded' | 'live' | 'pending'>;
   /**
    * Takes the sale's reload lock shared by every gate for `ms`; resolves a release function, or
    * undefined when another gate holds it.
@@ -28,11 +31,13 @@ export interface SaleRecoveryDeps {
   readonly now: () => number;
 }
 
-/** How long the database's answer about a sku is trusted: a sale that exists, and one that does not. */
-const knownForMs = 5000;
-const unknownForMs = 1000;
-/** Skus remembered at most; past it the memory starts over (a flood of made-up skus). */
-const maxRemembered = 10_000;
+/**
+ * The database's list of skus is trusted this long for a sku it holds, and this long for one it
+ * lacks (a sale created since): so a flood of made-up skus costs the database one query per
+ * second per gate, however many skus it names.
+ */
+const listTrustedMs = 5000;
+const listTrustedForMissingMs = 1000;
 /** A reload is attempted at most this often per sale by one gate. */
 const attemptEveryMs = 500;
 /** The reload lock lapses by itself after this, should its holder die. */
@@ -40,42 +45,53 @@ const lockMs = 30_000;
 
 /** Creates the recovery of lost sales. */
 export function createSaleRecovery(deps: SaleRecoveryDeps): LostSales {
-  const known = new Map<string, { exists: boolean; until: number }>();
-  const asking = new Map<string, Promise<boolean>>();
+  let known: { skus: ReadonlySet<string>; at: number } | undefined;
+  let listing: Promise<ReadonlySet<string>> | undefined;
+  // Only skus the database knows get here, so this stays as small as the store's sales.
   const lastAttempt = new Map<string, number>();
 
-  /** The database's answer, remembered for a while and asked once however many requests wait. */
+  /** The database's skus, read again when too old to answer for `sku`; one read at a time. */
   async function exists(sku: string): Promise<boolean> {
-    const remembered = known.get(sku);
-    if (remembered && remembered.until > deps.now()) return remembered.exists;
-    let answer = asking.get(sku);
-    if (!answer) {
-      answer = deps.saleExists(sku).finally(() => asking.delete(sku));
-      asking.set(sku, answer);
-      const found = await answer;
-      if (known.size >= maxRemembered) known.clear();
-      known.set(sku, { exists: found, until: deps.now() + (found ? knownForMs : unknownForMs) });
-      return found;
-    }
-    return answer;
+    const age = known === undefined ? Infinity : deps.now() - known.at;
+    if (known && (known.skus.has(sku) ? age < listTrustedMs : age < listTrustedForMissingMs))
+      return known.skus.has(sku);
+    listing ??= deps
+      .listSkus()
+      .then((skus) => {
+        const set = new Set(skus);
+        known = { skus: set, at: deps.now() };
+        return set;
+      })
+      .finally(() => {
+        listing = undefined;
+      });
+    return (await listing).has(sku);
   }
 
-  /** Starts a reload of `sku` unless one ran lately here or runs in another gate. */
+  /** One reload attempt under the lock; every ending told once. */
+  async function reloadUnderLock(sku: string): Promise<void> {
+    const release = await deps.lock(sku, lockMs);
+    if (!release) return;
+    let outcome: ReloadOutcome;
+    let failure: unknown;
+    try {
+      outcome = await deps.reload(sku);
+    } catch (error) {
+      outcome = 'failed';
+      failure = error;
+    }
+    deps.onReload(sku, outcome, failure);
+    // A lock that cannot be released lapses by itself.
+    await release().catch(() => undefined);
+  }
+
+  /** Starts a reload of `sku` unless one was tried lately here. */
   function startReload(sku: string): void {
     const now = deps.now();
     if (now - (lastAttempt.get(sku) ?? -Infinity) < attemptEveryMs) return;
-    if (lastAttempt.size >= maxRemembered) lastAttempt.clear();
     lastAttempt.set(sku, now);
-    void (async () => {
-      const release = await deps.lock(sku, lockMs);
-      if (!release) return;
-      try {
-        deps.onReload(sku, await deps.reload(sku));
-      } finally {
-        await release();
-      }
-    })().catch((error: unknown) => {
-      deps.onReload(sku, 'failed', error);
+    void reloadUnderLock(sku).catch((error: unknown) => {
+      deps.onReload(sku, 'failed', error); // the lock itself could not be taken
     });
   }
 

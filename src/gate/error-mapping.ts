@@ -103,11 +103,17 @@ function addRetryDelay(
 }
 
 /**
- * A wire error made outside the refusal table (the server's own: draining, limits) that invites
- * a retry gets the default delay too, unless it names one (added in place).
+ * A wire error made outside the refusal table (the server's own: draining) that invites a retry
+ * gets the default delay too, unless it names one (added in place). The protocol layer's
+ * `resource_exhausted` is a message over the size limit: the same request would fail again, so
+ * it gets no delay.
  */
 function withRetryDelay(error: ConnectError): ConnectError {
-  if (retryCodes.has(error.code) && error.findDetails(RetryInfoSchema).length === 0)
+  if (
+    retryCodes.has(error.code) &&
+    error.code !== Code.ResourceExhausted &&
+    error.findDetails(RetryInfoSchema).length === 0
+  )
     addRetryDelay(error.details, error.metadata, jittered(defaultRetryAfterMs));
   return error;
 }

@@ -13,8 +13,6 @@ import { orderViewFromJson, orderViewToJson } from './order-codec.js';
 export interface RedisOrderStore {
   /** Records a just-reserved order as PENDING. */
   remember(order: AcceptedOrder): Promise<void>;
-  /** Drops the record of an order that did not happen. */
-  forget(orderId: string): Promise<void>;
   /** Records final statuses (the order's own fields are kept). */
   finalize(views: readonly OrderView[]): Promise<void>;
   /** The order's view, or undefined when Redis does not know it (any more). */
@@ -28,9 +26,6 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
       // NX: the worker may already have written the final status; never overwrite it.
       const view: OrderView = { order, status: 'PENDING', rejectReason: null, finalizedAtMs: null };
       await redis.set(keys.order(order.orderId), orderViewToJson(view), 'PX', ttlMs, 'NX');
-    },
-    async forget(orderId) {
-      await redis.del(keys.order(orderId));
     },
     async finalize(views) {
       if (views.length === 0) return;

@@ -63,12 +63,22 @@ export function dependencyFailure(
 /**
  * `port` with every method run through `breaker`; a method's failure is thrown as the refusal
  * {@link dependencyFailure} makes of it, and a refusal the method throws passes unchanged (and
- * does not count against the dependency). The port must be a plain object of async methods.
+ * does not count against the dependency). Methods named in `reads` only read: their failure
+ * changed nothing, whatever `options.outcome` says. The port must be a plain object of async
+ * methods.
  */
-export function guarded<T extends object>(port: T, breaker: Breaker, options: GuardOptions): T {
+export function guarded<T extends object>(
+  port: T,
+  breaker: Breaker,
+  options: GuardOptions,
+  reads: readonly (keyof T & string)[] = [],
+): T {
   const wrapped: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(port)) {
     if (typeof method !== 'function') continue;
+    const failure: GuardOptions = reads.includes(name as keyof T & string)
+      ? { ...options, outcome: 'none' }
+      : options;
     wrapped[name] = async (...args: unknown[]) => {
       let refusal: Refusal | undefined;
       const result = await breaker
@@ -83,7 +93,7 @@ export function guarded<T extends object>(port: T, breaker: Breaker, options: Gu
           }
         })
         .catch((error: unknown) => {
-          throw dependencyFailure(error, breaker, options);
+          throw dependencyFailure(error, breaker, failure);
         });
       if (refusal) throw refusal;
       return result;

@@ -39,7 +39,7 @@ function placerFor() {
   const placer = createOrderPlacer({
     store,
     publisher: { publish: async () => publisher.outcome, available: () => true },
-    recorder: { remember: async () => undefined, forget: async () => undefined },
+    recorder: { remember: async () => undefined },
     lostSales: {
       refusalFor: async (sku) => new Refusal('SALE_NOT_FOUND', `no sale with sku ${sku}`),
     },

@@ -149,7 +149,7 @@ test('a redelivered order is announced again from its stored status (its first n
     'the first announcement',
   );
   // As if the worker had stopped between its commit and its notifications.
-  await live.forget(o.orderId);
+  await redis.del(keys.order(o.orderId));
   await live.remember(o);
   expect((await live.get(o.orderId))?.status).toBe('PENDING');
 

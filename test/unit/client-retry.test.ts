@@ -261,6 +261,14 @@ describe('final refusals', () => {
     expect(h.sleeps).toEqual([]);
     expect(describeFailure(sent).retryable).toBe(false);
   });
+
+  test('a message over the size limit (resource_exhausted with no delay) is not retried', async () => {
+    const sent = new ConnectError('message too large', Code.ResourceExhausted);
+    const h = harness(() => sent);
+    expect(await rejection(h.place())).toBe(sent);
+    expect(h.attempts).toHaveLength(1);
+    expect(describeFailure(sent).retryable).toBe(false);
+  });
 });
 
 describe('one idempotency key', () => {

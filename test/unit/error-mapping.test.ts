@@ -104,6 +104,9 @@ describe('error mapping', () => {
     expect(draining.metadata.get('retry-after')).toBe('2');
     const bad = toConnectError(new ConnectError('bad', Code.InvalidArgument), '', 0);
     expect(bad.findDetails(RetryInfoSchema)).toEqual([]);
+    // The protocol layer's resource_exhausted is a message too large: retrying cannot help.
+    const large = toConnectError(new ConnectError('too large', Code.ResourceExhausted), '', 0);
+    expect(large.findDetails(RetryInfoSchema)).toEqual([]);
   });
 
   test('fewer units left than asked: failed_precondition with the units left in ErrorInfo', () => {

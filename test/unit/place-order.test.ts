@@ -94,9 +94,6 @@ function setup(
       async remember(order) {
         recorded.set(order.orderId, order);
       },
-      async forget(orderId) {
-        recorded.delete(orderId);
-      },
     },
     soldOut: new SoldOutFlags(60_000),
     lostSales: {

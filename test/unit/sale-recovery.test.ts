@@ -8,13 +8,14 @@ import { createSaleRecovery, type ReloadOutcome } from '../../src/domain/sale-re
 
 function setup(options: { known: string[]; reload?: 'loaded' | 'pending'; lockFree?: boolean }) {
   let now = 1_000_000;
-  const asked: string[] = [];
+  /** When the database's skus were listed. */
+  const asked: number[] = [];
   const reloads: string[] = [];
   const told: [string, ReloadOutcome][] = [];
   const recovery = createSaleRecovery({
-    saleExists: async (sku) => {
-      asked.push(sku);
-      return options.known.includes(sku);
+    listSkus: async () => {
+      asked.push(now);
+      return options.known;
     },
     reload: async (sku) => {
       reloads.push(sku);
@@ -47,7 +48,7 @@ describe('sale recovery', () => {
     expect(new Set(refusals.map((r) => r.reason))).toEqual(new Set(['SALE_STATE_RELOADING']));
     expect(refusals[0]?.facts.retryAfterMs).toBe(1000);
     await t.settle();
-    expect(t.asked).toEqual(['HOT']);
+    expect(t.asked).toHaveLength(1);
     expect(t.reloads).toEqual(['HOT']);
     expect(t.told).toEqual([['HOT', 'loaded']]);
   });
@@ -74,15 +75,28 @@ describe('sale recovery', () => {
     expect(t.reloads).toEqual([]);
   });
 
-  test('an sku the database does not know: SALE_NOT_FOUND, no reload, and asked again after a second', async () => {
-    const t = setup({ known: [] });
+  test('an sku the database does not know: SALE_NOT_FOUND, no reload, and the list read again after a second', async () => {
+    const t = setup({ known: ['HOT'] });
     expect((await t.recovery.refusalFor('NOPE')).reason).toBe('SALE_NOT_FOUND');
     expect((await t.recovery.refusalFor('NOPE')).reason).toBe('SALE_NOT_FOUND');
-    expect(t.asked).toEqual(['NOPE']);
+    expect(t.asked).toHaveLength(1);
     t.advance(1001);
     await t.recovery.refusalFor('NOPE');
-    expect(t.asked).toEqual(['NOPE', 'NOPE']);
+    expect(t.asked).toHaveLength(2);
     await t.settle();
     expect(t.reloads).toEqual([]);
+  });
+
+  test('a flood of made-up skus costs the database one read, not one per sku', async () => {
+    const t = setup({ known: ['HOT'] });
+    const refusals = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => t.recovery.refusalFor(`BOT-${String(i)}`)),
+    );
+    expect(new Set(refusals.map((r) => r.reason))).toEqual(new Set(['SALE_NOT_FOUND']));
+    expect(t.asked).toHaveLength(1);
+    // A known sale is trusted for longer: still no new read after a second.
+    t.advance(1500);
+    expect((await t.recovery.refusalFor('HOT')).reason).toBe('SALE_STATE_RELOADING');
+    expect(t.asked).toHaveLength(1);
   });
 });

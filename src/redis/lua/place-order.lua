@@ -1,7 +1,7 @@
 --[[
   place-order: the whole decision for one PlaceOrder, atomically, in one round trip.
 
-  Order of checks: idempotency (replay / in flight / reused) -> sale exists and open ->
+  Order of checks: idempotency (replay / reused) -> sale exists and open ->
   stock counter present and above zero -> outbox within its bounds -> token buckets (sale admission, then customer;
   neither is charged unless both admit) -> per-customer limit -> stock for the whole
   quantity -> commit: stock, customer total, idempotency entry (RESERVED, with the answer to

@@ -4,7 +4,7 @@
   limit's count). The caller computes the load from the database and the outbox; it is written
   only if the sale is still not whole and the outbox still holds exactly the entries the load
   was computed from. No entry is added while the counter is missing (place-order fails closed);
-  an entry gone since was published or released meanwhile, and the load must be computed again.
+  an entry gone since was published meanwhile, and the load must be computed again.
 
   Every key carries the sale's hash tag (one Redis Cluster slot). The index of skus does not:
   the caller adds the sku to it apart.
