@@ -29,6 +29,7 @@ export function createRedisReservationStore(
   const scripts = redis as unknown as ScriptCaller;
   /** This store's mark on the relay locks it holds. */
   const relayToken = randomUUID();
+  let passes = 0;
   // Every script call, timed for the latency histogram.
   const run = Object.fromEntries(
     (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
@@ -72,7 +73,10 @@ export function createRedisReservationStore(
       const [seconds, micros] = await redis.time();
       const cutoffMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - olderThanMs;
       const claimed: Reservation[] = [];
-      for (const sku of await redis.smembers(keys.sales)) {
+      // Each pass starts at the next sale, so one sale's backlog cannot starve the others.
+      const skus = await redis.smembers(keys.sales);
+      const start = skus.length === 0 ? 0 : passes++ % skus.length;
+      for (const sku of [...skus.slice(start), ...skus.slice(0, start)]) {
         if (claimed.length >= limit) break;
         // One relaying process per sale at a time, which keeps the lock while it has work;
         // the lock lapses on its own if we die.
