@@ -1,0 +1,1094 @@
+/**
+ * Selling through a fault, measured from outside (issue #20): two compiled gates and a worker
+ * run as child processes on one isolated config; buyers in this process place orders through
+ * both gates in a loop, each order retried under its own idempotency key until it has a definite
+ * answer; a fault injector kills, freezes, stops or empties a server of the stack or one of our
+ * processes; and a summary says what the buyers saw and whether anything was lost.
+ *
+ * Shared by `bench/faults.ts` (the table of the issue) and `test/faults/selling-through-faults*`
+ * (the assertions). It never calls vitest, so the compiled benchmark can import it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { durationMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
+import { OrderGateService, type PlaceOrderResponse } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
+import type { Config } from '../../src/config.js';
+import type { Sale } from '../../src/domain/sale.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { envFor, exited, freePort, type Spawned } from './processes.js';
+import { createTestSale, testSale } from './sales.js';
+import { isolatedConfig } from './stack.js';
+import { adminAuth, adminToken } from './system.js';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The repository root: the nearest folder above this file with a package.json. Found rather than
+ * fixed because this file runs from `test/support/` under vitest and from `dist/test/support/`
+ * in the compiled benchmark.
+ */
+const repoRoot = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('no package.json above test/support/fault-load');
+    dir = parent;
+  }
+  return dir;
+})();
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// --- the stack's servers ------------------------------------------------------------------------
+
+/** A server of the local stack (scripts/stack.sh). */
+export type StackServer = 'redis' | 'postgres' | 'kafka';
+
+/** The servers whose process a fault signals directly (PostgreSQL only stops cleanly). */
+type SignalledServer = 'redis' | 'kafka';
+
+/** Where stack.sh keeps each server's pid file, and what its command line must contain. */
+const pidFiles: Record<SignalledServer, { file: string; pattern: string }> = {
+  redis: { file: 'redis/redis.pid', pattern: 'redis-server' },
+  kafka: { file: 'kafka/kafka.pid', pattern: 'kafka.Kafka' },
+};
+
+/** The stack's folder: data, logs and pid files (`FLUXGATE_STACK_DIR`, as stack.sh reads it). */
+export const stackDir = process.env.FLUXGATE_STACK_DIR ?? join(repoRoot, '.stack');
+
+/** True while `pid` runs (a zombie left by a SIGKILL does not count). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pid of the stack's `server`, checked against its command line as stack.sh does, so a
+ * recycled pid is never signalled; undefined when it is not running.
+ */
+export function stackPid(server: SignalledServer): number | undefined {
+  const { file, pattern } = pidFiles[server];
+  const path = join(stackDir, file);
+  if (!existsSync(path)) return undefined;
+  const pid = Number(readFileSync(path, 'utf8').trim().split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !running(pid)) return undefined;
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+  return cmdline.includes(pattern) ? pid : undefined;
+}
+
+/** Sends `signal` to the stack's `server`; throws when it is not running. */
+export function signalServer(server: SignalledServer, signal: NodeJS.Signals): void {
+  const pid = stackPid(server);
+  if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
+  process.kill(pid, signal);
+}
+
+/** Polls until `pid` is gone (a SIGKILL takes a moment to land). */
+async function gone(pid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (running(pid)) {
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** SIGKILL to the stack's `server`, resolving once the process is gone. */
+export async function killServer(server: SignalledServer): Promise<void> {
+  const pid = stackPid(server);
+  if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
+  process.kill(pid, 'SIGKILL');
+  await gone(pid);
+}
+
+/** `bash scripts/stack.sh <command> <servers>`: a clean stop, or a start that waits for answers. */
+export async function stackCommand(
+  command: 'up' | 'down',
+  ...servers: StackServer[]
+): Promise<void> {
+  await execFileAsync('bash', [join(repoRoot, 'scripts/stack.sh'), command, ...servers], {
+    timeout: 180_000,
+  });
+}
+
+/**
+ * Redis loses its data: SIGKILL, its append-only files deleted, started again empty. Redis runs
+ * with AOF only (no snapshots), so the AOF folder is all it would reload.
+ */
+export async function emptyRedis(): Promise<void> {
+  await killServer('redis');
+  const dir = join(stackDir, 'redis');
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('appendonly') || name.endsWith('.rdb'))
+      rmSync(join(dir, name), { recursive: true, force: true });
+  }
+  await stackCommand('up', 'redis');
+}
+
+/**
+ * Whatever a fault left: every frozen server continued, every stopped one started. Safe to call
+ * at any time; tests call it in afterAll so the stack is whole for the next file.
+ */
+export async function restoreStack(): Promise<void> {
+  for (const server of ['redis', 'kafka'] as const) {
+    const pid = stackPid(server);
+    if (pid !== undefined) process.kill(pid, 'SIGCONT');
+  }
+  await stackCommand('up', 'redis', 'postgres', 'kafka');
+}
+
+// --- our processes ------------------------------------------------------------------------------
+
+/**
+ * A gate or the worker run from `dist/` as a child process that a fault may kill, freeze or
+ * restart. It is a {@link Spawned} whose `child` is the current incarnation, so
+ * `cleanUpAfterFile().track` stops whichever runs at the end.
+ */
+export interface Service extends Spawned {
+  /** 'gate 1', 'gate 2' or 'worker'. */
+  readonly name: string;
+  /** The service port's base URL (gates only: the worker has none). */
+  readonly url: string;
+  /** SIGSTOP / SIGCONT / SIGKILL to the current incarnation. */
+  signal(signal: NodeJS.Signals): void;
+  /** SIGKILL, resolving once it has exited. */
+  kill(): Promise<void>;
+  /** Starts a new incarnation (same ports, same config); resolves once it answers. */
+  restart(): Promise<void>;
+  /** SIGCONT then SIGTERM (SIGKILL after 15 s); resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts `dist/src/<script>.js` with `config`; resolves once its operations port answers. */
+async function startService(
+  name: string,
+  script: 'main-gate' | 'main-worker',
+  config: Config,
+  opsPort: number,
+): Promise<Service> {
+  const path = join(repoRoot, 'dist/src', `${script}.js`);
+  const env = envFor(config);
+  let text = '';
+  let child: ChildProcess;
+  const launch = async () => {
+    text += `--- ${name} started\n`;
+    child = spawn(process.execPath, [path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const append = (chunk: Buffer) => {
+      text += chunk.toString();
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    // The operations port listens last: once /healthz answers, the service port does too.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${name} exited at start-up; it printed:\n${text}`);
+      const ok = await fetch(`http://127.0.0.1:${opsPort}/healthz`, {
+        signal: AbortSignal.timeout(1000),
+      }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`${name} never answered; it printed:\n${text}`);
+      await sleep(100);
+    }
+  };
+  await launch();
+  const service: Service = {
+    name,
+    url: `http://127.0.0.1:${config.gatePort}`,
+    get child() {
+      return child;
+    },
+    output: () => text,
+    waitFor: async (pattern, timeoutMs = 60_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`${name} never printed ${String(pattern)}`);
+        await sleep(50);
+      }
+    },
+    signal: (signal) => {
+      child.kill(signal);
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    restart: launch,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited(child);
+      clearTimeout(timer);
+    },
+  };
+  return service;
+}
+
+// --- the system under load ----------------------------------------------------------------------
+
+/** Two gates and a worker on one isolated config, selling one sale created through AdminService. */
+export interface FaultSystem {
+  /** The shared config (each gate listens on its own port). */
+  readonly config: Config;
+  readonly sale: Sale;
+  readonly gates: readonly [Service, Service];
+  readonly worker: Service;
+  /** Every process, for `cleanUpAfterFile().track`. */
+  readonly services: readonly Service[];
+  readonly redis: Redis;
+  readonly keys: Keys;
+  /** PostgreSQL, for reading the orders the worker recorded. */
+  readonly db: pg.Pool;
+  /** OrderGateService of each gate over Connect (binary, HTTP/1.1 keep-alive). */
+  readonly orderClients: readonly [
+    Client<typeof OrderGateService>,
+    Client<typeof OrderGateService>,
+  ];
+  /**
+   * One PlaceOrder through gate `gate` (0 or 1), outside the load, with a 2 s deadline; an
+   * accepted order is counted by {@link audit} like the load's.
+   */
+  place(
+    gate: 0 | 1,
+    order: { customerId: string; quantity: number; idempotencyKey?: string },
+  ): Promise<PlaceOrderResponse>;
+  /** Orders {@link FaultSystem.place} got accepted: id and units. */
+  readonly placedOutsideLoad: ReadonlyMap<string, number>;
+  /** Order ids of `sku` recorded in PostgreSQL, with status and units. */
+  recordedOrders(): Promise<Map<string, { status: string; quantity: number }>>;
+  /** Stops every process and closes the clients; the data stays (see `dropTestData`). */
+  stop(): Promise<void>;
+}
+
+/** What {@link startFaultSystem} may change. */
+export interface FaultSystemOptions {
+  readonly sku?: string;
+  /** The sale, over plenty of stock and an admission rate that never refuses. */
+  readonly sale?: Partial<Sale>;
+  /** Config of all three processes, over the isolated one. */
+  readonly config?: Partial<Config>;
+}
+
+/**
+ * Starts a worker and two gates (the compiled `dist/`, built by `npm run build`) on a fresh
+ * isolated config, and creates the sale through the first gate's AdminService.
+ */
+export async function startFaultSystem(options: FaultSystemOptions = {}): Promise<FaultSystem> {
+  const sku = options.sku ?? 'FAULT-1';
+  const config = isolatedConfig({ adminToken, logLevel: 'warn', ...options.config });
+  const [gatePort1, gatePort2, opsPort1, opsPort2, workerOps] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  // The worker migrates the schema; the gates need it only once the sale is created below.
+  const started = await Promise.allSettled([
+    startService('worker', 'main-worker', { ...config, workerOpsPort: workerOps }, workerOps),
+    startService(
+      'gate 1',
+      'main-gate',
+      { ...config, gatePort: gatePort1, gateOpsPort: opsPort1 },
+      opsPort1,
+    ),
+    startService(
+      'gate 2',
+      'main-gate',
+      { ...config, gatePort: gatePort2, gateOpsPort: opsPort2 },
+      opsPort2,
+    ),
+  ]);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    for (const s of started) if (s.status === 'fulfilled') await s.value.stop();
+    throw failed.reason;
+  }
+  const [worker, gate1, gate2] = started.map(
+    (s) => (s as PromiseFulfilledResult<Service>).value,
+  ) as [Service, Service, Service];
+  const agents = [gate1, gate2].map(() => new http.Agent({ keepAlive: true, maxSockets: 32 }));
+  const transports = [gate1, gate2].map((gate, i) =>
+    createConnectTransport({
+      baseUrl: gate.url,
+      httpVersion: '1.1',
+      useBinaryFormat: true,
+      nodeOptions: { agent: agents[i] },
+    }),
+  );
+  const orderClients = transports.map((t) => createClient(OrderGateService, t)) as [
+    Client<typeof OrderGateService>,
+    Client<typeof OrderGateService>,
+  ];
+  const sale = testSale(sku, {
+    totalStock: 10_000_000,
+    perCustomerLimit: 2,
+    ...options.sale,
+  });
+  await createTestSale(createClient(AdminService, transports[0]!), sale, adminAuth);
+
+  const redis = new Redis(config.redisUrl);
+  redis.on('error', () => {
+    // Faults take Redis away; commands fail and are retried by the caller.
+  });
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  db.on('error', () => {
+    // A stopped PostgreSQL ends idle connections; the next query opens a new one.
+  });
+  const placedOutsideLoad = new Map<string, number>();
+  const services = [gate1, gate2, worker];
+  return {
+    config,
+    sale,
+    gates: [gate1, gate2],
+    worker,
+    services,
+    redis,
+    keys: createKeys(config.redisKeyPrefix),
+    db,
+    orderClients,
+    placedOutsideLoad,
+    async place(gate, order) {
+      const response = await orderClients[gate].placeOrder(
+        {
+          sku,
+          quantity: order.quantity,
+          customerId: order.customerId,
+          idempotencyKey: order.idempotencyKey ?? randomUUID(),
+        },
+        { timeoutMs: 2000 },
+      );
+      placedOutsideLoad.set(response.orderId, order.quantity);
+      return response;
+    },
+    async recordedOrders() {
+      const { rows } = await db.query<{ id: string; status: string; quantity: number }>(
+        `select order_id::text as id, status, quantity from "${config.databaseSchema}".orders where sku = $1`,
+        [sku],
+      );
+      return new Map(rows.map((r) => [r.id, { status: r.status, quantity: r.quantity }]));
+    },
+    async stop() {
+      await Promise.all(services.map((s) => s.stop()));
+      for (const agent of agents) agent.destroy();
+      await db.end();
+      redis.disconnect();
+    },
+  };
+}
+
+// --- buyers ------------------------------------------------------------------------------------
+
+/** One PlaceOrder call as a buyer saw it. */
+export interface Attempt {
+  /** The buyer (0 … clients − 1). */
+  readonly client: number;
+  /** The order's idempotency key (every attempt of one order shares it). */
+  readonly key: string;
+  /** The gate called: 0 or 1. */
+  readonly gate: number;
+  /** Epoch milliseconds. */
+  readonly start: number;
+  readonly end: number;
+  /**
+   * `ok`; a Connect code in snake case (`unavailable`, `deadline_exceeded`, …); `transport` when
+   * no answer came because the connection failed; `no_answer` when the buyer gave up waiting.
+   */
+  readonly code: string;
+  /** ErrorInfo.reason of a refusal, the system error code of a transport failure, or ''. */
+  readonly reason: string;
+  /** RetryInfo's delay when the answer carried one. */
+  readonly retryDelayMs: number | undefined;
+  /** The accepted order's id. */
+  readonly orderId: string | undefined;
+}
+
+/** One order as its buyer placed it, under one idempotency key, until a definite answer. */
+export interface BuyerOrder {
+  readonly key: string;
+  readonly customerId: string;
+  readonly client: number;
+  /** `ok` (accepted), `refused` (a definite refusal) or `open` (no definite answer yet). */
+  outcome: 'ok' | 'refused' | 'open';
+  /** Every order id an answer named: more than one means one key became two orders. */
+  readonly orderIds: Set<string>;
+  /** Attempts made after the load stopped, to learn the outcome of an open order. */
+  settleAttempts: number;
+}
+
+/** How the buyers behave. */
+export interface BuyerOptions {
+  /** Buyers placing orders at once (default 8), alternating between the two gates. */
+  readonly clients?: number;
+  /** Deadline of each attempt, sent to the gate (default 2000 ms). */
+  readonly deadlineMs?: number;
+  /**
+   * How long past its deadline a buyer still waits for an answer before giving up (default
+   * 1500 ms): long enough to see a call outlive its deadline, short enough to fail over from a
+   * frozen gate.
+   */
+  readonly patienceMs?: number;
+  /** Pause between one order's definite answer and the buyer's next order (default 20 ms). */
+  readonly pauseMs?: number;
+  /** Wait before retrying an answer that names no retry delay (default 250 ms). */
+  readonly fallbackRetryMs?: number;
+  /** Longest retry delay a buyer honours (default 5000 ms). */
+  readonly maxRetryDelayMs?: number;
+}
+
+/** Answers whose outcome is unknown or that ask to come back: the buyer retries the same key. */
+const retriedCodes: ReadonlySet<string> = new Set([
+  'unavailable',
+  'resource_exhausted',
+  'aborted',
+  'deadline_exceeded',
+  'internal',
+  'unknown',
+  'canceled',
+  'transport',
+  'no_answer',
+]);
+
+/** The codes the issue requires a retry delay on: they invite a retry. */
+export const retryInvitingCodes: ReadonlySet<string> = new Set([
+  'unavailable',
+  'resource_exhausted',
+  'aborted',
+]);
+
+/** An attempt's answer as one label: `ok`, `unavailable OUTCOME_UNKNOWN`, `transport ECONNRESET`. */
+export function answerOf(a: Attempt): string {
+  return a.reason === '' ? a.code : `${a.code} ${a.reason}`;
+}
+
+/** `DeadlineExceeded` → `deadline_exceeded`, as the Connect protocol spells codes. */
+function codeName(code: Code): string {
+  return Code[code].replace(/(?<=[a-z])(?=[A-Z])/g, '_').toLowerCase();
+}
+
+/** The system error code (ECONNREFUSED, ECONNRESET, …) somewhere in `error`'s causes. */
+function systemErrorCode(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let depth = 0; depth < 6 && e instanceof Error; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR\w*|ERR_\w+)$/.test(code)) return code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+/** Orders placed by buyers in a loop until {@link Load.stop}. */
+export interface Load {
+  /** Every attempt of every order while the load ran, in the order they ended. */
+  readonly attempts: readonly Attempt[];
+  readonly orders: readonly BuyerOrder[];
+  readonly deadlineMs: number;
+  /** When the load started and stopped (epoch ms; `stoppedAt` is undefined while it runs). */
+  readonly startedAt: number;
+  readonly stoppedAt: number | undefined;
+  /** Buyers finish their current attempt and place nothing more. */
+  stop(): Promise<void>;
+  /**
+   * Retries each open order under its key, after the load, until it has a definite answer or
+   * `timeoutMs` passes: what a buyer would do to learn an unknown outcome. Returns the orders
+   * still open.
+   */
+  settle(timeoutMs?: number): Promise<number>;
+}
+
+/** Starts buyers placing one-unit orders, each for a new customer, through both gates. */
+export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load {
+  const clients = options.clients ?? 8;
+  const deadlineMs = options.deadlineMs ?? 2000;
+  const patienceMs = options.patienceMs ?? 1500;
+  const pauseMs = options.pauseMs ?? 20;
+  const fallbackRetryMs = options.fallbackRetryMs ?? 250;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
+  const attempts: Attempt[] = [];
+  const orders: BuyerOrder[] = [];
+  const run = randomUUID().slice(0, 8);
+  let stopRequested = false;
+  // A function, not the variable: TypeScript would keep a check narrowed across the awaits
+  // during which stop() changes it.
+  const stopped = () => stopRequested;
+  let stoppedAt: number | undefined;
+  const wake = new Set<() => void>();
+  // Sleeps end early when the load stops, so stop() returns within one attempt.
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wake.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake.add(done);
+    });
+
+  const attempt = async (client: number, gate: number, order: BuyerOrder): Promise<Attempt> => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), deadlineMs + patienceMs);
+    const start = Date.now();
+    const base = { client, key: order.key, gate, start };
+    try {
+      // The deadline travels as the Connect timeout header only: with `timeoutMs` the client
+      // would abort at the deadline itself, hiding a gate that answers late.
+      const response = await system.orderClients[gate as 0 | 1].placeOrder(
+        {
+          sku: system.sale.sku,
+          quantity: 1,
+          customerId: order.customerId,
+          idempotencyKey: order.key,
+        },
+        { headers: { 'connect-timeout-ms': String(deadlineMs) }, signal: controller.signal },
+      );
+      return {
+        ...base,
+        end: Date.now(),
+        code: 'ok',
+        reason: '',
+        retryDelayMs: undefined,
+        orderId: response.orderId,
+      };
+    } catch (error) {
+      const end = Date.now();
+      if (controller.signal.aborted)
+        return {
+          ...base,
+          end,
+          code: 'no_answer',
+          reason: '',
+          retryDelayMs: undefined,
+          orderId: undefined,
+        };
+      const info =
+        error instanceof ConnectError ? error.findDetails(ErrorInfoSchema)[0] : undefined;
+      const system_ = info === undefined ? systemErrorCode(error) : undefined;
+      const retry =
+        error instanceof ConnectError ? error.findDetails(RetryInfoSchema)[0] : undefined;
+      return {
+        ...base,
+        end,
+        code:
+          system_ !== undefined
+            ? 'transport'
+            : error instanceof ConnectError
+              ? codeName(error.code)
+              : 'unknown',
+        reason: info?.reason ?? system_ ?? '',
+        retryDelayMs: retry?.retryDelay === undefined ? undefined : durationMs(retry.retryDelay),
+        orderId: undefined,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  /** The buyer's next step after `a`: done, or the wait before the same key again. */
+  const next = (a: Attempt, order: BuyerOrder): number | 'done' => {
+    if (a.code === 'ok') {
+      order.outcome = 'ok';
+      order.orderIds.add(a.orderId!);
+      return 'done';
+    }
+    if (!retriedCodes.has(a.code)) {
+      order.outcome = 'refused';
+      return 'done';
+    }
+    if (a.code === 'transport' || a.code === 'no_answer') return 50;
+    return Math.min(a.retryDelayMs ?? fallbackRetryMs, maxRetryDelayMs);
+  };
+
+  const buyer = async (client: number) => {
+    let gate = client % 2;
+    for (let n = 0; !stopped(); n++) {
+      const order: BuyerOrder = {
+        key: randomUUID(),
+        customerId: `${run}-b${client}-${n}`,
+        client,
+        outcome: 'open',
+        orderIds: new Set(),
+        settleAttempts: 0,
+      };
+      orders.push(order);
+      while (!stopped()) {
+        const a = await attempt(client, gate, order);
+        attempts.push(a);
+        const step = next(a, order);
+        if (step === 'done') break;
+        // A buyer whose gate is unreachable or frozen goes to the other one.
+        if (a.code === 'transport' || a.code === 'no_answer') gate = 1 - gate;
+        await nap(step);
+      }
+      if (!stopped()) await nap(pauseMs);
+    }
+  };
+
+  const startedAt = Date.now();
+  const buyers = Array.from({ length: clients }, (_, i) => buyer(i));
+  return {
+    attempts,
+    orders,
+    deadlineMs,
+    startedAt,
+    get stoppedAt() {
+      return stoppedAt;
+    },
+    async stop() {
+      stopRequested = true;
+      for (const done of [...wake]) done();
+      await Promise.all(buyers);
+      stoppedAt ??= Date.now();
+    },
+    async settle(timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      const open = orders.filter((o) => o.outcome === 'open');
+      let gate = 0;
+      const settleOne = async (order: BuyerOrder) => {
+        while (order.outcome === 'open' && Date.now() < until) {
+          const a = await attempt(order.client, gate, order);
+          order.settleAttempts++;
+          const step = next(a, order);
+          if (step === 'done') return;
+          if (a.code === 'transport' || a.code === 'no_answer') gate = 1 - gate;
+          await sleep(step);
+        }
+      };
+      // A few at a time: after a fault there may be one open order per buyer, rarely more.
+      for (let i = 0; i < open.length; i += clients)
+        await Promise.all(open.slice(i, i + clients).map(settleOne));
+      return orders.filter((o) => o.outcome === 'open').length;
+    },
+  };
+}
+
+// --- faults -------------------------------------------------------------------------------------
+
+/** One fault of the issue's table: how it starts, how it heals, and how long it lasts between. */
+export interface Fault {
+  /** The row label. */
+  readonly label: string;
+  /** Starts the fault; the fault window opens when this is called. */
+  inject(system: FaultSystem): Promise<void>;
+  /** Ends it; the fault window closes when this resolves (the server answers again). */
+  heal(system: FaultSystem): Promise<void>;
+  /** How long the fault lasts between `inject` resolving and `heal` being called. */
+  readonly holdMs: number;
+}
+
+/** The faults of issue #20, with the durations it measured them with. */
+export const faults = {
+  'kafka-kill': {
+    label: 'Kafka broker kill -9, restarted after 10 s',
+    inject: () => killServer('kafka'),
+    heal: () => stackCommand('up', 'kafka'),
+    holdMs: 10_000,
+  },
+  'kafka-stop': {
+    label: 'Kafka broker clean stop, restarted after 5 s',
+    inject: () => stackCommand('down', 'kafka'),
+    heal: () => stackCommand('up', 'kafka'),
+    holdMs: 5_000,
+  },
+  'kafka-hang': {
+    label: 'Kafka broker hung 12 s (SIGSTOP)',
+    inject: async () => signalServer('kafka', 'SIGSTOP'),
+    heal: async () => signalServer('kafka', 'SIGCONT'),
+    holdMs: 12_000,
+  },
+  'redis-hang': {
+    label: 'Redis SIGSTOP 5 s',
+    inject: async () => signalServer('redis', 'SIGSTOP'),
+    heal: async () => signalServer('redis', 'SIGCONT'),
+    holdMs: 5_000,
+  },
+  'redis-kill': {
+    label: 'Redis kill -9, restarted from its AOF',
+    inject: () => killServer('redis'),
+    heal: () => stackCommand('up', 'redis'),
+    holdMs: 0,
+  },
+  'redis-wipe': {
+    label: 'Redis loses its data (kill -9, AOF deleted, restarted empty)',
+    inject: async () => {
+      await emptyRedis();
+    },
+    heal: async () => {
+      // emptyRedis already started it again: the fault is the data it no longer has.
+    },
+    holdMs: 0,
+  },
+  'gate-kill': {
+    label: 'gate kill -9, restarted after 5 s',
+    inject: (s) => s.gates[0].kill(),
+    heal: (s) => s.gates[0].restart(),
+    holdMs: 5_000,
+  },
+  'gate-hang': {
+    label: 'gate SIGSTOP 5 s',
+    inject: async (s) => s.gates[0].signal('SIGSTOP'),
+    heal: async (s) => s.gates[0].signal('SIGCONT'),
+    holdMs: 5_000,
+  },
+  'worker-kill': {
+    label: 'worker kill -9, restarted after 5 s',
+    inject: (s) => s.worker.kill(),
+    heal: (s) => s.worker.restart(),
+    holdMs: 5_000,
+  },
+  'worker-hang': {
+    label: 'worker SIGSTOP 5 s',
+    inject: async (s) => s.worker.signal('SIGSTOP'),
+    heal: async (s) => s.worker.signal('SIGCONT'),
+    holdMs: 5_000,
+  },
+  'postgres-stop': {
+    label: 'PostgreSQL clean stop, restarted after 5 s',
+    inject: () => stackCommand('down', 'postgres'),
+    heal: () => stackCommand('up', 'postgres'),
+    holdMs: 5_000,
+  },
+} as const satisfies Record<string, Fault>;
+
+/** The name of one of {@link faults}. */
+export type FaultName = keyof typeof faults;
+
+/** The phases of one fault under load. */
+export interface FaultTimings {
+  /** Load before the fault (default 3000 ms). */
+  readonly beforeMs?: number;
+  /** Overrides the fault's {@link Fault.holdMs}. */
+  readonly holdMs?: number;
+  /** Load after the heal at least (default 3000 ms). */
+  readonly afterMinMs?: number;
+  /** Load after the heal at most, recovered or not (default 30 000 ms). */
+  readonly afterMaxMs?: number;
+  /** Every answer ok for this long (and the backlog recorded) ends the load early (default 4000 ms). */
+  readonly healthyForMs?: number;
+}
+
+/** One fault run under load, with everything the summary needs. */
+export interface FaultRun {
+  readonly fault: string;
+  readonly load: Load;
+  /** inject called (the fault window opens). */
+  readonly injectedAt: number;
+  /** heal resolved (the fault window closes: the server answers again). */
+  readonly healedAt: number;
+  /**
+   * When every order accepted before the heal was first seen in PostgreSQL (polled every
+   * 250 ms after the heal); undefined if that never happened while the load ran.
+   */
+  readonly backlogRecordedAt: number | undefined;
+  /** Orders open when the load stopped that stayed open through {@link Load.settle}. */
+  readonly openAfterSettle: number;
+  /** How long every answer had to be ok for the system to count as recovered. */
+  readonly healthyForMs: number;
+}
+
+/** When the last non-ok answer ended (0 if none). */
+function lastFailureEnd(attempts: readonly Attempt[], from: number): number {
+  let last = 0;
+  for (const a of attempts) if (a.code !== 'ok' && a.end >= from && a.end > last) last = a.end;
+  return last;
+}
+
+/**
+ * Runs `fault` under load: buyers start, the fault is injected after `beforeMs`, held, healed,
+ * and the load goes on until the system has recovered (every answer ok for `healthyForMs`,
+ * an order accepted after the heal, every order accepted before it recorded) or `afterMaxMs`
+ * passed. Then the open orders are settled (the stack must be healthy again by then).
+ */
+export async function runFault(
+  system: FaultSystem,
+  fault: Fault,
+  timings: FaultTimings = {},
+  buyers: BuyerOptions = {},
+): Promise<FaultRun> {
+  const beforeMs = timings.beforeMs ?? 3000;
+  const afterMinMs = timings.afterMinMs ?? 3000;
+  const afterMaxMs = timings.afterMaxMs ?? 30_000;
+  const healthyForMs = timings.healthyForMs ?? 4000;
+  const load = startLoad(system, buyers);
+  try {
+    await sleep(beforeMs);
+    const injectedAt = Date.now();
+    await fault.inject(system);
+    await sleep(timings.holdMs ?? fault.holdMs);
+    await fault.heal(system);
+    const healedAt = Date.now();
+
+    let backlogRecordedAt: number | undefined;
+    const backlog = new Set(
+      load.attempts.filter((a) => a.code === 'ok' && a.end <= healedAt).map((a) => a.orderId!),
+    );
+    for (;;) {
+      const now = Date.now();
+      if (backlogRecordedAt === undefined) {
+        const found = await system.db
+          .query<{ id: string }>(
+            `select order_id::text as id from "${system.config.databaseSchema}".orders where order_id = any($1::uuid[])`,
+            [[...backlog]],
+          )
+          .then(
+            (r) => r.rows,
+            () => [],
+          );
+        for (const { id } of found) backlog.delete(id);
+        if (backlog.size === 0) backlogRecordedAt = Date.now();
+      }
+      const healthySince = Math.max(lastFailureEnd(load.attempts, injectedAt), healedAt);
+      const acceptedSinceHeal = load.attempts.some((a) => a.code === 'ok' && a.end >= healedAt);
+      const recovered =
+        backlogRecordedAt !== undefined && acceptedSinceHeal && now - healthySince >= healthyForMs;
+      if ((recovered && now - healedAt >= afterMinMs) || now - healedAt >= afterMaxMs) break;
+      await sleep(250);
+    }
+    await load.stop();
+    return {
+      fault: fault.label,
+      load,
+      injectedAt,
+      healedAt,
+      backlogRecordedAt,
+      openAfterSettle: await load.settle(),
+      healthyForMs,
+    };
+  } finally {
+    // Also when the fault could not be injected or healed: no buyer is left running.
+    await load.stop();
+  }
+}
+
+// --- what was lost -----------------------------------------------------------------------------
+
+/** The books after draining: what the buyers were told against what PostgreSQL and Redis hold. */
+export interface Audit {
+  /** Distinct order ids answered ok (the load's and {@link FaultSystem.place}'s). */
+  readonly accepted: number;
+  /** Answered ok but not in PostgreSQL after draining: lost orders. */
+  readonly lost: readonly string[];
+  /** In PostgreSQL but never answered ok to anyone (open orders whose outcome stayed unknown). */
+  readonly unanswered: readonly string[];
+  /** Keys whose answers named two different order ids (one buyer's order became two). */
+  readonly splitKeys: readonly string[];
+  /** PostgreSQL rows of the sale beyond one per order id. */
+  readonly duplicateRows: number;
+  /** PostgreSQL rows not CONFIRMED. */
+  readonly notConfirmed: number;
+  /** Units of the orders answered ok. */
+  readonly unitsAccepted: number;
+  /** Units of the CONFIRMED orders in PostgreSQL. */
+  readonly unitsRecorded: number;
+  /** Total stock minus the live counter in Redis; undefined when the counter is missing. */
+  readonly unitsLive: number | undefined;
+  /** Entries left in the sale's outbox. */
+  readonly outboxLeft: number;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until every accepted order is in PostgreSQL and the outbox is empty,
+ * then compares what the buyers were told with PostgreSQL and the live counter.
+ */
+export async function audit(
+  system: FaultSystem,
+  run: FaultRun,
+  timeoutMs = 45_000,
+): Promise<Audit> {
+  const accepted = new Map<string, number>(system.placedOutsideLoad);
+  for (const order of run.load.orders) for (const id of order.orderIds) accepted.set(id, 1);
+  const { sku } = system.sale;
+  const outboxLength = () => system.redis.xlen(system.keys.outbox(sku)).catch(() => -1);
+  const deadline = Date.now() + timeoutMs;
+  let recorded = await system.recordedOrders();
+  while (
+    ([...accepted.keys()].some((id) => !recorded.has(id)) || (await outboxLength()) !== 0) &&
+    Date.now() < deadline
+  ) {
+    await sleep(500);
+    recorded = await system.recordedOrders();
+  }
+  // Room for a late duplicate or a relay republishing what was already recorded.
+  await sleep(1000);
+  recorded = await system.recordedOrders();
+  const { rows } = await system.db.query<{ n: string }>(
+    `select count(*) as n from "${system.config.databaseSchema}".orders where sku = $1`,
+    [sku],
+  );
+  const stock = await system.redis.get(system.keys.stock(sku));
+  let unitsAccepted = 0;
+  for (const units of accepted.values()) unitsAccepted += units;
+  let unitsRecorded = 0;
+  let notConfirmed = 0;
+  for (const row of recorded.values()) {
+    if (row.status === 'CONFIRMED') unitsRecorded += row.quantity;
+    else notConfirmed++;
+  }
+  return {
+    accepted: accepted.size,
+    lost: [...accepted.keys()].filter((id) => !recorded.has(id)),
+    unanswered: [...recorded.keys()].filter((id) => !accepted.has(id)),
+    splitKeys: run.load.orders.filter((o) => o.orderIds.size > 1).map((o) => o.key),
+    duplicateRows: Number(rows[0]?.n ?? 0) - recorded.size,
+    notConfirmed,
+    unitsAccepted,
+    unitsRecorded,
+    unitsLive: stock === null ? undefined : system.sale.totalStock - Number(stock),
+    outboxLeft: await outboxLength(),
+  };
+}
+
+/** Answers that broke a promise of issue #20, grouped so that a failed assertion reads well. */
+export interface BrokenPromises {
+  /** Answers inviting a retry (unavailable, resource_exhausted, aborted) without RetryInfo: count by answer. */
+  readonly withoutRetryDelay: Readonly<Record<string, number>>;
+  /** Attempts that outlived their deadline by more than the margin: the worst overrun (ms) by answer. */
+  readonly pastDeadline: Readonly<Record<string, number>>;
+}
+
+/** The attempts of `run` that broke the retry-delay or the deadline promise. */
+export function brokenPromises(run: FaultRun, marginMs = 500): BrokenPromises {
+  const withoutRetryDelay: Record<string, number> = {};
+  const pastDeadline: Record<string, number> = {};
+  for (const a of run.load.attempts) {
+    const answer = answerOf(a);
+    if (retryInvitingCodes.has(a.code) && a.retryDelayMs === undefined)
+      withoutRetryDelay[answer] = (withoutRetryDelay[answer] ?? 0) + 1;
+    const overrun = a.end - a.start - run.load.deadlineMs;
+    if (overrun > marginMs) pastDeadline[answer] = Math.max(pastDeadline[answer] ?? 0, overrun);
+  }
+  return { withoutRetryDelay, pastDeadline };
+}
+
+// --- the summary ------------------------------------------------------------------------------
+
+/** What the buyers saw through one fault: the columns of the issue's table, and a few more. */
+export interface FaultSummary {
+  readonly fault: string;
+  /** From inject to heal. */
+  readonly faultMs: number;
+  readonly attempts: number;
+  readonly acceptedAttempts: number;
+  /** Attempts answered ok that ended inside the fault window. */
+  readonly acceptedDuringFault: number;
+  /**
+   * Longest stretch with no attempt answered ok, inside the fault window (its edges count as
+   * edges of a stretch) and over the whole load (from its start to its end).
+   */
+  readonly longestGapDuringFaultMs: number;
+  readonly longestGapOverallMs: number;
+  /** Answers by `code reason` (`ok` included), most frequent first. */
+  readonly answers: ReadonlyArray<readonly [string, number]>;
+  /** Answers with a code that invites a retry (unavailable, resource_exhausted, aborted). */
+  readonly retryInviting: number;
+  /** …of which carried RetryInfo. */
+  readonly retryInvitingWithDelay: number;
+  /** The longest attempt minus its deadline (negative: every call answered in time). */
+  readonly worstOverrunMs: number;
+  /** The answer of that attempt. */
+  readonly worstOverrunAnswer: string;
+  /** Attempts that took longer than their deadline plus 500 ms. */
+  readonly overDeadline: number;
+  /** Heal to the first attempt answered ok after it. */
+  readonly firstAcceptAfterHealMs: number | undefined;
+  /**
+   * Heal to the end of the last answer that was not ok: after it, every buyer was answered ok
+   * until the load stopped. 0 if every answer after the heal was ok; undefined if failures went
+   * on until the load stopped.
+   */
+  readonly answersHealthyAfterHealMs: number | undefined;
+  /** Heal to every order accepted before the heal found in PostgreSQL. */
+  readonly backlogRecordedAfterHealMs: number | undefined;
+  /**
+   * Full recovery: the latest of the three above, so orders are accepted again, every buyer is
+   * answered ok, and nothing accepted before the heal is still unrecorded; undefined if any of
+   * them did not happen while the load ran (the audit then says whether anything was lost).
+   */
+  readonly fullRecoveryMs: number | undefined;
+  /** Open orders after settling. */
+  readonly openAfterSettle: number;
+  readonly audit: Audit;
+}
+
+/** Longest difference between consecutive `points` (sorted ascending). */
+function longestGap(points: number[]): number {
+  let longest = 0;
+  for (let i = 1; i < points.length; i++) longest = Math.max(longest, points[i]! - points[i - 1]!);
+  return longest;
+}
+
+/** The figures of one fault run, for the table and the assertions. */
+export function summarize(run: FaultRun, books: Audit, marginMs = 500): FaultSummary {
+  const { attempts, deadlineMs, startedAt } = run.load;
+  const stoppedAt = run.load.stoppedAt ?? Date.now();
+  const { injectedAt, healedAt } = run;
+  const okEnds = attempts
+    .filter((a) => a.code === 'ok')
+    .map((a) => a.end)
+    .sort((a, b) => a - b);
+  const inFault = okEnds.filter((t) => t > injectedAt && t < healedAt);
+  const counts = new Map<string, number>();
+  for (const a of attempts) {
+    counts.set(answerOf(a), (counts.get(answerOf(a)) ?? 0) + 1);
+  }
+  const inviting = attempts.filter((a) => retryInvitingCodes.has(a.code));
+  let worst: Attempt | undefined;
+  for (const a of attempts)
+    if (worst === undefined || a.end - a.start > worst.end - worst.start) worst = a;
+  const overrun = (a: Attempt) => a.end - a.start - deadlineMs;
+
+  const firstAccept = okEnds.find((t) => t >= healedAt);
+  const lastFailure = lastFailureEnd(attempts, injectedAt);
+  // Failures until shortly before the load stopped: the buyers were not yet answered well again.
+  const failingAtEnd = lastFailure > healedAt && stoppedAt - lastFailure < run.healthyForMs;
+  const answersHealthy = failingAtEnd ? undefined : Math.max(0, lastFailure - healedAt);
+  const backlog =
+    run.backlogRecordedAt === undefined ? undefined : run.backlogRecordedAt - healedAt;
+  const parts = [
+    firstAccept === undefined ? undefined : firstAccept - healedAt,
+    answersHealthy,
+    backlog,
+  ];
+  return {
+    fault: run.fault,
+    faultMs: healedAt - injectedAt,
+    attempts: attempts.length,
+    acceptedAttempts: okEnds.length,
+    acceptedDuringFault: inFault.length,
+    longestGapDuringFaultMs: longestGap([injectedAt, ...inFault, healedAt]),
+    longestGapOverallMs: longestGap([startedAt, ...okEnds, stoppedAt]),
+    answers: [...counts.entries()].sort((a, b) => b[1] - a[1]),
+    retryInviting: inviting.length,
+    retryInvitingWithDelay: inviting.filter((a) => a.retryDelayMs !== undefined).length,
+    worstOverrunMs: worst === undefined ? -deadlineMs : overrun(worst),
+    worstOverrunAnswer: worst === undefined ? '' : answerOf(worst),
+    overDeadline: attempts.filter((a) => overrun(a) > marginMs).length,
+    firstAcceptAfterHealMs: parts[0],
+    answersHealthyAfterHealMs: answersHealthy,
+    backlogRecordedAfterHealMs: backlog,
+    fullRecoveryMs: parts.some((p) => p === undefined)
+      ? undefined
+      : Math.max(...(parts as number[])),
+    openAfterSettle: run.openAfterSettle,
+    audit: books,
+  };
+}
