@@ -23,6 +23,7 @@ export const refusalReasons = [
   'UNAUTHENTICATED',
   'OUTCOME_UNKNOWN',
   'SALE_STATE_RELOADING',
+  'CUSTOMER_MISMATCH',
 ] as const;
 
 /** A machine-readable refusal reason. */

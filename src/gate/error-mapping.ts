@@ -34,6 +34,7 @@ export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   UNAUTHENTICATED: Code.Unauthenticated,
   OUTCOME_UNKNOWN: Code.Unavailable,
   SALE_STATE_RELOADING: Code.Unavailable,
+  CUSTOMER_MISMATCH: Code.PermissionDenied,
 };
 
 /** Codes that invite a retry: every answer with one of them carries a retry delay. */

@@ -35,6 +35,7 @@ describe('error mapping', () => {
       OUTCOME_UNKNOWN: Code.Unavailable,
       SALE_STATE_RELOADING: Code.Unavailable,
       UNAUTHENTICATED: Code.Unauthenticated,
+      CUSTOMER_MISMATCH: Code.PermissionDenied,
     });
   });
 

@@ -61,7 +61,9 @@ const (
 	// unavailable: a dependency is down; the order certainly did not happen. Retry with the
 	// same key after RetryInfo's delay. ErrorInfo.metadata["dependency"] names it.
 	RefusalReason_REFUSAL_REASON_DEPENDENCY_UNAVAILABLE RefusalReason = 12
-	// unauthenticated: admin call without a valid bearer token.
+	// unauthenticated: an AdminService call without a valid admin token, or (where buyer
+	// authentication is on) a PlaceOrder call without a valid buyer or service token: missing,
+	// malformed, expired, or not signed by the identity provider.
 	RefusalReason_REFUSAL_REASON_UNAUTHENTICATED RefusalReason = 13
 	// failed_precondition: fewer units are left than the quantity asked for, but some are.
 	// ErrorInfo.metadata["units_left"] says how many; an order for at most that many may succeed.
@@ -73,6 +75,10 @@ const (
 	// unavailable: the sale exists but its live state is being reloaded (after the live store
 	// lost it). Nothing was reserved; retry with the same key after RetryInfo's delay.
 	RefusalReason_REFUSAL_REASON_SALE_STATE_RELOADING RefusalReason = 16
+	// permission_denied: PlaceOrder's customer_id differs from the subject of the buyer token
+	// the call carries. A buyer orders only for themselves; leave customer_id empty to order as
+	// the token's subject.
+	RefusalReason_REFUSAL_REASON_CUSTOMER_MISMATCH RefusalReason = 17
 )
 
 // Enum value maps for RefusalReason.
@@ -95,6 +101,7 @@ var (
 		14: "REFUSAL_REASON_INSUFFICIENT_STOCK",
 		15: "REFUSAL_REASON_OUTCOME_UNKNOWN",
 		16: "REFUSAL_REASON_SALE_STATE_RELOADING",
+		17: "REFUSAL_REASON_CUSTOMER_MISMATCH",
 	}
 	RefusalReason_value = map[string]int32{
 		"REFUSAL_REASON_UNSPECIFIED":               0,
@@ -114,6 +121,7 @@ var (
 		"REFUSAL_REASON_INSUFFICIENT_STOCK":        14,
 		"REFUSAL_REASON_OUTCOME_UNKNOWN":           15,
 		"REFUSAL_REASON_SALE_STATE_RELOADING":      16,
+		"REFUSAL_REASON_CUSTOMER_MISMATCH":         17,
 	}
 )
 
@@ -217,7 +225,7 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x11WaitingRoomTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
-	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\x81\x05\n" +
+	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xa7\x05\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n" +
@@ -236,7 +244,8 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\r\x12%\n" +
 	"!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0e\x12\"\n" +
 	"\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12'\n" +
-	"#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10B\xb1\x01\n" +
+	"#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10\x12$\n" +
+	" REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11B\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vErrorsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (
