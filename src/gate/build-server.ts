@@ -26,6 +26,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Config } from '../config.js';
+import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { requestIdKey } from './request-id.js';
 
 /** What the server is built from. */
@@ -40,6 +41,13 @@ export interface ServerDeps {
     | 'headersTimeoutMs'
     | 'requestTimeoutMs'
     | 'http2MaxConcurrentStreams'
+    | 'http2IdleTimeoutMs'
+    | 'http2ResetBurst'
+    | 'http2ResetRate'
+    | 'maxConnections'
+    | 'connectionRate'
+    | 'connectionBurst'
+    | 'timeoutCheckIntervalMs'
     | 'shutdownGraceMs'
     | 'corsOrigins'
   >;
@@ -151,6 +159,48 @@ function createRequestGate(onMalformed: ((protocol: string) => void) | undefined
   };
 }
 
+/**
+ * Options of the HTTP/2 server, cleartext or TLS. Node's own guards stay on (SETTINGS, PING,
+ * CONTINUATION floods; invalid frames; refused streams), and nghttp2's stream-reset limit is
+ * the gate's: the first reset past it ends the connection (GOAWAY) within the read it came in.
+ */
+function http2Options(config: ServerDeps['config']): http2.ServerOptions {
+  return {
+    settings: { maxConcurrentStreams: config.http2MaxConcurrentStreams },
+    maxSessionMemory: 64,
+    streamResetBurst: config.http2ResetBurst,
+    streamResetRate: config.http2ResetRate,
+  };
+}
+
+/** Whether `head` (a connection's first bytes) starts the HTTP/2 preface; undefined: too short. */
+function isHttp2Preface(head: Buffer): boolean | undefined {
+  const probe = head.subarray(0, http2Preface.length);
+  if (!probe.equals(http2Preface.subarray(0, probe.length))) return false;
+  return probe.length === http2Preface.length ? true : undefined;
+}
+
+/**
+ * Applies `limits` to `server`, whose HTTP/2 sessions `h2` opens: at most `maxConnections` at
+ * once, and the session and stream limits on each session. `admit` when the server's own
+ * connection handler does not already admit each connection.
+ */
+function applyLimits(
+  server: net.Server,
+  h2: http2.Http2Server | http2.Http2SecureServer,
+  limits: ConnectionLimits,
+  config: ServerDeps['config'],
+  admit: boolean,
+): void {
+  server.maxConnections = config.maxConnections;
+  h2.on('session', (session: http2.ServerHttp2Session) => limits.watch(session));
+  if (admit) {
+    // First of the listeners: a refused connection is gone before a TLS handshake begins.
+    server.prependListener('connection', (socket: net.Socket) => limits.admit(socket));
+  }
+  server.once('close', () => limits.stop());
+}
+
 /** A cleartext server that routes each connection to HTTP/2 or HTTP/1.1 by its preface. */
 function createCleartextServer(
   handler: http.RequestListener,
@@ -160,12 +210,14 @@ function createCleartextServer(
     {
       headersTimeout: config.headersTimeoutMs,
       requestTimeout: config.requestTimeoutMs,
+      // Node checks both timeouts on this sweep (30 s by default: a 10 s limit took up to 40 s).
+      connectionsCheckingInterval: config.timeoutCheckIntervalMs,
       keepAliveTimeout: 5000,
     },
     handler,
   );
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: config.http2MaxConcurrentStreams }, maxSessionMemory: 64 },
+    http2Options(config),
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
   // An http.Server tracks its connections (for closeIdleConnections, and to enforce the
@@ -176,18 +228,30 @@ function createCleartextServer(
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
+  const limits = createConnectionLimits(config);
   const server = net.createServer((socket) => {
-    socket.once('readable', () => {
-      const head = socket.read() as Buffer | null;
-      if (head === null) return;
+    if (!limits.admit(socket)) return;
+    // A connection must show which protocol it speaks within the headers timeout, and is
+    // routed only once enough bytes have come to tell (one `P` could begin either).
+    const expire = () => socket.destroy();
+    socket.setTimeout(config.headersTimeoutMs, expire);
+    let head = Buffer.alloc(0);
+    const sniff = () => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
+      const h2Preface = isHttp2Preface(head);
+      if (h2Preface === undefined) return;
+      socket.off('readable', sniff);
+      socket.off('end', expire);
+      socket.setTimeout(0, expire);
       socket.unshift(head);
-      const probe = head.subarray(0, http2Preface.length);
-      (probe.equals(http2Preface.subarray(0, probe.length)) ? h2 : h1).emit('connection', socket);
-    });
-    // Sockets that never send a byte are closed after the headers timeout.
-    socket.setTimeout(config.headersTimeoutMs, () => socket.destroy());
-    socket.once('data', () => socket.setTimeout(0));
+      (h2Preface ? h2 : h1).emit('connection', socket);
+    };
+    socket.on('readable', sniff);
+    // Closed before it told: nothing to serve.
+    socket.once('end', expire);
   });
+  applyLimits(server, h2, limits, config, false);
   // On close: stop accepting, let HTTP/2 sessions finish their streams (GOAWAY), drop idle
   // keep-alive connections; whatever is still open after the grace period is cut.
   const close = server.close.bind(server);
@@ -215,6 +279,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     ? (fastify({
         http2: true,
         https: {
+          ...http2Options(config),
+          // A TLS connection that negotiates no protocol is cut after the headers timeout too.
+          unknownProtocolTimeout: config.headersTimeoutMs,
           allowHTTP1: true,
           cert: readFileSync(config.tlsCertFile),
           key: readFileSync(config.tlsKeyFile),
@@ -230,6 +297,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         requestIdHeader: 'x-request-id',
         genReqId: () => randomUUID(),
       });
+  if (tls) {
+    const server = app.server as unknown as http2.Http2SecureServer;
+    applyLimits(server, server, createConnectionLimits(config), config, true);
+  }
   // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
   await app.register(fastifyCors, {
     origin: [...config.corsOrigins],
