@@ -15,6 +15,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
+          // A gate in the test's own process, attacked over loopback; each file its own gate.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'clients',
           include: ['test/clients/**/*.test.ts'],
           // Real gate and worker; the Go build and Chromium take a while on a cold machine.
