@@ -64,7 +64,7 @@ async function run(mode: 'everysec' | 'always', round: number): Promise<Run> {
         sku,
         quantity: 1,
         customerId: request.customerId,
-        idempotencyKeyHash: hashIdempotencyKey(request.idempotencyKey),
+        idempotencyKeyHash: hashIdempotencyKey(request.customerId, request.idempotencyKey),
         acceptedAtMs: Date.now(),
         requestId: 'bench',
       };

@@ -77,7 +77,7 @@ export interface AcceptedOrder {
   readonly sku: string;
   readonly quantity: number;
   readonly customerId: string;
-  /** Hex SHA-256 of the idempotency key. */
+  /** Hex SHA-256 of the customer id and the idempotency key (src/idempotency/fingerprint.ts). */
   readonly idempotencyKeyHash: string;
   readonly acceptedAtMs: number;
   /** Request id of the PlaceOrder call, for following the order through the logs. */

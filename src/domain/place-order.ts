@@ -131,7 +131,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         sku: request.sku,
         quantity: request.quantity,
         customerId: request.customerId,
-        idempotencyKeyHash: hashIdempotencyKey(request.idempotencyKey),
+        idempotencyKeyHash: hashIdempotencyKey(request.customerId, request.idempotencyKey),
         acceptedAtMs: deps.now(),
         requestId,
       };

@@ -7,16 +7,20 @@ import type { ValidOrderRequest } from '../domain/order.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/**
- * The request fingerprint: two requests with the same idempotency key must agree on it.
- * Length-prefixed so that no two different requests can produce the same text.
- */
+/** Length-prefixed, so that no two different lists of parts can produce the same text. */
+const joined = (parts: readonly string[]) => parts.map((p) => `${p.length}:${p}`).join('|');
+
+/** The request fingerprint: two requests with the same idempotency key must agree on it. */
 export function fingerprintOf(request: ValidOrderRequest): string {
-  const parts = [request.sku, String(request.quantity), request.customerId];
-  return sha256(parts.map((p) => `${p.length}:${p}`).join('|'));
+  return sha256(joined([request.sku, String(request.quantity), request.customerId]));
 }
 
-/** Hex SHA-256 of an idempotency key. */
-export function hashIdempotencyKey(key: string): string {
-  return sha256(key);
+/**
+ * Hex SHA-256 of the customer id and the idempotency key: the name of the idempotency entry
+ * (per sale) and of the recorded order's key. The customer is part of it, so the same key from
+ * another customer is simply another request: it can neither receive the first customer's
+ * answer nor learn that the key exists.
+ */
+export function hashIdempotencyKey(customerId: string, key: string): string {
+  return sha256(joined([customerId, key]));
 }

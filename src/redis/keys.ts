@@ -23,7 +23,7 @@ export interface Keys {
   customerBucket(sku: string, customerId: string): string;
   /** String: units one customer holds in this sale (for the per-customer limit). */
   bought(sku: string, customerId: string): string;
-  /** Hash: one idempotency entry, by the key's SHA-256. */
+  /** Hash: one idempotency entry, by the SHA-256 of customer id and key (fingerprint.ts). */
   idempotency(sku: string, keyHash: string): string;
   /** Stream: accepted orders not yet acknowledged by Kafka. */
   outbox(sku: string): string;

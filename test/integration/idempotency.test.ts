@@ -1,6 +1,6 @@
 /**
  * Idempotency through real gates: concurrent duplicates, replays of answers and refusals, a key
- * reused for another request, the key in a header.
+ * reused for another request, the same key from another customer, the key in a header.
  */
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -43,6 +43,27 @@ describe('idempotency', () => {
     expect((error as ConnectError).code).toBe(Code.InvalidArgument);
     expect(reasonOf(error)).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await redis.get(keys.stock('IDEM-1'))).toBe('48');
+  });
+
+  test("another customer's request under the same key is a fresh decision: never the first customer's answer, never IDEMPOTENCY_KEY_REUSED", async () => {
+    await loadTestSale(redis, keys, testSale('IDEM-3', { totalStock: 10 }));
+    const alice = { ...request, sku: 'IDEM-3', idempotencyKey: 'shared-key' };
+    const first = await client.placeOrder(alice);
+    const headers: Headers[] = [];
+    // The same payload but for bob, then a payload that would be a reuse were it alice's.
+    const bob = await client.placeOrder(
+      { ...alice, customerId: 'bob' },
+      { onHeader: (h) => headers.push(h) },
+    );
+    const carol = await client.placeOrder(
+      { ...alice, customerId: 'carol', quantity: 3 },
+      { onHeader: (h) => headers.push(h) },
+    );
+    expect(new Set([first.orderId, bob.orderId, carol.orderId]).size).toBe(3);
+    expect(headers.map((h) => h.get('idempotent-replayed'))).toEqual([null, null]);
+    expect(await redis.get(keys.stock('IDEM-3'))).toBe(String(10 - 2 - 2 - 3));
+    // Alice's own replay is still her answer.
+    expect((await client.placeOrder(alice)).orderId).toBe(first.orderId);
   });
 
   test('the key may come in the idempotency-key header instead of the field', async () => {

@@ -41,7 +41,7 @@ function reserve(sku: string) {
     sku,
     quantity: 1,
     customerId: request.customerId,
-    idempotencyKeyHash: hashIdempotencyKey(request.idempotencyKey),
+    idempotencyKeyHash: hashIdempotencyKey(request.customerId, request.idempotencyKey),
     acceptedAtMs: Date.now(),
     requestId: 'r',
   };

@@ -143,10 +143,13 @@ type KeyEntry =
   | { readonly request: string; readonly order: string; state: 'in outbox' | 'completed' }
   | { readonly request: string; readonly refusal: Answer };
 
+/** The entry of one customer's key: keys are scoped to the customer. */
+const entryOf = (step: { customer: number; key: number }) => `${step.customer}/${step.key}`;
+
 /** The reference model: one sale's stock, each customer's units, each key's answer. */
 class Model {
   readonly bought = [0, 0, 0];
-  readonly entries = new Map<number, KeyEntry>();
+  readonly entries = new Map<string, KeyEntry>();
   constructor(
     public stock: number,
     readonly limit: number,
@@ -155,7 +158,7 @@ class Model {
   /** The answer a place step must get, decided before it runs; `fresh`: a new reservation. */
   expected(step: Extract<Step, { kind: 'place' }>): Answer | 'fresh' {
     const request = `${step.customer}/${step.quantity}`;
-    const entry = this.entries.get(step.key);
+    const entry = this.entries.get(entryOf(step));
     if (entry !== undefined) {
       if (entry.request !== request)
         return { reason: 'IDEMPOTENCY_KEY_REUSED', facts: {}, replayed: false };
@@ -165,7 +168,7 @@ class Model {
     }
     const refuse = (reason: RefusalReason, facts: RefusalFacts = {}): Answer => {
       const refusal = { reason, facts, replayed: false };
-      this.entries.set(step.key, { request, refusal });
+      this.entries.set(entryOf(step), { request, refusal });
       return refusal;
     };
     if (this.stock === 0) return refuse('SOLD_OUT');
@@ -183,7 +186,7 @@ class Model {
   reserved(step: Extract<Step, { kind: 'place' }>, orderId: string): Answer {
     this.stock -= step.quantity;
     this.bought[step.customer]! += step.quantity;
-    this.entries.set(step.key, {
+    this.entries.set(entryOf(step), {
       request: `${step.customer}/${step.quantity}`,
       order: orderId,
       state: step.publish === 'acked' ? 'completed' : 'in outbox',

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { randomAcceptedOrder } from '../fixtures/orders.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { decodeDeadLetter, encodeOrderAccepted, requestIdHeader } from '../../src/kafka/codec.js';
+import { hashIdempotencyKey } from '../../src/idempotency/fingerprint.js';
 import { createTopics } from '../../src/kafka/topics.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { ProductSchema } from '../../src/persistence/entities.js';
@@ -136,6 +137,24 @@ test('orders beyond the database stock are REJECTED with a reason, and stock nev
     "select stock from product where sku = 'TIGHT-1'",
   );
   expect(product?.stock).toBe(0);
+});
+
+test('two customers using the same idempotency key in one sale are two orders, not a key conflict', async () => {
+  await addProduct('SHARED-KEY-1', 10);
+  const [alice, bob] = ['alice', 'bob'].map((customerId) => ({
+    ...randomAcceptedOrder('SHARED-KEY-1', 1, customerId),
+    idempotencyKeyHash: hashIdempotencyKey(customerId, 'shared-key'),
+  }));
+  await send([alice!, bob!].map(toRecord));
+  const recorded = () =>
+    rows<{ customer_id: string; status: string }>(
+      `select customer_id, status from orders where sku = 'SHARED-KEY-1' order by customer_id`,
+    );
+  await eventually(async () => (await recorded()).length === 2, 30_000, 'both orders');
+  expect(await recorded()).toEqual([
+    { customer_id: 'alice', status: 'CONFIRMED' },
+    { customer_id: 'bob', status: 'CONFIRMED' },
+  ]);
 });
 
 test('a redelivered order is announced again from its stored status (its first notification may never have gone out)', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { createOrderPlacer } from '../../src/domain/place-order.js';
-import { fingerprintOf } from '../../src/idempotency/fingerprint.js';
+import { fingerprintOf, hashIdempotencyKey } from '../../src/idempotency/fingerprint.js';
 import type {
   OrderPublisher,
   PublishOutcome,
@@ -227,5 +227,13 @@ describe('createOrderPlacer', () => {
       fingerprintOf({ ...request, sku: 'S', customerId: '2x' }),
     );
     expect(fingerprintOf({ ...request, idempotencyKey: 'other' })).toBe(base);
+  });
+
+  test("the key's hash is per customer, even when concatenations collide", () => {
+    expect(hashIdempotencyKey('alice', 'k')).toBe(hashIdempotencyKey('alice', 'k'));
+    expect(hashIdempotencyKey('bob', 'k')).not.toBe(hashIdempotencyKey('alice', 'k'));
+    expect(hashIdempotencyKey('a', 'b:c')).not.toBe(hashIdempotencyKey('a:b', 'c'));
+    expect(hashIdempotencyKey('a|1', 'b')).not.toBe(hashIdempotencyKey('a', '1|b'));
+    expect(hashIdempotencyKey('alice', 'k')).toMatch(/^[0-9a-f]{64}$/);
   });
 });

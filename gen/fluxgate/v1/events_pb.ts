@@ -54,7 +54,8 @@ export type OrderAccepted = Message<"fluxgate.v1.OrderAccepted"> & {
   customerId: string;
 
   /**
-   * Hex SHA-256 of the idempotency key (64 characters); the key itself is never published.
+   * Hex SHA-256 of the customer id and the idempotency key, each length-prefixed (64
+   * characters): a key is scoped to its customer. The key itself is never published.
    *
    * @generated from field: string idempotency_key_hash = 5;
    */

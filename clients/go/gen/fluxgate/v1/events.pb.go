@@ -36,7 +36,8 @@ type OrderAccepted struct {
 	Quantity int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	// The buyer.
 	CustomerId string `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
-	// Hex SHA-256 of the idempotency key (64 characters); the key itself is never published.
+	// Hex SHA-256 of the customer id and the idempotency key, each length-prefixed (64
+	// characters): a key is scoped to its customer. The key itself is never published.
 	IdempotencyKeyHash string `protobuf:"bytes,5,opt,name=idempotency_key_hash,json=idempotencyKeyHash,proto3" json:"idempotency_key_hash,omitempty"`
 	// When the gate accepted the order.
 	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
