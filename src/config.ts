@@ -13,6 +13,22 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0),
 );
+/** `name:token,...`: named secrets, so that logs can say which one was used (never the token). */
+const namedTokens = list.pipe(
+  z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z0-9._-]{1,64}:.{16,}$/,
+          'each entry must be name:token, the name of A-Z a-z 0-9 . _ -, the token at least 16 characters',
+        ),
+    )
+    .refine(
+      (entries) => new Set(entries.map((e) => e.split(':')[0])).size === entries.length,
+      'each name may appear once',
+    ),
+);
 
 /** Each setting: its env name, its default (as the env string) and its meaning. */
 export const settings = {
@@ -297,6 +313,54 @@ export const settings = {
       ),
     doc: 'Bearer token for AdminService; empty disables every admin call.',
   },
+  adminTokens: {
+    env: 'FLUXGATE_ADMIN_TOKENS',
+    default: '',
+    schema: namedTokens,
+    doc: "More AdminService tokens, `name:token,...`, beside FLUXGATE_ADMIN_TOKEN (named `default`): several may be valid at once, for rotation; every admin call is logged with its token's name.",
+  },
+  buyerAuth: {
+    env: 'FLUXGATE_BUYER_AUTH',
+    default: 'open',
+    schema: z.enum(['open', 'jwt']),
+    doc: "PlaceOrder callers: `jwt` needs a buyer token (its subject is the customer) or a service token; `open` trusts the body's customer id, for local runs and tests (warned at start-up).",
+  },
+  jwksUrl: {
+    env: 'FLUXGATE_JWKS_URL',
+    default: '',
+    schema: z.union([z.literal(''), z.url()]),
+    doc: "The identity provider's JWKS, for buyer tokens (cached; fetched again for an unknown key at most every 30 s).",
+  },
+  jwksFile: {
+    env: 'FLUXGATE_JWKS_FILE',
+    default: '',
+    schema: z.string(),
+    doc: 'A JWKS file instead of the URL, read at start-up.',
+  },
+  jwtIssuer: {
+    env: 'FLUXGATE_JWT_ISSUER',
+    default: '',
+    schema: z.string(),
+    doc: 'The `iss` a buyer token must carry (empty: not checked).',
+  },
+  jwtAudience: {
+    env: 'FLUXGATE_JWT_AUDIENCE',
+    default: '',
+    schema: z.string(),
+    doc: 'The `aud` a buyer token must carry (empty: not checked).',
+  },
+  jwtClockSkewSeconds: {
+    env: 'FLUXGATE_JWT_CLOCK_SKEW_SECONDS',
+    default: '30',
+    schema: int(0, 600),
+    doc: "Clock skew tolerated on a buyer token's `exp` and `nbf`.",
+  },
+  serviceTokens: {
+    env: 'FLUXGATE_SERVICE_TOKENS',
+    default: '',
+    schema: namedTokens,
+    doc: 'Backends placing orders for customers, `name:token,...`: a call with `authorization: Bearer <token>` may name any customer id.',
+  },
   workerGroupId: {
     env: 'FLUXGATE_WORKER_GROUP',
     default: 'fluxgate-worker',
@@ -358,6 +422,11 @@ export function loadConfig(
   }
   if ((values.tlsCertFile === '') !== (values.tlsKeyFile === '')) {
     problems.push('FLUXGATE_TLS_CERT_FILE and FLUXGATE_TLS_KEY_FILE must be set together');
+  }
+  if (values.buyerAuth === 'jwt' && (values.jwksUrl === '') === (values.jwksFile === '')) {
+    problems.push(
+      'FLUXGATE_BUYER_AUTH=jwt needs exactly one of FLUXGATE_JWKS_URL and FLUXGATE_JWKS_FILE',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(values) as Config;

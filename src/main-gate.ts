@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config.js';
 import { createAdmin } from './domain/admin.js';
@@ -21,7 +21,8 @@ import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { buildServer } from './gate/build-server.js';
-import { createAdminAuth } from './gate/admin-auth.js';
+import { adminTokensOf, createAdminAuth } from './gate/admin-auth.js';
+import { createBuyerAuth } from './gate/buyer-auth.js';
 import { errorInterceptor } from './gate/error-mapping.js';
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
@@ -63,9 +64,13 @@ const databaseProbeAfterMs = 1000;
 /** How long a buyer of a sale being reloaded is asked to wait. */
 const lostSaleRetryAfterMs = 1000;
 
-/** Starts a gate with `config`; resolves once it listens. */
-export async function startGate(config: Config): Promise<RunningGate> {
-  const logger = pino({ level: config.logLevel, base: { service: 'gate' } });
+/** Starts a gate with `config`, logging to `logger`; resolves once it listens. */
+export async function startGate(
+  config: Config,
+  logger: Logger = pino({ level: config.logLevel, base: { service: 'gate' } }),
+): Promise<RunningGate> {
+  // First: a JWKS file that cannot be read stops the gate before it connects to anything.
+  const buyerAuth = createBuyerAuth(config, logger);
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   // No offline queue and a command timeout: while Redis is unreachable or hung a command fails
   // at once or within the budget, and the breaker below turns that into a quick refusal.
@@ -258,7 +263,8 @@ export async function startGate(config: Config): Promise<RunningGate> {
     interceptors: [
       metricsInterceptor(metrics),
       errorInterceptor(Date.now),
-      createAdminAuth(config.adminToken),
+      createAdminAuth(adminTokensOf(config), logger),
+      buyerAuth,
     ],
     onMalformedRequest: (protocol) => {
       metrics.malformedRequestCounter(protocol).inc();

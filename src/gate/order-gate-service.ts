@@ -19,6 +19,7 @@ import { createWake } from './wake.js';
 import type { OrderPlacer } from '../domain/place-order.js';
 import { replayedHeader } from './error-mapping.js';
 import { requestIdKey } from './request-id.js';
+import { callerKey } from './buyer-auth.js';
 import type { Logger } from 'pino';
 
 /** What the service needs. */
@@ -55,11 +56,14 @@ export function createOrderGateService(
 ): Partial<ServiceImpl<typeof OrderGateService>> {
   return {
     async placeOrder(req, context: HandlerContext) {
+      // A buyer token names the customer (buyer-auth.ts has refused a body that disagrees);
+      // otherwise the body does, and validation refuses it empty.
+      const caller = context.values.get(callerKey);
       const valid = validatePlaceOrder(
         {
           sku: req.sku,
           quantity: req.quantity,
-          customerId: req.customerId,
+          customerId: caller.kind === 'buyer' ? caller.customerId : req.customerId,
           idempotencyKey: req.idempotencyKey,
           idempotencyKeyHeader: context.requestHeader.get(idempotencyKeyHeader) ?? undefined,
         },
@@ -80,6 +84,7 @@ export function createOrderGateService(
           sku: placed.order.sku,
           quantity: placed.order.quantity,
           replayed: placed.replayed,
+          caller: caller.kind === 'service' ? `service:${caller.name}` : caller.kind,
         },
         'order accepted',
       );

@@ -35,6 +35,33 @@ describe('config', () => {
     expect(problems.some((p) => p.includes('FLUXGATE_TLS_KEY_FILE'))).toBe(true);
   });
 
+  test('buyer and admin authentication settings are checked at start-up', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    const jwt = { FLUXGATE_BUYER_AUTH: 'jwt' };
+    expect(problemsOf(jwt)).toEqual([
+      'FLUXGATE_BUYER_AUTH=jwt needs exactly one of FLUXGATE_JWKS_URL and FLUXGATE_JWKS_FILE',
+    ]);
+    expect(
+      problemsOf({ ...jwt, FLUXGATE_JWKS_URL: 'https://id.example/jwks', FLUXGATE_JWKS_FILE: 'k' }),
+    ).toHaveLength(1);
+    expect(problemsOf({ ...jwt, FLUXGATE_JWKS_FILE: '/etc/jwks.json' })).toEqual([]);
+    const tokens = (value: string) => problemsOf({ FLUXGATE_SERVICE_TOKENS: value });
+    expect(tokens('checkout:0123456789abcdef, crm:fedcba9876543210')).toEqual([]);
+    for (const bad of ['no-colon-0123456789', 'short:abc', 'a:0123456789abcdef,a:fedcba9876543210'])
+      expect(tokens(bad)[0]).toMatch(/^FLUXGATE_SERVICE_TOKENS=/);
+    expect(loadConfig({ FLUXGATE_ADMIN_TOKENS: 'ops:0123456789abcdef' }).adminTokens).toEqual([
+      'ops:0123456789abcdef',
+    ]);
+    expect(loadConfig({}).buyerAuth).toBe('open');
+  });
+
   test("README's configuration table lists exactly the settings, with their defaults", () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const rows = readme

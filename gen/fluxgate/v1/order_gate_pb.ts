@@ -37,7 +37,9 @@ export type PlaceOrderRequest = Message<"fluxgate.v1.PlaceOrderRequest"> & {
   quantity: number;
 
   /**
-   * The buyer: 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '-', '@' and ':'.
+   * The buyer: 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '-', '@' and ':'. With a buyer
+   * token it may be left empty (the token's subject is the buyer); if set it must equal the
+   * subject, or the call is refused CUSTOMER_MISMATCH.
    *
    * @generated from field: string customer_id = 3;
    */
@@ -47,7 +49,8 @@ export type PlaceOrderRequest = Message<"fluxgate.v1.PlaceOrderRequest"> & {
    * The client's key for this logical order: 1 to 255 printable ASCII characters (a UUID is
    * a good choice). Generate it once per order and reuse it on every retry. May instead be
    * sent as the `idempotency-key` header; when both are present they must be equal.
-   * Keys are remembered for at least 24 hours.
+   * Keys are remembered for at least 24 hours, per sale and per customer: another customer's
+   * request under the same key is another request.
    *
    * @generated from field: string idempotency_key = 4;
    */
@@ -205,6 +208,9 @@ export const OrderGateService: GenService<{
    * PlaceOrder reserves units for a buyer. It answers within milliseconds with an order id and
    * status PENDING, or a refusal. A repeat with the same idempotency key returns the first
    * answer (success or refusal) with the response header `idempotent-replayed: true`.
+   * Where buyer authentication is on, the call carries `authorization: Bearer <token>`: a
+   * buyer token (a JWT from the shop's identity provider, whose subject is the customer) or a
+   * backend's service token; without a valid one it is refused UNAUTHENTICATED.
    *
    * @generated from rpc fluxgate.v1.OrderGateService.PlaceOrder
    */

@@ -43,7 +43,7 @@ export type Order = Message<"fluxgate.v1.Order"> & {
   quantity: number;
 
   /**
-   * The buyer, as given in PlaceOrderRequest.customer_id.
+   * The buyer: PlaceOrderRequest.customer_id, or the subject of the buyer token it came with.
    *
    * @generated from field: string customer_id = 4;
    */

@@ -90,6 +90,9 @@ class OrderGateServiceServicer:
         """PlaceOrder reserves units for a buyer. It answers within milliseconds with an order id and
         status PENDING, or a refusal. A repeat with the same idempotency key returns the first
         answer (success or refusal) with the response header `idempotent-replayed: true`.
+        Where buyer authentication is on, the call carries `authorization: Bearer <token>`: a
+        buyer token (a JWT from the shop's identity provider, whose subject is the customer) or a
+        backend's service token; without a valid one it is refused UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -145,7 +145,7 @@ type Order struct {
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Units bought, 1 to the server's maximum per order.
 	Quantity int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// The buyer, as given in PlaceOrderRequest.customer_id.
+	// The buyer: PlaceOrderRequest.customer_id, or the subject of the buyer token it came with.
 	CustomerId string `protobuf:"bytes,4,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// Current status.
 	Status OrderStatus `protobuf:"varint,5,opt,name=status,proto3,enum=fluxgate.v1.OrderStatus" json:"status,omitempty"`

@@ -29,12 +29,15 @@ type PlaceOrderRequest struct {
 	Sku string `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
 	// Units to buy: 1 to the server's maximum per order (10 unless configured otherwise).
 	Quantity int32 `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	// The buyer: 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '-', '@' and ':'.
+	// The buyer: 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '-', '@' and ':'. With a buyer
+	// token it may be left empty (the token's subject is the buyer); if set it must equal the
+	// subject, or the call is refused CUSTOMER_MISMATCH.
 	CustomerId string `protobuf:"bytes,3,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
 	// The client's key for this logical order: 1 to 255 printable ASCII characters (a UUID is
 	// a good choice). Generate it once per order and reuse it on every retry. May instead be
 	// sent as the `idempotency-key` header; when both are present they must be equal.
-	// Keys are remembered for at least 24 hours.
+	// Keys are remembered for at least 24 hours, per sale and per customer: another customer's
+	// request under the same key is another request.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

@@ -49,6 +49,9 @@ type OrderGateServiceClient interface {
 	// PlaceOrder reserves units for a buyer. It answers within milliseconds with an order id and
 	// status PENDING, or a refusal. A repeat with the same idempotency key returns the first
 	// answer (success or refusal) with the response header `idempotent-replayed: true`.
+	// Where buyer authentication is on, the call carries `authorization: Bearer <token>`: a
+	// buyer token (a JWT from the shop's identity provider, whose subject is the customer) or a
+	// backend's service token; without a valid one it is refused UNAUTHENTICATED.
 	PlaceOrder(context.Context, *connect.Request[v1.PlaceOrderRequest]) (*connect.Response[v1.PlaceOrderResponse], error)
 	// GetOrder returns an order's current status.
 	GetOrder(context.Context, *connect.Request[v1.GetOrderRequest]) (*connect.Response[v1.GetOrderResponse], error)
@@ -120,6 +123,9 @@ type OrderGateServiceHandler interface {
 	// PlaceOrder reserves units for a buyer. It answers within milliseconds with an order id and
 	// status PENDING, or a refusal. A repeat with the same idempotency key returns the first
 	// answer (success or refusal) with the response header `idempotent-replayed: true`.
+	// Where buyer authentication is on, the call carries `authorization: Bearer <token>`: a
+	// buyer token (a JWT from the shop's identity provider, whose subject is the customer) or a
+	// backend's service token; without a valid one it is refused UNAUTHENTICATED.
 	PlaceOrder(context.Context, *connect.Request[v1.PlaceOrderRequest]) (*connect.Response[v1.PlaceOrderResponse], error)
 	// GetOrder returns an order's current status.
 	GetOrder(context.Context, *connect.Request[v1.GetOrderRequest]) (*connect.Response[v1.GetOrderResponse], error)
