@@ -305,6 +305,7 @@ export const settings = {
   adminToken: {
     env: 'FLUXGATE_ADMIN_TOKEN',
     default: '',
+    secret: true,
     schema: z
       .string()
       .refine(
@@ -316,6 +317,7 @@ export const settings = {
   adminTokens: {
     env: 'FLUXGATE_ADMIN_TOKENS',
     default: '',
+    secret: true,
     schema: namedTokens,
     doc: "More AdminService tokens, `name:token,...`, beside FLUXGATE_ADMIN_TOKEN (named `default`): several may be valid at once, for rotation; every admin call is logged with its token's name.",
   },
@@ -358,6 +360,7 @@ export const settings = {
   serviceTokens: {
     env: 'FLUXGATE_SERVICE_TOKENS',
     default: '',
+    secret: true,
     schema: namedTokens,
     doc: 'Backends placing orders for customers, `name:token,...`: a call with `authorization: Bearer <token>` may name any customer id.',
   },
@@ -415,10 +418,13 @@ export function loadConfig(
     const raw = env[setting.env] ?? setting.default;
     const parsed = (setting.schema as z.ZodType).safeParse(raw);
     if (parsed.success) values[key] = parsed.data;
-    else
+    else {
+      // A token's value never reaches the error output (logs, terminals, CI output).
+      const shown = 'secret' in setting ? '(secret, not shown)' : JSON.stringify(raw);
       problems.push(
-        `${setting.env}=${JSON.stringify(raw)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        `${setting.env}=${shown}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
       );
+    }
   }
   if ((values.tlsCertFile === '') !== (values.tlsKeyFile === '')) {
     problems.push('FLUXGATE_TLS_CERT_FILE and FLUXGATE_TLS_KEY_FILE must be set together');
