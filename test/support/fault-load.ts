@@ -957,6 +957,34 @@ export async function audit(
   };
 }
 
+/**
+ * What does not add up after draining, as counts (only the non-zero ones), so that a failed
+ * assertion says at once what went wrong: `{}` when every accepted order is recorded once and
+ * the units agree everywhere.
+ */
+export function discrepancies(run: FaultRun, books: Audit): Record<string, number> {
+  const found: Record<string, number> = {
+    'orders never answered definitely': run.openAfterSettle,
+    'accepted, not recorded (lost)': books.lost.length,
+    'keys answered with two order ids': books.splitKeys.length,
+    'recorded, never accepted': books.unanswered.length,
+    'duplicate rows': books.duplicateRows,
+    'rows not CONFIRMED': books.notConfirmed,
+    'outbox entries left': books.outboxLeft,
+    'units recorded minus accepted': books.unitsRecorded - books.unitsAccepted,
+    'units live minus recorded':
+      books.unitsLive === undefined ? Number.NaN : books.unitsLive - books.unitsRecorded,
+  };
+  return Object.fromEntries(Object.entries(found).filter(([, n]) => n !== 0));
+}
+
+/** The last `lines` lines each process printed, to explain a failed assertion. */
+export function processLogs(system: FaultSystem, lines = 12): string {
+  return system.services
+    .map((s) => `--- ${s.name}\n${s.output().trimEnd().split('\n').slice(-lines).join('\n')}`)
+    .join('\n');
+}
+
 /** Answers that broke a promise of issue #20, grouped so that a failed assertion reads well. */
 export interface BrokenPromises {
   /** Answers inviting a retry (unavailable, resource_exhausted, aborted) without RetryInfo: count by answer. */
