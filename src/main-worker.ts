@@ -53,6 +53,9 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     brokers: config.kafkaBrokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
+    // Reconnect within seconds of the broker's return: kafkajs's default backoff grows to 30 s,
+    // and the consumer restarts with it, so a backlog accepted during an outage would wait.
+    retry: { initialRetryTime: 200, maxRetryTime: 2000, retries: 10 },
   });
   // Kept connected: readiness and the consumer lag gauge ask it.
   const admin = kafka.admin();
