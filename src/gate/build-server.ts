@@ -17,6 +17,7 @@ import {
   type HandlerContext,
   type Interceptor,
 } from '@connectrpc/connect';
+import type { Compression } from '@connectrpc/connect/protocol';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
 import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -103,6 +104,35 @@ export function clampDeadlineHeaders(headers: http.IncomingHttpHeaders, maxMs: n
   if (typeof connect === 'string' && /^\d{1,10}$/.test(connect) && Number(connect) > maxMs) {
     headers['connect-timeout-ms'] = String(maxMs);
   }
+}
+
+/**
+ * `compression` with the caller's broken bytes answered as the caller's error: connect-node
+ * answers `internal` to a compressed body that ends early (zlib's Z_BUF_ERROR, brotli's
+ * truncated input) and `invalid_argument` only to some other corruptions. The size limit
+ * (`resource_exhausted`) passes through.
+ */
+function callersDecompression(compression: Compression): Compression {
+  return {
+    name: compression.name,
+    compress: (bytes) => compression.compress(bytes),
+    async decompress(bytes, readMaxBytes) {
+      try {
+        return await compression.decompress(bytes, readMaxBytes);
+      } catch (error) {
+        if (error instanceof ConnectError && error.code === Code.Internal) {
+          throw new ConnectError(
+            `the request's ${compression.name} bytes do not decompress`,
+            Code.InvalidArgument,
+            undefined,
+            undefined,
+            error,
+          );
+        }
+        throw error;
+      }
+    },
+  };
 }
 
 /** Set once a call's request message has been decoded. */
@@ -323,7 +353,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(fastifyConnectPlugin, {
     routes: deps.routes,
     readMaxBytes: config.maxMessageBytes,
-    acceptCompression: config.compressions.map((c) => compressions[c]),
+    acceptCompression: config.compressions.map((c) => callersDecompression(compressions[c])),
     // Never refuses: the onRequest hook has already lowered longer deadlines to this.
     maxTimeoutMs: config.maxDeadlineMs,
     shutdownTimeoutMs: config.shutdownGraceMs,
