@@ -13,7 +13,7 @@
  * of `{}` and `*`) are sent and served the same on every protocol. The answers are written to
  * test-results/hostile-inputs.md.
  */
-import { create, toBinary, toJsonString, type DescMessage } from '@bufbuild/protobuf';
+import type { DescMessage } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -33,6 +33,7 @@ import {
   binaryProtocols,
   createStateProbe,
   dependencyPorts,
+  encodeFor,
   envelope,
   HostileBatch,
   leaksIn,
@@ -60,14 +61,8 @@ let before: StateDigest;
 const rows: HostileRow[] = [];
 
 /** The request message `fields` of `schema` for `protocol`: JSON text or protobuf bytes. */
-function message(
-  schema: DescMessage,
-  fields: Record<string, unknown>,
-  protocol: WireProtocol,
-): string | Uint8Array {
-  const msg = create(schema, fields as never);
-  return protocol === 'connect-json' ? toJsonString(schema, msg) : toBinary(schema, msg);
-}
+const message = (schema: DescMessage, fields: Record<string, unknown>, protocol: WireProtocol) =>
+  encodeFor(protocol, schema, fields);
 
 /** A valid PlaceOrder with `change`, for a sale that exists. */
 const order = (change: Record<string, unknown> = {}) => ({

@@ -3,7 +3,7 @@
  * abusive client sends and Node's client will not), raw sockets from a chosen loopback address,
  * a legitimate client's latencies, and the process's descriptors and heap.
  */
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, toJsonString, type DescMessage } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
@@ -834,4 +834,14 @@ export class HostileBatch {
       ...this.notes.map((n) => ({ ...n, state })),
     ];
   }
+}
+
+/** The request message `fields` of `schema` for `protocol`: JSON text or protobuf bytes. */
+export function encodeFor(
+  protocol: WireProtocol,
+  schema: DescMessage,
+  fields: Record<string, unknown>,
+): string | Uint8Array {
+  const message = create(schema, fields as never);
+  return protocol === 'connect-json' ? toJsonString(schema, message) : toBinary(schema, message);
 }
