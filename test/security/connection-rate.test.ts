@@ -6,8 +6,7 @@
  * and heap return to where they were.
  */
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
+import { describe, expect, test } from 'vitest';
 import { eventually, isolatedConfig } from '../support/stack.js';
 import {
   clientStart,
@@ -17,6 +16,7 @@ import {
   openDescriptors,
   type RawConnection,
 } from './support.js';
+import { attackedGate } from './attacked-gate.js';
 
 const config = isolatedConfig({
   connectionRate: 10,
@@ -26,24 +26,13 @@ const config = isolatedConfig({
   outboxRelayIntervalMs: 600_000,
 });
 const calls = 600;
-let gate: RunningGate;
-let port: number;
-
-beforeAll(async () => {
-  gate = await startGate(config);
-  port = Number(new URL(gate.url).port);
-  await measureLegitimate(gate.url, 200); // warm-up
-});
-
-afterAll(async () => {
-  await gate.close();
-});
+const target = attackedGate(config);
 
 describe('connection rate per client address', () => {
   test('an address opening connections as fast as it can is held to its rate', async () => {
     const fdsBefore = openDescriptors();
     const heapBefore = heapMiB();
-    const baseline = await measureLegitimate(gate.url, calls);
+    const baseline = await measureLegitimate(target.gate.url, calls);
     let done = false;
     const attempts: RawConnection[] = [];
     const started = performance.now();
@@ -52,14 +41,14 @@ describe('connection rate per client address', () => {
     const flood = Promise.all(
       Array.from({ length: 4 }, async () => {
         while (!done) {
-          const c = await connectRaw(port, '127.0.0.4');
+          const c = await connectRaw(target.port, '127.0.0.4');
           if (!c.socket.destroyed) c.socket.write(clientStart);
           attempts.push(c);
           await new Promise((resolve) => setImmediate(resolve));
         }
       }),
     );
-    const attacked = await measureLegitimate(gate.url, calls);
+    const attacked = await measureLegitimate(target.gate.url, calls);
     done = true;
     await flood;
     const ms = performance.now() - started;

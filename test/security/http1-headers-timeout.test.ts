@@ -5,8 +5,7 @@
  * time are cut off; a legitimate client keeps its latency (p99 within 5x of its unattacked
  * figure, no errors), and the process's descriptors and heap return to where they were.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
+import { describe, expect, test } from 'vitest';
 import { eventually, isolatedConfig } from '../support/stack.js';
 import {
   connectRaw,
@@ -16,6 +15,7 @@ import {
   siege,
   type RawConnection,
 } from './support.js';
+import { attackedGate } from './attacked-gate.js';
 
 const config = isolatedConfig({
   headersTimeoutMs: 1000,
@@ -25,18 +25,7 @@ const config = isolatedConfig({
   outboxRelayIntervalMs: 600_000,
 });
 const calls = 600;
-let gate: RunningGate;
-let port: number;
-
-beforeAll(async () => {
-  gate = await startGate(config);
-  port = Number(new URL(gate.url).port);
-  await measureLegitimate(gate.url, 200); // warm-up
-});
-
-afterAll(async () => {
-  await gate.close();
-});
+const target = attackedGate(config);
 
 describe('HTTP/1.1 headers timeout', () => {
   test('200 clients sending their headers a byte at a time are closed soon after the timeout', async () => {
@@ -56,14 +45,14 @@ describe('HTTP/1.1 headers timeout', () => {
     try {
       const fdsBefore = openDescriptors();
       const heapBefore = heapMiB();
-      const baseline = await measureLegitimate(gate.url, calls);
+      const baseline = await measureLegitimate(target.gate.url, calls);
       const attack = siege(200, async () => {
-        const c = await connectRaw(port, '127.0.0.7');
+        const c = await connectRaw(target.port, '127.0.0.7');
         trickling.add({ c, at: 0 });
         return c;
       });
       await attack.ready;
-      const attacked = await measureLegitimate(gate.url, calls);
+      const attacked = await measureLegitimate(target.gate.url, calls);
       await attack.stop();
       const lifetimes = await Promise.all(attack.connections.map((c) => c.closed));
       console.info(

@@ -7,8 +7,7 @@
  * process's descriptors and heap return to where they were.
  */
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
+import { describe, expect, test } from 'vitest';
 import { eventually, isolatedConfig } from '../support/stack.js';
 import {
   clientStart,
@@ -21,6 +20,7 @@ import {
   rstStream,
   type RawConnection,
 } from './support.js';
+import { attackedGate } from './attacked-gate.js';
 
 const config = isolatedConfig({
   http2ResetBurst: 100,
@@ -30,18 +30,7 @@ const config = isolatedConfig({
   outboxRelayIntervalMs: 600_000,
 });
 const calls = 600;
-let gate: RunningGate;
-let port: number;
-
-beforeAll(async () => {
-  gate = await startGate(config);
-  port = Number(new URL(gate.url).port);
-  await measureLegitimate(gate.url, 200); // warm-up
-});
-
-afterAll(async () => {
-  await gate.close();
-});
+const target = attackedGate(config);
 
 /** HEADERS then RST_STREAM for `count` streams from `firstId` on. */
 function resetBatch(firstId: number, count: number): Buffer {
@@ -70,7 +59,7 @@ async function rapidReset(stop: () => boolean): Promise<Onslaught> {
   const result: Onslaught = { admitted: [], refused: 0, streams: 0, ms: 0 };
   const started = performance.now();
   while (!stop()) {
-    const c = await connectRaw(port, '127.0.0.3');
+    const c = await connectRaw(target.port, '127.0.0.3');
     c.socket.write(clientStart);
     for (let id = 1; !c.socket.destroyed && !stop(); id += 200) {
       if (!c.socket.write(resetBatch(id, 100))) {
@@ -96,10 +85,10 @@ describe('rapid reset with reconnects', () => {
   test('offending connections are closed early, their address slowed, and a legitimate client keeps its latency', async () => {
     const fdsBefore = openDescriptors();
     const heapBefore = heapMiB();
-    const baseline = await measureLegitimate(gate.url, calls);
+    const baseline = await measureLegitimate(target.gate.url, calls);
     let done = false;
     const attack = rapidReset(() => done);
-    const attacked = await measureLegitimate(gate.url, calls);
+    const attacked = await measureLegitimate(target.gate.url, calls);
     done = true;
     const onslaught = await attack;
     console.info(

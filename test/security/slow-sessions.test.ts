@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Health, HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health_pb.js';
 import { loadConfig } from '../../src/config.js';
 import { buildServer } from '../../src/gate/build-server.js';
-import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { eventually, isolatedConfig } from '../support/stack.js';
 import {
   clientStart,
@@ -29,6 +28,7 @@ import {
   type RawConnection,
   type Siege,
 } from './support.js';
+import { attackedGate } from './attacked-gate.js';
 
 const config = isolatedConfig({
   headersTimeoutMs: 500,
@@ -46,18 +46,7 @@ const config = isolatedConfig({
  */
 const slackMs = 30_000;
 const calls = 600;
-let gate: RunningGate;
-let port: number;
-
-beforeAll(async () => {
-  gate = await startGate(config);
-  port = Number(new URL(gate.url).port);
-  await measureLegitimate(gate.url, 200); // warm-up
-});
-
-afterAll(async () => {
-  await gate.close();
-});
+const target = attackedGate(config);
 
 /**
  * Runs `attack` while a legitimate client measures, around an unattacked measurement, and
@@ -66,10 +55,10 @@ afterAll(async () => {
 async function underAttack(attack: () => Siege): Promise<readonly RawConnection[]> {
   const fdsBefore = openDescriptors();
   const heapBefore = heapMiB();
-  const baseline = await measureLegitimate(gate.url, calls);
+  const baseline = await measureLegitimate(target.gate.url, calls);
   const running = attack();
   await running.ready;
-  const attacked = await measureLegitimate(gate.url, calls);
+  const attacked = await measureLegitimate(target.gate.url, calls);
   await running.stop();
   console.info(
     `p99 unattacked ${baseline.p99Ms.toFixed(2)} ms, attacked ${attacked.p99Ms.toFixed(2)} ms;` +
@@ -98,7 +87,7 @@ describe('HTTP/2 sessions and streams time out', () => {
   test('2,000 idle sessions are each closed (GOAWAY) after the headers timeout', async () => {
     const connections = await underAttack(() =>
       siege(2000, async () => {
-        const c = await connectRaw(port, '127.0.0.2');
+        const c = await connectRaw(target.port, '127.0.0.2');
         c.socket.write(clientStart);
         return c;
       }),
@@ -110,7 +99,7 @@ describe('HTTP/2 sessions and streams time out', () => {
   test('sessions that served a call and went idle are closed after the idle timeout', async () => {
     const connections = await underAttack(() =>
       siege(200, async () => {
-        const c = await connectRaw(port, '127.0.0.2');
+        const c = await connectRaw(target.port, '127.0.0.2');
         // One complete (if empty) call: the stream is answered and closed, the session idles.
         c.socket.write(Buffer.concat([clientStart, headers(1), endOfRequest(1)]));
         return c;
@@ -132,7 +121,7 @@ describe('HTTP/2 sessions and streams time out', () => {
     try {
       const connections = await underAttack(() =>
         siege(200, async () => {
-          const c = await connectRaw(port, '127.0.0.2');
+          const c = await connectRaw(target.port, '127.0.0.2');
           c.socket.write(clientStart);
           trickling.add({ c, at: 0 });
           return c;
@@ -154,7 +143,7 @@ describe('HTTP/2 sessions and streams time out', () => {
     ]);
     const connections = await underAttack(() =>
       siege(5000 / perSession, async () => {
-        const c = await connectRaw(port, '127.0.0.2');
+        const c = await connectRaw(target.port, '127.0.0.2');
         c.socket.write(opening);
         return c;
       }),
