@@ -376,6 +376,12 @@ export const settings = {
     schema: bool,
     doc: 'Run pending database migrations when the worker starts.',
   },
+  workerFailpoint: {
+    env: 'FLUXGATE_FAILPOINT',
+    default: '',
+    schema: z.enum(['', 'after-commit-before-offsets']),
+    doc: 'Test only, off when empty: `after-commit-before-offsets` makes the worker SIGKILL itself once a batch is committed, before its offsets.',
+  },
   logLevel: {
     env: 'FLUXGATE_LOG_LEVEL',
     default: 'info',

@@ -101,6 +101,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     logger,
     retryInitialMs: 100,
     retryMaxMs: 5000,
+    failpoint: config.workerFailpoint,
     observer: {
       batchPersisted(size, seconds, statuses) {
         metrics.batches.inc();

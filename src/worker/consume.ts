@@ -45,6 +45,12 @@ export interface ConsumeDeps {
   readonly retryMaxMs: number;
   /** Told what each batch did (metrics). */
   readonly observer?: ConsumeObserver;
+  /**
+   * Test only, off unless set (`FLUXGATE_FAILPOINT`): `after-commit-before-offsets` kills the
+   * process with SIGKILL right after a batch's transaction commits, before its notifications
+   * and offsets, so a fault test can prove the redelivered batch is recorded once (I4).
+   */
+  readonly failpoint?: '' | 'after-commit-before-offsets';
 }
 
 /** Why a record went to the dead-letter topic. */
@@ -129,6 +135,11 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
     const result = await persistently('order batch transaction', payload, () =>
       deps.orders.record(good),
     );
+    if (deps.failpoint === 'after-commit-before-offsets' && good.length > 0) {
+      // Synchronous pino output reaches stdout before the kill, so the test can see it fired.
+      logger.warn({ orders: good.length }, 'failpoint after-commit-before-offsets: SIGKILL');
+      process.kill(process.pid, 'SIGKILL');
+    }
     deps.observer?.batchPersisted(
       good.length,
       (performance.now() - started) / 1000,
