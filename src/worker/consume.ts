@@ -13,6 +13,7 @@
  * for a few seconds, would put a database read on every GetOrder and every WatchOrder poll of a
  * waiting order exactly when the worker is behind and the database busiest.
  */
+import { writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -136,8 +137,13 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       deps.orders.record(good),
     );
     if (deps.failpoint === 'after-commit-before-offsets' && good.length > 0) {
-      // Synchronous pino output reaches stdout before the kill, so the test can see it fired.
-      logger.warn({ orders: good.length }, 'failpoint after-commit-before-offsets: SIGKILL');
+      // Written synchronously, not through pino: its asynchronous write would lose the race
+      // with the SIGKILL (pino's flush does not wait for a write already under way).
+      const msg = 'failpoint after-commit-before-offsets: SIGKILL';
+      writeSync(
+        1,
+        `${JSON.stringify({ level: 40, service: 'worker', orders: good.length, msg })}\n`,
+      );
       process.kill(process.pid, 'SIGKILL');
     }
     deps.observer?.batchPersisted(
