@@ -4,6 +4,7 @@
 #
 #   scripts/stack.sh up [redis|postgres|kafka ...]    install what is missing, start, wait until each answers
 #   scripts/stack.sh down [redis|postgres|kafka ...]  stop exactly the processes this script started
+#   scripts/stack.sh kill postgres                    crash it: immediate shutdown, recovery at the next up
 #   scripts/stack.sh status                           each server: state, address, log file
 #   scripts/stack.sh logs [name]                      tail a server's log
 #   scripts/stack.sh reset                            down, then delete all data (caches are kept)
@@ -144,6 +145,16 @@ pg_down() {
   fi
 }
 
+# Immediate shutdown: no checkpoint, the server recovers from its WAL at the next start, as
+# after a crash (fault tests).
+pg_kill() {
+  local bin; bin=$(pg_bin) || return 0
+  if [ -s "$pg_data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; then
+    say "stopping postgres immediately"
+    as_pg "$bin/pg_ctl" -D "$pg_data" -m immediate -w -t 60 stop >/dev/null
+  fi
+}
+
 # --- Kafka (KRaft: one process is both broker and controller) --------------------------------
 kafka_dir=$stack_dir/kafka
 kafka_pidfile=$kafka_dir/kafka.pid
@@ -167,7 +178,9 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$kafka_controller_port
 listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$kafka_controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+# FLUXGATE_KAFKA_ADVERTISED_PORT: a fault test's TCP proxy in front of the broker (clients reach
+# the broker through whatever address it advertises, so a proxy must be advertised to be in the path).
+advertised.listeners=PLAINTEXT://127.0.0.1:${FLUXGATE_KAFKA_ADVERTISED_PORT:-$kafka_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -283,6 +296,10 @@ case $cmd in
     for name in $(servers "$@" | tr ' ' '\n' | tac); do
       case $name in redis) redis_down ;; postgres) pg_down ;; kafka) kafka_down ;; esac
     done
+    ;;
+  kill)
+    [ "$*" = postgres ] || die "kill takes postgres only (fault tests SIGKILL Redis and Kafka by their pid files)"
+    pg_kill
     ;;
   status)
     code=0
