@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,17 +19,20 @@ import { durationMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { OrderGateService, type PlaceOrderResponse } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import type { Config } from '../../src/config.js';
 import type { Sale } from '../../src/domain/sale.js';
+import { consumerLag, createTopics } from '../../src/kafka/topics.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { envFor, exited, freePort, type Spawned } from './processes.js';
 import { createTestSale, testSale } from './sales.js';
-import { isolatedConfig } from './stack.js';
+import { isolatedConfig, readTopic } from './stack.js';
 import { adminAuth, adminToken } from './system.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -115,14 +118,55 @@ export async function killServer(server: SignalledServer): Promise<void> {
   await gone(pid);
 }
 
-/** `bash scripts/stack.sh <command> <servers>`: a clean stop, or a start that waits for answers. */
+/**
+ * `bash scripts/stack.sh <command> <servers>`: a clean stop, a start that waits for answers, or
+ * a crash (`kill postgres`: an immediate shutdown).
+ */
 export async function stackCommand(
-  command: 'up' | 'down',
+  command: 'up' | 'down' | 'kill',
+  ...servers: StackServer[]
+): Promise<void> {
+  await stackScript({}, command, ...servers);
+}
+
+async function stackScript(
+  env: NodeJS.ProcessEnv,
+  command: 'up' | 'down' | 'kill',
   ...servers: StackServer[]
 ): Promise<void> {
   await execFileAsync('bash', [join(repoRoot, 'scripts/stack.sh'), command, ...servers], {
     timeout: 180_000,
+    env: { ...process.env, ...env },
   });
+}
+
+/**
+ * Puts a {@link TcpProxy} of our own in the path of every Kafka client. A bootstrap address
+ * alone is not enough: clients connect to the address the broker advertises in its metadata,
+ * and Kafka (4.x, KRaft) refuses to change `advertised.listeners` at run time ("Cannot update
+ * these configs dynamically"). So the broker is restarted advertising the proxy's port, and
+ * every client, whatever bootstrap address it was given, then talks to the broker through it.
+ * `restore` closes the proxy and restarts the broker advertising itself again.
+ */
+export async function proxyKafka(): Promise<{ proxy: TcpProxy; restore(): Promise<void> }> {
+  const brokerPort = Number(isolatedConfig().kafkaBrokers[0]!.split(':').at(-1));
+  const proxy = await startTcpProxy(brokerPort);
+  try {
+    await stackCommand('down', 'kafka');
+    await stackScript({ FLUXGATE_KAFKA_ADVERTISED_PORT: String(proxy.port) }, 'up', 'kafka');
+  } catch (error) {
+    await proxy.close();
+    await stackCommand('up', 'kafka');
+    throw error;
+  }
+  return {
+    proxy,
+    async restore() {
+      await stackCommand('down', 'kafka');
+      await proxy.close();
+      await stackCommand('up', 'kafka');
+    },
+  };
 }
 
 /**
@@ -167,8 +211,11 @@ export interface Service extends Spawned {
   signal(signal: NodeJS.Signals): void;
   /** SIGKILL, resolving once it has exited. */
   kill(): Promise<void>;
-  /** Starts a new incarnation (same ports, same config); resolves once it answers. */
-  restart(): Promise<void>;
+  /**
+   * Starts a new incarnation (same ports, same config but for `overrides`, which last until the
+   * next restart); resolves once it answers.
+   */
+  restart(overrides?: Partial<Config>): Promise<void>;
   /** SIGCONT then SIGTERM (SIGKILL after 15 s); resolves once it has exited. */
   stop(): Promise<void>;
 }
@@ -181,12 +228,14 @@ async function startService(
   opsPort: number,
 ): Promise<Service> {
   const path = join(repoRoot, 'dist/src', `${script}.js`);
-  const env = envFor(config);
   let text = '';
   let child: ChildProcess;
-  const launch = async () => {
+  const launch = async (overrides: Partial<Config> = {}) => {
     text += `--- ${name} started\n`;
-    child = spawn(process.execPath, [path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [path], {
+      env: envFor({ ...config, ...overrides }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const append = (chunk: Buffer) => {
       text += chunk.toString();
     };
@@ -258,6 +307,8 @@ export interface FaultSystem {
   readonly keys: Keys;
   /** PostgreSQL, for reading the orders the worker recorded. */
   readonly db: pg.Pool;
+  /** The proxy every Kafka client goes through, when {@link FaultSystemOptions.kafkaProxy}. */
+  readonly kafkaProxy: TcpProxy | undefined;
   /** OrderGateService of each gate over Connect (binary, HTTP/1.1 keep-alive). */
   readonly orderClients: readonly [
     Client<typeof OrderGateService>,
@@ -286,6 +337,8 @@ export interface FaultSystemOptions {
   readonly sale?: Partial<Sale>;
   /** Config of all three processes, over the isolated one. */
   readonly config?: Partial<Config>;
+  /** Every Kafka client through a {@link TcpProxy} ({@link proxyKafka}); undone by `stop`. */
+  readonly kafkaProxy?: boolean;
 }
 
 /**
@@ -295,6 +348,21 @@ export interface FaultSystemOptions {
 export async function startFaultSystem(options: FaultSystemOptions = {}): Promise<FaultSystem> {
   const sku = options.sku ?? 'FAULT-1';
   const config = isolatedConfig({ adminToken, logLevel: 'warn', ...options.config });
+  const proxied = options.kafkaProxy === true ? await proxyKafka() : undefined;
+  try {
+    return await startSystemOn(sku, config, options, proxied);
+  } catch (error) {
+    await proxied?.restore();
+    throw error;
+  }
+}
+
+async function startSystemOn(
+  sku: string,
+  config: Config,
+  options: FaultSystemOptions,
+  proxied: Awaited<ReturnType<typeof proxyKafka>> | undefined,
+): Promise<FaultSystem> {
   const [gatePort1, gatePort2, opsPort1, opsPort2, workerOps] = await Promise.all([
     freePort(),
     freePort(),
@@ -365,6 +433,7 @@ export async function startFaultSystem(options: FaultSystemOptions = {}): Promis
     redis,
     keys: createKeys(config.redisKeyPrefix),
     db,
+    kafkaProxy: proxied?.proxy,
     orderClients,
     placedOutsideLoad,
     async place(gate, order) {
@@ -392,6 +461,7 @@ export async function startFaultSystem(options: FaultSystemOptions = {}): Promis
       for (const agent of agents) agent.destroy();
       await db.end();
       redis.disconnect();
+      await proxied?.restore();
     },
   };
 }
@@ -502,6 +572,8 @@ export interface Load {
   readonly attempts: readonly Attempt[];
   readonly orders: readonly BuyerOrder[];
   readonly deadlineMs: number;
+  /** Buyers placing orders at once. */
+  readonly clients: number;
   /** When the load started and stopped (epoch ms; `stoppedAt` is undefined while it runs). */
   readonly startedAt: number;
   readonly stoppedAt: number | undefined;
@@ -649,6 +721,7 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
     attempts,
     orders,
     deadlineMs,
+    clients,
     startedAt,
     get stoppedAt() {
       return stoppedAt;
@@ -693,7 +766,83 @@ export interface Fault {
   heal(system: FaultSystem): Promise<void>;
   /** How long the fault lasts between `inject` resolving and `heal` being called. */
   readonly holdMs: number;
+  /** What the system must have for this fault (passed to {@link startFaultSystem}). */
+  readonly system?: FaultSystemOptions;
 }
+
+/** The proxy of a system started with `kafkaProxy`; throws when there is none. */
+function proxyOf(system: FaultSystem): TcpProxy {
+  if (system.kafkaProxy === undefined) throw new Error('start the system with kafkaProxy: true');
+  return system.kafkaProxy;
+}
+
+/** Kills gate `i` (kill -9), waits, starts it again; the buyers on it fail over meanwhile. */
+async function killAndRestartGate(system: FaultSystem, i: 0 | 1, downMs: number): Promise<void> {
+  await system.gates[i].kill();
+  await sleep(downMs);
+  await system.gates[i].restart();
+}
+
+/**
+ * The worker started with its failpoint armed (`FLUXGATE_FAILPOINT`), after a clean stop so that
+ * it gets the partitions at once: it kills itself (SIGKILL) right after the first transaction it
+ * commits, before the offsets. Resolves once it is dead; throws if the failpoint never fired.
+ */
+async function workerKilledByFailpoint(system: FaultSystem): Promise<void> {
+  const { worker } = system;
+  await worker.stop();
+  await worker.restart({ workerFailpoint: 'after-commit-before-offsets' }).catch((e: unknown) => {
+    // Killed by the failpoint before its operations port answered: what we want, only sooner.
+    if (worker.child.signalCode !== 'SIGKILL') throw e;
+  });
+  await Promise.race([
+    exited(worker.child),
+    sleep(30_000).then(() => {
+      throw new Error('the worker failpoint did not fire within 30 s');
+    }),
+  ]);
+  // Its last words may arrive after the exit event: stdout is read asynchronously.
+  await worker.waitFor(/failpoint after-commit-before-offsets/, 5000).catch(() => {
+    const how = worker.child.signalCode ?? `exit code ${worker.child.exitCode}`;
+    throw new Error(`the worker died (${how}), but not by its failpoint:\n${worker.output()}`);
+  });
+}
+
+/** Records that are not orders: bytes that do not decode, and a record without a value. */
+const poisonRecords = [
+  Buffer.from([0xff, 0xff, 0xff, 0xff]),
+  Buffer.from('{"orderId":"not protobuf"}'),
+  null,
+];
+
+/**
+ * Writes straight to the sale's order topic: {@link poisonRecords}, then a copy of each of the
+ * first 20 order records on the topic (same key, value and headers), as a producer retry or a
+ * relay publishing twice would.
+ */
+async function writePoisonAndDuplicates(system: FaultSystem): Promise<void> {
+  const topics = createTopics(system.config.topicPrefix);
+  const originals = (
+    await readTopic(system.config, topics.orders, (r) => r.length >= 20, 20_000)
+  ).slice(0, 20);
+  const kafka = new Kafka({ brokers: system.config.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: topics.orders,
+      messages: [
+        ...poisonRecords.map((value) => ({ key: system.sale.sku, value })),
+        ...originals.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+      ],
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** How many records {@link writePoisonAndDuplicates} writes that the worker must dead-letter. */
+export const poisonRecordCount = poisonRecords.length;
 
 /** The faults of issue #20, with the durations it measured them with. */
 export const faults = {
@@ -766,6 +915,62 @@ export const faults = {
     inject: () => stackCommand('down', 'postgres'),
     heal: () => stackCommand('up', 'postgres'),
     holdMs: 5_000,
+  },
+  'gate-kill-repeated': {
+    label: 'gate kill -9 three times (gate 1, gate 2, gate 1), each restarted after 1.5 s',
+    inject: async (s) => {
+      for (const i of [0, 1, 0] as const) {
+        await killAndRestartGate(s, i, 1500);
+        await sleep(1000);
+      }
+    },
+    heal: async () => {
+      // Each gate was started again by inject: the fault is the three crashes.
+    },
+    holdMs: 0,
+  },
+  'worker-failpoint': {
+    label: 'worker kill -9 right after a database commit, before its offset commit (failpoint)',
+    inject: workerKilledByFailpoint,
+    heal: (s) => s.worker.restart({ workerFailpoint: '' }),
+    holdMs: 1_000,
+  },
+  'worker-hang-long': {
+    label: "worker SIGSTOP 8 s (past a buyer's 2 s deadline + 1.5 s patience), then SIGCONT",
+    inject: async (s) => s.worker.signal('SIGSTOP'),
+    heal: async (s) => s.worker.signal('SIGCONT'),
+    holdMs: 8_000,
+  },
+  'postgres-kill': {
+    label:
+      'PostgreSQL immediate shutdown (pg_ctl -m immediate) during consumption, started after 3 s',
+    inject: () => stackCommand('kill', 'postgres'),
+    heal: () => stackCommand('up', 'postgres'),
+    holdMs: 3_000,
+  },
+  'kafka-poison': {
+    label: 'poison (3) and duplicate (20) records written straight to the order topic',
+    inject: writePoisonAndDuplicates,
+    heal: async () => {
+      // Nothing to undo: the records are on the topic for good.
+    },
+    holdMs: 2_000,
+  },
+  'kafka-proxy': {
+    label:
+      'Kafka through a TCP proxy: 3 s delayed 400 ms each way, 3 s black-holed, connections reset, healed',
+    inject: async (s) => {
+      proxyOf(s).setMode({ kind: 'delay', ms: 400 });
+      await sleep(3000);
+      proxyOf(s).setMode({ kind: 'blackhole' });
+    },
+    heal: async (s) => {
+      proxyOf(s).setMode({ kind: 'reset' });
+      await sleep(200);
+      proxyOf(s).setMode({ kind: 'pass' });
+    },
+    holdMs: 3_000,
+    system: { kafkaProxy: true },
   },
 } as const satisfies Record<string, Fault>;
 
@@ -1119,4 +1324,231 @@ export function summarize(run: FaultRun, books: Audit, marginMs = 500): FaultSum
     openAfterSettle: run.openAfterSettle,
     audit: books,
   };
+}
+
+// --- the checker ------------------------------------------------------------------------------
+
+/**
+ * What an attempt told its buyer, as Jepsen records operations: `ok` (accepted), `refused` (a
+ * definite refusal: nothing happened, or a stored refusal), `unknown` (it may or may not have
+ * happened: a timeout, a reset or dropped connection, no answer, `internal`, `unknown`, or
+ * `unavailable OUTCOME_UNKNOWN`, and an `unavailable` without a reason, which no gate sends). A
+ * refused connection is a refusal: the request never left the buyer.
+ */
+export function outcomeOf(a: Attempt): 'ok' | 'refused' | 'unknown' {
+  if (a.code === 'ok') return 'ok';
+  // No connection was made: nothing reached a gate.
+  if (a.code === 'transport' && a.reason === 'ECONNREFUSED') return 'refused';
+  if (a.code === 'unavailable')
+    return a.reason === 'DEPENDENCY_UNAVAILABLE' ? 'refused' : 'unknown';
+  if (['resource_exhausted', 'aborted', 'failed_precondition', 'not_found'].includes(a.code))
+    return 'refused';
+  if (
+    ['invalid_argument', 'permission_denied', 'unauthenticated', 'already_exists'].includes(a.code)
+  )
+    return 'refused';
+  return 'unknown';
+}
+
+/** The attempts of a run by {@link outcomeOf}. */
+export function outcomeCounts(run: FaultRun): Record<'ok' | 'refused' | 'unknown', number> {
+  const counts = { ok: 0, refused: 0, unknown: 0 };
+  for (const a of run.load.attempts) counts[outcomeOf(a)]++;
+  return counts;
+}
+
+/** One invariant of docs/invariants.md as the checker found it after a run. */
+export interface InvariantResult {
+  /** `I1` … `I7`. */
+  readonly id: string;
+  readonly name: string;
+  /** true: holds; false: broken; undefined: not checked here (the detail says why). */
+  readonly holds: boolean | undefined;
+  /** The counts it was decided on, and what was not checked from outside. */
+  readonly detail: string;
+}
+
+/**
+ * After {@link audit}: reads Redis, PostgreSQL and Kafka (the worker's consumer lag) and reports
+ * each invariant I1–I7 of docs/invariants.md with the counts it rests on. What cannot be seen
+ * from outside is said in the detail, never counted as holding.
+ */
+export async function checkInvariants(
+  system: FaultSystem,
+  run: FaultRun,
+  books: Audit,
+): Promise<InvariantResult[]> {
+  const { sku, totalStock } = system.sale;
+  const schema = `"${system.config.databaseSchema}"`;
+  const product = await system.db.query<{ stock: number; total: string }>(
+    `select stock, total_stock as total from ${schema}.product where sku = $1`,
+    [sku],
+  );
+  const dbStock = product.rows[0]?.stock;
+  const dbTotal = Number(product.rows[0]?.total ?? Number.NaN);
+  // Each buyer order has a customer of its own: rows per customer are rows per idempotency key.
+  const perCustomer = await system.db.query<{ customer: string; n: string }>(
+    `select customer_id as customer, count(*) as n from ${schema}.orders where sku = $1 group by customer_id`,
+    [sku],
+  );
+  const rowsOf = new Map(perCustomer.rows.map((r) => [r.customer, Number(r.n)]));
+  const loadCustomers = new Set(run.load.orders.map((o) => o.customerId));
+  const keysWithTwoRows = [...rowsOf].filter(([c, n]) => loadCustomers.has(c) && n > 1).length;
+
+  const attemptsByKey = Map.groupBy(run.load.attempts, (a) => a.key);
+  const unknownOrders = run.load.orders.filter((o) =>
+    (attemptsByKey.get(o.key) ?? []).some((a) => outcomeOf(a) === 'unknown'),
+  );
+  const unknownTwice = unknownOrders.filter(
+    (o) => (rowsOf.get(o.customerId) ?? 0) > 1 || o.orderIds.size > 1,
+  ).length;
+  const unknownHappened = unknownOrders.filter((o) => (rowsOf.get(o.customerId) ?? 0) === 1).length;
+  const refusedButRecorded = run.load.orders.filter(
+    (o) => o.outcome === 'refused' && (rowsOf.get(o.customerId) ?? 0) > 0,
+  ).length;
+  const keyReused = run.load.attempts.filter((a) => a.reason === 'IDEMPOTENCY_KEY_REUSED').length;
+
+  const topics = createTopics(system.config.topicPrefix);
+  const kafka = new Kafka({ brokers: system.config.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  let lag = Number.NaN;
+  try {
+    await admin.connect();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      lag = await consumerLag(admin, system.config.workerGroupId, topics.orders);
+      if (lag === 0 || Date.now() > deadline) break;
+      await sleep(500);
+    }
+  } catch {
+    // lag stays NaN: reported as not measured
+  } finally {
+    await admin.disconnect();
+  }
+
+  const live = books.unitsLive; // total − live counter
+  const inFlight = Math.max(books.outboxLeft, 0);
+  const backlogS =
+    run.backlogRecordedAt === undefined
+      ? undefined
+      : ((run.backlogRecordedAt - run.healedAt) / 1000).toFixed(1);
+  return [
+    {
+      id: 'I1',
+      name: 'never sell more than there is',
+      holds:
+        books.unitsAccepted <= totalStock &&
+        books.unitsRecorded <= totalStock &&
+        dbStock !== undefined &&
+        dbStock >= 0,
+      detail: `units accepted ${books.unitsAccepted}, recorded CONFIRMED ${books.unitsRecorded}, stock ${totalStock}; database stock ${dbStock ?? 'missing'} ≥ 0 (the sale is not sold out in these runs: the bound is checked, not raced)`,
+    },
+    {
+      id: 'I2',
+      name: 'stock adds up',
+      holds:
+        dbStock !== undefined &&
+        dbTotal - dbStock === books.unitsRecorded &&
+        live !== undefined &&
+        totalStock - live + inFlight + books.unitsRecorded === totalStock,
+      detail: `database: total ${dbTotal} − stock ${dbStock ?? 'missing'} = CONFIRMED units ${books.unitsRecorded}; Redis: live counter ${live === undefined ? 'missing' : totalStock - live} + in flight ${inFlight} + recorded ${books.unitsRecorded} = total ${totalStock}`,
+    },
+    {
+      id: 'I3',
+      name: 'no accepted order is lost',
+      holds: books.lost.length === 0 && books.outboxLeft === 0,
+      detail: `accepted orders ${books.accepted}, missing from PostgreSQL ${books.lost.length}, outbox entries left ${books.outboxLeft} (a host crash losing the last second of AOF is not injected here)`,
+    },
+    {
+      id: 'I4',
+      name: 'one row per order',
+      holds: books.duplicateRows === 0 && keysWithTwoRows === 0,
+      detail: `duplicate rows by order id ${books.duplicateRows}, idempotency keys with two rows ${keysWithTwoRows}`,
+    },
+    {
+      id: 'I5',
+      name: 'retries get the same answer',
+      holds: books.splitKeys.length === 0 && keyReused === 0 && refusedButRecorded === 0,
+      detail: `keys answered with two order ids ${books.splitKeys.length}, retries answered IDEMPOTENCY_KEY_REUSED ${keyReused}, orders refused yet recorded ${refusedButRecorded}; that a stored refusal replays identically is not checked here (integration tests)`,
+    },
+    {
+      id: 'I6',
+      name: 'an unknown outcome happens at most once',
+      holds: unknownTwice === 0,
+      detail: `orders with an unknown outcome ${unknownOrders.length} (became an order ${unknownHappened}, none ${unknownOrders.length - unknownHappened}), became two orders ${unknownTwice}; never answered definitely ${run.openAfterSettle}`,
+    },
+    {
+      id: 'I7',
+      name: 'the worker catches up',
+      holds: Number.isNaN(lag) ? undefined : lag === 0 && backlogS !== undefined,
+      detail: `backlog recorded after the heal: ${backlogS === undefined ? 'no' : `yes, ${backlogS} s`}; consumer lag after draining ${Number.isNaN(lag) ? 'not measured' : lag}`,
+    },
+  ];
+}
+
+/** One row of the fault-suite table: a run and its checker's verdicts. */
+export interface FaultSuiteRow {
+  readonly fault: string;
+  /** Buyers, and attempts per second over the load. */
+  readonly load: string;
+  readonly outcomes: Record<'ok' | 'refused' | 'unknown', number>;
+  readonly invariants: readonly InvariantResult[];
+  /** Anything else the test checked, for the row's notes. */
+  readonly notes?: string;
+}
+
+/** The row of `run`, checked by {@link checkInvariants}. */
+export function faultSuiteRow(
+  run: FaultRun,
+  invariants: readonly InvariantResult[],
+  notes?: string,
+): FaultSuiteRow {
+  const seconds = ((run.load.stoppedAt ?? Date.now()) - run.load.startedAt) / 1000;
+  return {
+    fault: run.fault,
+    load: `${run.load.clients} buyers, ${(run.load.attempts.length / seconds).toFixed(0)} attempts/s over ${seconds.toFixed(0)} s`,
+    outcomes: outcomeCounts(run),
+    invariants,
+    notes,
+  };
+}
+
+/** The table of `rows` in Markdown, with each invariant's counts below it; written to `path`. */
+export function writeFaultSuiteTable(path: string, rows: readonly FaultSuiteRow[]): string {
+  const mark = (r: InvariantResult) =>
+    r.holds === undefined ? 'not checked' : r.holds ? 'holds' : '**BROKEN**';
+  const ids = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7'];
+  const lines = [
+    '# Fault suite',
+    '',
+    'Generated by `test/faults/fault-suite.test.ts` from its runs. Operations are PlaceOrder',
+    'attempts as the buyers saw them: ok, refused (a definite refusal), unknown (timeout, reset,',
+    'no answer, internal, unavailable OUTCOME_UNKNOWN). Every buyer retries an unknown outcome',
+    'under the same idempotency key, failing over to the other gate when its gate does not answer.',
+    '',
+    `| fault | load | ok / refused / unknown | ${ids.join(' | ')} |`,
+    `|---|---|---|${ids.map(() => '---').join('|')}|`,
+    ...rows.map((row) => {
+      const by = new Map(row.invariants.map((r) => [r.id, r]));
+      const cells = ids.map((id) => {
+        const r = by.get(id);
+        return r === undefined ? '—' : mark(r);
+      });
+      const o = row.outcomes;
+      return `| ${row.fault} | ${row.load} | ${o.ok} / ${o.refused} / ${o.unknown} | ${cells.join(' | ')} |`;
+    }),
+    '',
+    '## Counts behind each verdict',
+    '',
+  ];
+  for (const row of rows) {
+    lines.push(`### ${row.fault}`, '');
+    if (row.notes !== undefined) lines.push(row.notes, '');
+    for (const r of row.invariants) lines.push(`- ${r.id} ${r.name}: ${mark(r)} — ${r.detail}`);
+    lines.push('');
+  }
+  const text = lines.join('\n');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  return text;
 }
