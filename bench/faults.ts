@@ -11,13 +11,17 @@
  */
 import {
   audit,
+  checkInvariants,
   faults,
+  outcomeCounts,
   restoreStack,
   runFault,
   startFaultSystem,
   summarize,
+  type Fault,
   type FaultName,
   type FaultSummary,
+  type InvariantResult,
 } from '../test/support/fault-load.js';
 import { dropTestData } from '../test/support/stack.js';
 
@@ -47,15 +51,29 @@ function books(s: FaultSummary): string {
   return notes.join(', ');
 }
 
-const rows: FaultSummary[] = [];
+/** `all hold`, or each invariant that did not (I3 broken, I7 not checked). */
+function invariants(results: readonly InvariantResult[]): string {
+  const off = results.filter((r) => r.holds !== true);
+  return off.length === 0
+    ? 'all hold'
+    : off.map((r) => `${r.id} ${r.holds === false ? 'broken' : 'not checked'}`).join(', ');
+}
+
+const rows: (FaultSummary & { invariants: string; outcomes: string })[] = [];
 const began = Date.now();
 for (const name of chosen) {
-  const fault = faults[name];
+  const fault: Fault = faults[name];
   process.stderr.write(`[bench:faults] ${fault.label} …\n`);
-  const system = await startFaultSystem({ sku: `BENCH-${name}` });
+  const system = await startFaultSystem({ sku: `BENCH-${name}`, ...fault.system });
   try {
     const run = await runFault(system, fault);
-    rows.push(summarize(run, await audit(system, run)));
+    const books = await audit(system, run);
+    const o = outcomeCounts(run);
+    rows.push({
+      ...summarize(run, books),
+      invariants: invariants(await checkInvariants(system, run, books)),
+      outcomes: `${o.ok} / ${o.refused} / ${o.unknown}`,
+    });
   } finally {
     await system.stop();
     await restoreStack();
@@ -74,6 +92,8 @@ const header = [
   'heal → first accept s',
   'heal → full recovery s',
   'after draining',
+  'ok / refused / unknown',
+  'invariants I1–I7',
 ];
 const lines = rows.map((s) => [
   s.fault,
@@ -88,6 +108,8 @@ const lines = rows.map((s) => [
   seconds(s.firstAcceptAfterHealMs),
   s.fullRecoveryMs === undefined ? 'not within 30' : seconds(s.fullRecoveryMs),
   books(s),
+  s.outcomes,
+  s.invariants,
 ]);
 console.log(`| ${header.join(' | ')} |`);
 console.log(`|${header.map(() => '---').join('|')}|`);
