@@ -76,10 +76,11 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     { name: 'kafka', check: () => admin.describeCluster() },
   ]);
 
-  // A crashed worker's partitions move to a live one after the session timeout: keep it short.
+  // A crashed worker's partitions move to a live one after the session timeout, and after a broker
+  // restart the group waits that long for the members it remembers: the broker's minimum, 6 s.
   const consumer = kafka.consumer({
     groupId: config.workerGroupId,
-    sessionTimeout: 10_000,
+    sessionTimeout: 6_000,
     heartbeatInterval: 2_000,
   });
   const producer = kafka.producer({
