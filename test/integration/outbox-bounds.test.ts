@@ -7,21 +7,12 @@
 import { afterAll, expect, test } from 'vitest';
 import { fingerprintOf, hashIdempotencyKey } from '../../src/idempotency/fingerprint.js';
 import type { AcceptedOrder } from '../../src/domain/order.js';
-import { createRedisReservationStore } from '../../src/redis/reservation-store.js';
-import { registerScripts } from '../../src/redis/scripts.js';
-import { loadTestSale, testSale } from '../support/sales.js';
+import { loadTestSale, testReservationStore, testSale } from '../support/sales.js';
 import { isolatedConfig, redisFor, redisSnapshot } from '../support/stack.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
-registerScripts(redis);
-const store = createRedisReservationStore(redis, keys, {
-  idempotencyTtlMs: 60_000,
-  customerRate: 1_000_000,
-  customerBurst: 1_000_000,
-  outboxMaxEntries: 3,
-  outboxMaxAgeMs: 60_000,
-});
+const store = testReservationStore(redis, keys, { outboxMaxEntries: 3, outboxMaxAgeMs: 60_000 });
 
 afterAll(() => {
   redis.disconnect();

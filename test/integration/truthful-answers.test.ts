@@ -12,21 +12,12 @@ import { relayOutboxOnce } from '../../src/domain/outbox-relay.js';
 import { createOrderPlacer } from '../../src/domain/place-order.js';
 import type { PublishOutcome } from '../../src/domain/ports.js';
 import { Refusal, type RefusalFacts, type RefusalReason } from '../../src/domain/refusal.js';
-import { createRedisReservationStore } from '../../src/redis/reservation-store.js';
-import { registerScripts } from '../../src/redis/scripts.js';
-import { loadTestSale, testSale } from '../support/sales.js';
+import { loadTestSale, testReservationStore, testSale } from '../support/sales.js';
 import { isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
-registerScripts(redis);
-const store = createRedisReservationStore(redis, keys, {
-  idempotencyTtlMs: 60_000,
-  customerRate: 1_000_000,
-  customerBurst: 1_000_000,
-  outboxMaxEntries: 1000,
-  outboxMaxAgeMs: 600_000,
-});
+const store = testReservationStore(redis, keys);
 
 afterAll(() => {
   redis.disconnect();

@@ -10,6 +10,9 @@ import type { Sale } from '../../src/domain/sale.js';
 import { saleToProto } from '../../src/gate/proto-mapping.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { loadSale } from '../../src/redis/sale-store.js';
+import type { ReservationStore } from '../../src/domain/ports.js';
+import { createRedisReservationStore } from '../../src/redis/reservation-store.js';
+import { registerScripts, type PlaceOrderSettings } from '../../src/redis/scripts.js';
 
 /**
  * A sale of 100 units, open from a second ago for an hour, that nothing but its stock limits:
@@ -49,4 +52,24 @@ export function createTestSale(
   options?: CallOptions,
 ): Promise<UpsertSaleResponse> {
   return admin.upsertSale(upsertRequest(sale), options);
+}
+
+/**
+ * The real reservation store (the order path's Lua scripts) on `redis`, with buckets that never
+ * refuse and a roomy outbox unless `settings` say otherwise; registers the scripts on the client.
+ */
+export function testReservationStore(
+  redis: Redis,
+  keys: Keys,
+  settings: Partial<PlaceOrderSettings> = {},
+): ReservationStore {
+  registerScripts(redis);
+  return createRedisReservationStore(redis, keys, {
+    idempotencyTtlMs: 60_000,
+    customerRate: 1_000_000,
+    customerBurst: 1_000_000,
+    outboxMaxEntries: 1000,
+    outboxMaxAgeMs: 600_000,
+    ...settings,
+  });
 }
