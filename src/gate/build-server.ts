@@ -263,7 +263,13 @@ function createCleartextServer(
     if (!limits.admit(socket)) return;
     // A connection must show which protocol it speaks within the headers timeout, and is
     // routed only once enough bytes have come to tell (one `P` could begin either).
-    const expire = () => socket.destroy();
+    let routed = false;
+    // Decided after the poll phase: when the event loop was busy past the timeout, the timer
+    // fires before bytes already received are read, and the connection must not pay for that.
+    const expire = () =>
+      setImmediate(() => {
+        if (!routed) socket.destroy();
+      });
     socket.setTimeout(config.headersTimeoutMs, expire);
     let head = Buffer.alloc(0);
     const sniff = () => {
@@ -271,6 +277,7 @@ function createCleartextServer(
       while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
       const h2Preface = isHttp2Preface(head);
       if (h2Preface === undefined) return;
+      routed = true;
       socket.off('readable', sniff);
       socket.off('end', expire);
       socket.setTimeout(0, expire);
