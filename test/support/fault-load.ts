@@ -110,12 +110,39 @@ async function gone(pid: number, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-/** SIGKILL to the stack's `server`, resolving once the process is gone. */
+/** The processes whose parent is `pid` (read from /proc). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/**
+ * SIGKILL to the stack's `server` and to its children, resolving once they are gone. A crash
+ * takes the children too: Redis forks one to rewrite its AOF, and that child inherits the
+ * listening socket, so left alive it would keep the port taken after its parent died.
+ */
 export async function killServer(server: SignalledServer): Promise<void> {
   const pid = stackPid(server);
   if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
-  process.kill(pid, 'SIGKILL');
-  await gone(pid);
+  const family = [pid, ...childrenOf(pid)];
+  for (const member of family) {
+    try {
+      process.kill(member, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const member of family) await gone(member);
 }
 
 /**
