@@ -4,6 +4,7 @@
  * invalid_argument on every protocol, says nothing about the server's insides, touches nothing,
  * and is counted apart from the RPCs that reached a handler.
  */
+import { envelopes } from '../support/wire.js';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
@@ -47,17 +48,6 @@ function frame(message: Uint8Array, flags = 0): Buffer {
   return Buffer.concat([head, message]);
 }
 
-/** The frames of a gRPC-Web or Connect streaming body. */
-function frames(body: Buffer): { flags: number; data: Buffer }[] {
-  const out = [];
-  for (let at = 0; at + 5 <= body.length;) {
-    const length = body.readUInt32BE(at + 1);
-    out.push({ flags: body.readUInt8(at), data: body.subarray(at + 5, at + 5 + length) });
-    at += 5 + length;
-  }
-  return out;
-}
-
 /** Connect unary POST (binary or JSON). */
 async function connectPost(path: string, body: Uint8Array | string, json = false) {
   const res = await fetch(`${gate.url}${path}`, {
@@ -87,7 +77,7 @@ async function connectStream(path: string, message: Uint8Array): Promise<Answer>
     headers: { 'content-type': 'application/connect+proto', 'connect-protocol-version': '1' },
     body: frame(message),
   });
-  const end = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x02);
+  const end = envelopes(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x02);
   const { error } = JSON.parse(end?.data.toString() ?? '{}') as {
     error: { code: string; message: string };
   };
@@ -133,7 +123,7 @@ async function grpcWeb(path: string, message: Uint8Array): Promise<Answer> {
     body: frame(message),
   });
   const fields = new Map(res.headers);
-  const trailer = frames(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x80);
+  const trailer = envelopes(Buffer.from(await res.arrayBuffer())).find((f) => f.flags & 0x80);
   for (const line of trailer?.data.toString().split('\r\n') ?? []) {
     const colon = line.indexOf(':');
     if (colon > 0)

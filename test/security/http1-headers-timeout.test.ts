@@ -13,7 +13,7 @@ import {
   measureLegitimate,
   openDescriptors,
   siege,
-  type RawConnection,
+  trickle,
 } from './support.js';
 import { attackedGate } from './attacked-gate.js';
 
@@ -35,20 +35,14 @@ describe('HTTP/1.1 headers timeout', () => {
         'a'.repeat(200) +
         '\r\n\r\n',
     );
-    const trickling = new Set<{ c: RawConnection; at: number }>();
-    const drip = setInterval(() => {
-      for (const t of trickling) {
-        if (t.c.socket.destroyed || t.at >= request.length) trickling.delete(t);
-        else t.c.socket.write(request.subarray(t.at, ++t.at));
-      }
-    }, 20);
+    const trickling = trickle(request);
     try {
       const fdsBefore = openDescriptors();
       const heapBefore = heapMiB();
       const baseline = await measureLegitimate(target.gate.url, calls);
       const attack = siege(200, async () => {
         const c = await connectRaw(target.port, '127.0.0.7');
-        trickling.add({ c, at: 0 });
+        trickling.add(c);
         return c;
       });
       await attack.ready;
@@ -74,7 +68,7 @@ describe('HTTP/1.1 headers timeout', () => {
       );
       expect(heapAfter).toBeLessThanOrEqual(heapBefore + 16);
     } finally {
-      clearInterval(drip);
+      trickling.stop();
     }
   });
 });

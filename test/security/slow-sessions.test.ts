@@ -27,6 +27,7 @@ import {
   siege,
   type RawConnection,
   type Siege,
+  trickle,
 } from './support.js';
 import { attackedGate } from './attacked-gate.js';
 
@@ -111,19 +112,13 @@ describe('HTTP/2 sessions and streams time out', () => {
 
   test('200 sessions sending HEADERS a byte at a time are closed after the headers timeout', async () => {
     const request = headers(1, healthCheckHeaders);
-    const trickling = new Set<{ c: RawConnection; at: number }>();
-    const drip = setInterval(() => {
-      for (const t of trickling) {
-        if (t.c.socket.destroyed || t.at >= request.length) trickling.delete(t);
-        else t.c.socket.write(request.subarray(t.at, ++t.at));
-      }
-    }, 20);
+    const trickling = trickle(request);
     try {
       const connections = await underAttack(() =>
         siege(200, async () => {
           const c = await connectRaw(target.port, '127.0.0.2');
           c.socket.write(clientStart);
-          trickling.add({ c, at: 0 });
+          trickling.add(c);
           return c;
         }),
       );
@@ -131,7 +126,7 @@ describe('HTTP/2 sessions and streams time out', () => {
       // None got its request out: the gate answered none.
       expect(connections.every((c) => c.frames(frameType.headers) === 0)).toBe(true);
     } finally {
-      clearInterval(drip);
+      trickling.stop();
     }
   });
 

@@ -3,6 +3,7 @@
  * abusive client sends and Node's client will not), raw sockets from a chosen loopback address,
  * a legitimate client's latencies, and the process's descriptors and heap.
  */
+import { envelopes } from '../support/wire.js';
 import { create, fromBinary, toBinary, toJsonString, type DescMessage } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { createClient } from '@connectrpc/connect';
@@ -395,17 +396,6 @@ function plainHeaders(headers: Record<string, string | string[] | number | undef
   return out;
 }
 
-/** The frames of an enveloped body. */
-function unframe(body: Buffer): { flags: number; data: Buffer }[] {
-  const out = [];
-  for (let at = 0; at + 5 <= body.length;) {
-    const length = body.readUInt32BE(at + 1);
-    out.push({ flags: body.readUInt8(at), data: body.subarray(at + 5, at + 5 + length) });
-    at += 5 + length;
-  }
-  return out;
-}
-
 /** Reads a Connect unary answer: the JSON error body, or `ok`. */
 function connectAnswer(status: number, headers: Record<string, string>, body: Buffer): WireAnswer {
   const text = `${JSON.stringify(headers)}\n${body.toString('latin1')}`;
@@ -509,7 +499,7 @@ export class WireCaller {
     if (kind === 'connect') return connectAnswer(res.statusCode, head, received);
     if (kind === 'connect-stream') {
       // The end-of-stream frame carries the error as a unary answer's body would.
-      const end = unframe(received).find((f) => f.flags & 0x02);
+      const end = envelopes(received).find((f) => f.flags & 0x02);
       const { error } = JSON.parse(end?.data.toString() ?? '{}') as { error?: unknown };
       const answer = connectAnswer(
         error === undefined ? 200 : 400,
@@ -522,7 +512,7 @@ export class WireCaller {
         text: `${answer.text}\n${received.toString('latin1')}`,
       };
     }
-    const trailer = unframe(received).find((f) => f.flags & 0x80);
+    const trailer = envelopes(received).find((f) => f.flags & 0x80);
     const trailers: Record<string, string> = {};
     for (const line of trailer?.data.toString().split('\r\n') ?? []) {
       const colon = line.indexOf(':');
@@ -844,4 +834,28 @@ export function encodeFor(
 ): string | Uint8Array {
   const message = create(schema, fields as never);
   return protocol === 'connect-json' ? toJsonString(schema, message) : toBinary(schema, message);
+}
+
+/** Connections sending `bytes` a byte at a time, every 20 ms, until sent or closed. */
+export interface Trickle {
+  /** Starts trickling to `c`. */
+  add(c: RawConnection): void;
+  stop(): void;
+}
+
+/** Starts a {@link Trickle} of `bytes`. */
+export function trickle(bytes: Buffer): Trickle {
+  const trickling = new Set<{ c: RawConnection; at: number }>();
+  const drip = setInterval(() => {
+    for (const t of trickling) {
+      if (t.c.socket.destroyed || t.at >= bytes.length) trickling.delete(t);
+      else t.c.socket.write(bytes.subarray(t.at, ++t.at));
+    }
+  }, 20);
+  return {
+    add: (c) => trickling.add({ c, at: 0 }),
+    stop: () => {
+      clearInterval(drip);
+    },
+  };
 }

@@ -22,3 +22,14 @@ export function orderClient(url: string, agent: http.Agent): Client<typeof Order
     }),
   );
 }
+
+/** The frames of an enveloped body (gRPC, gRPC-Web, Connect streaming): flags and data each. */
+export function envelopes(body: Buffer): { flags: number; data: Buffer }[] {
+  const out = [];
+  for (let at = 0; at + 5 <= body.length;) {
+    const length = body.readUInt32BE(at + 1);
+    out.push({ flags: body.readUInt8(at), data: body.subarray(at + 5, at + 5 + length) });
+    at += 5 + length;
+  }
+  return out;
+}
