@@ -199,8 +199,6 @@ async function startServer(kind: ServerKind): Promise<Server> {
   const [command = process.execPath, ...args] = pin('0', [
     process.execPath,
     ...nodeFlags,
-    // kafkajs 2.2.4 schedules a negative timeout on Node 24 and later; the warning is noise here.
-    ...(kind === 'gate' ? ['--disable-warning=TimeoutNegativeWarning'] : []),
     new URL('./grpc-server.js', import.meta.url).pathname,
     kind,
   ]);
