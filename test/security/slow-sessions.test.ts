@@ -161,7 +161,17 @@ describe('FLUXGATE_MAX_CONNECTIONS', () => {
     app = await buildServer({
       config: loadConfig(
         {},
-        { maxConnections, connectionRate: 1_000_000, connectionBurst: 1_000_000 },
+        {
+          maxConnections,
+          connectionRate: 1_000_000,
+          connectionBurst: 1_000_000,
+          // Only the maximum may close a connection here: opening 150 one after another can take
+          // longer than the default headers timeout on a busy machine, and sessions it closed
+          // would make room for more.
+          headersTimeoutMs: 300_000,
+          requestTimeoutMs: 600_000,
+          http2IdleTimeoutMs: 600_000,
+        },
       ),
       logger: pino({ level: 'silent' }),
       routes: (router) => {
