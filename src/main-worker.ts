@@ -83,8 +83,11 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     sessionTimeout: 6_000,
     heartbeatInterval: 2_000,
   });
+  // Not idempotent: status events and dead letters are at least once anyway (a redelivered
+  // batch publishes them again), and an idempotent producer whose sequence numbers a restarted
+  // broker no longer accepts fails every send (OUT_OF_ORDER_SEQUENCE_NUMBER) and stalls the
+  // worker. One request in flight keeps each batch's events in order.
   const producer = kafka.producer({
-    idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
