@@ -10,9 +10,11 @@ import {
   Code,
   ConnectError,
   cors as connectCors,
+  createConnectRouter,
   createContextKey,
   createContextValues,
   type ConnectRouter,
+  type ConnectRouterOptions,
   type ContextValues,
   type HandlerContext,
   type Interceptor,
@@ -28,6 +30,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Config } from '../config.js';
 import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
+import { createGrpcStreamServer, serveStreamsFirst, type StreamServer } from './grpc-streams.js';
 import { requestIdKey } from './request-id.js';
 
 /** What the server is built from. */
@@ -54,7 +57,10 @@ export interface ServerDeps {
   >;
   /** The process's logger; Fastify logs requests through it. */
   readonly logger: FastifyBaseLogger;
-  /** Registers the Connect services. */
+  /**
+   * Registers the Connect services. Called twice (the Fastify plugin's router and the direct
+   * gRPC path's), so it must do nothing else.
+   */
   readonly routes: (router: ConnectRouter) => void;
   /** Run around every RPC (metrics). */
   readonly interceptors?: Interceptor[];
@@ -235,6 +241,7 @@ function applyLimits(
 function createCleartextServer(
   handler: http.RequestListener,
   config: ServerDeps['config'],
+  grpcStreams: () => StreamServer | undefined,
 ): net.Server {
   const h1 = http.createServer(
     {
@@ -250,6 +257,7 @@ function createCleartextServer(
     http2Options(config),
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
+  serveStreamsFirst(h2, grpcStreams);
   // An http.Server tracks its connections (for closeIdleConnections, and to enforce the
   // headers and request timeouts) only from its 'listening' event; this one never listens itself.
   h1.emit('listening');
@@ -311,6 +319,8 @@ function createCleartextServer(
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const tls = config.tlsCertFile !== '';
+  // Made once the routes are known, below; the servers ask for it per stream.
+  const direct: { grpc?: StreamServer } = {};
   // Both variants are used as a plain FastifyInstance: the Connect plugin only sees raw requests.
   const app: FastifyInstance = tls
     ? (fastify({
@@ -329,7 +339,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       }) as unknown as FastifyInstance)
     : fastify({
         serverFactory: (handler) =>
-          createCleartextServer(handler, config) as unknown as http.Server,
+          createCleartextServer(handler, config, () => direct.grpc) as unknown as http.Server,
         loggerInstance: deps.logger,
         requestIdHeader: 'x-request-id',
         genReqId: () => randomUUID(),
@@ -337,6 +347,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (tls) {
     const server = app.server as unknown as http2.Http2SecureServer;
     applyLimits(server, server, createConnectionLimits(config), config, true);
+    serveStreamsFirst(server, () => direct.grpc);
   }
   // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
   await app.register(fastifyCors, {
@@ -357,17 +368,35 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const compressions = { gzip: compressionGzip, br: compressionBrotli };
   const interceptors = deps.interceptors ?? [];
-  await app.register(fastifyConnectPlugin, {
-    routes: deps.routes,
+  // Once the server closes, calls still running after the grace period see their signal abort.
+  const shutdown = new AbortController();
+  app.addHook('preClose', (done) => {
+    setTimeout(() => shutdown.abort(), config.shutdownGraceMs).unref();
+    done();
+  });
+  // One set of handler options for both paths, so they answer alike.
+  const options: ConnectRouterOptions = {
     readMaxBytes: config.maxMessageBytes,
     acceptCompression: config.compressions.map((c) => callersDecompression(compressions[c])),
-    // Never refuses: the onRequest hook has already lowered longer deadlines to this.
+    // Never refuses: the deadline headers have already been lowered to this.
     maxTimeoutMs: config.maxDeadlineMs,
-    shutdownTimeoutMs: config.shutdownGraceMs,
-    contextValues: (req) => createContextValues().set(requestIdKey, req.id),
+    shutdownSignal: shutdown.signal,
     requestGate: createRequestGate(deps.onMalformedRequest),
     interceptors:
       deps.onMalformedRequest === undefined ? interceptors : [noteDecoded, ...interceptors],
+  };
+  await app.register(fastifyConnectPlugin, {
+    ...options,
+    routes: deps.routes,
+    contextValues: (req) => createContextValues().set(requestIdKey, req.id),
+  });
+  const router = createConnectRouter(options);
+  deps.routes(router);
+  direct.grpc = createGrpcStreamServer(router.handlers, {
+    prepare: (headers) => clampDeadlineHeaders(headers, config.maxDeadlineMs),
+    requestId: (header) => (header !== undefined && header !== '' ? header : randomUUID()),
+    contextValues: (id) => createContextValues().set(requestIdKey, id),
+    logger: deps.logger,
   });
   return app;
 }

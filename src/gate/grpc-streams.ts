@@ -1,0 +1,248 @@
+/**
+ * Unary gRPC calls served straight from their HTTP/2 stream.
+ *
+ * Fastify serves HTTP/2 through Node's compatibility layer: a request and a response object per
+ * stream, with their own streams and events, then its routing, hooks and reply. Backends call
+ * the gate over gRPC, and that layer was a fifth of a no-op call's CPU (docs/performance.md).
+ * So a unary gRPC call (POST, `application/grpc[+proto|+json]`, a known unary method) skips it:
+ * its headers and body go to the same connect-es handler the Fastify plugin serves, built from
+ * the same router options (interceptors, request gate, limits, compression, deadlines), so the
+ * status codes, error details and trailers are connect-es's own; its answer is written to the
+ * stream. Every other stream (Connect, gRPC-Web, streaming methods, unknown paths) goes to
+ * Fastify as before, and HTTP/1.1 never comes here.
+ */
+import { Code, ConnectError, type ContextValues } from '@connectrpc/connect';
+import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
+import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
+import type { FastifyBaseLogger } from 'fastify';
+import http2 from 'node:http2';
+
+/** Takes a stream it serves (true) or leaves it to the next listener (false). */
+export type StreamServer = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+) => boolean;
+
+/** What the direct path needs besides the router's handlers. */
+export interface GrpcStreamOptions {
+  /** Adjusts the request headers before anything reads them (the gate's deadline clamp). */
+  readonly prepare: (headers: http2.IncomingHttpHeaders) => void;
+  /** The request id: the caller's `x-request-id`, or a new one. */
+  readonly requestId: (header: string | undefined) => string;
+  /** The call's context values, as the Fastify plugin makes them. */
+  readonly contextValues: (requestId: string) => ContextValues;
+  /** Logs what Fastify logs of a request, at the same levels. */
+  readonly logger: FastifyBaseLogger;
+}
+
+const { HTTP2_HEADER_STATUS } = http2.constants;
+
+/** Serves the unary methods among `handlers` that speak gRPC; see the file comment. */
+export function createGrpcStreamServer(
+  handlers: readonly UniversalHandler[],
+  options: GrpcStreamOptions,
+): StreamServer {
+  const unary = new Map<string, UniversalHandler>();
+  for (const handler of handlers) {
+    if (handler.method.methodKind === 'unary' && handler.protocolNames.includes('grpc')) {
+      unary.set(handler.requestPath, handler);
+    }
+  }
+  return (stream, headers) => {
+    const path = headers[':path'];
+    const handler = path === undefined ? undefined : unary.get(path);
+    const contentType = headers['content-type'];
+    if (
+      handler === undefined ||
+      headers[':method'] !== 'POST' ||
+      contentType === undefined ||
+      !contentTypeRegExp.test(contentType)
+    ) {
+      return false;
+    }
+    void serve(stream, headers, handler, options);
+    return true;
+  };
+}
+
+/**
+ * Puts `first` before the server's own stream listener (the compatibility layer Fastify's
+ * request handler runs on): a stream `first` takes never reaches it.
+ */
+export function serveStreamsFirst(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  first: () => StreamServer | undefined,
+): void {
+  const rest = server.listeners('stream') as ((...args: unknown[]) => void)[];
+  server.removeAllListeners('stream');
+  server.on(
+    'stream',
+    (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...more: unknown[]) => {
+      if (first()?.(stream, headers) === true) return;
+      for (const listener of rest) Reflect.apply(listener, server, [stream, headers, ...more]);
+    },
+  );
+}
+
+async function serve(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  handler: UniversalHandler,
+  options: GrpcStreamOptions,
+): Promise<void> {
+  const started = performance.now();
+  options.prepare(headers);
+  const idHeader = headers['x-request-id'];
+  const requestId = options.requestId(typeof idHeader === 'string' ? idHeader : undefined);
+  const log = logsInfo(options.logger) ? options.logger.child({ reqId: requestId }) : undefined;
+  const authority = headers[':authority'] ?? headers.host ?? '';
+  const url = `http://${authority}${headers[':path'] ?? ''}`;
+  log?.info(
+    {
+      req: {
+        method: 'POST',
+        url: headers[':path'],
+        host: authority,
+        remoteAddress: stream.session?.socket.remoteAddress,
+        remotePort: stream.session?.socket.remotePort,
+      },
+    },
+    'incoming request',
+  );
+  const abort = new AbortController();
+  stream.once('close', () => abort.abort(resetError(stream.rstCode)));
+  // A reset or a broken session also errors the stream; the close above reports it, and the
+  // body read fails with it. Without a listener the error would end the process.
+  stream.on('error', () => undefined);
+  try {
+    const response = await handler({
+      httpVersion: '2.0',
+      method: 'POST',
+      url,
+      header: webHeaders(headers),
+      body: stream,
+      signal: abort.signal,
+      contextValues: options.contextValues(requestId),
+    });
+    await respond(stream, response);
+    log?.info(
+      { res: { statusCode: response.status }, responseTime: performance.now() - started },
+      'request completed',
+    );
+  } catch (error) {
+    // As the Fastify plugin does: a call the client went away from is not the server's failure.
+    if (ConnectError.from(error).code !== Code.Aborted) {
+      options.logger.error({ err: error, reqId: requestId }, `handler for ${url} failed`);
+    }
+    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+/** Writes `response` to `stream`: headers, body chunks (with back-pressure), then trailers. */
+async function respond(
+  stream: http2.ServerHttp2Stream,
+  response: UniversalServerResponse,
+): Promise<void> {
+  if (gone(stream)) return;
+  const { trailer } = response;
+  stream.respond(
+    { ...nodeHeaders(response.header), [HTTP2_HEADER_STATUS]: response.status },
+    { waitForTrailers: trailer !== undefined },
+  );
+  if (trailer !== undefined) {
+    stream.once('wantTrailers', () => stream.sendTrailers(nodeHeaders(trailer)));
+  }
+  for await (const chunk of response.body ?? []) {
+    if (gone(stream)) return;
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+      });
+    }
+  }
+  if (gone(stream)) return;
+  stream.end();
+  // A call answered before its body was read (refused by size, deadline or the request gate):
+  // what the client still sends is dropped, so that flow control lets it finish.
+  if (!stream.readableEnded) stream.resume();
+}
+
+/** Whether the stream can take no more (reset, or closed by the peer). */
+function gone(stream: http2.ServerHttp2Stream): boolean {
+  return stream.destroyed || stream.closed;
+}
+
+const infoLevel = 30;
+
+/** Pino's level numbers: Fastify's logger type does not carry isLevelEnabled. */
+const levelValues: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: infoLevel,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+
+/** Whether `logger` writes info lines (a custom level counts as yes). */
+function logsInfo(logger: FastifyBaseLogger): boolean {
+  if (logger.level === 'silent') return false;
+  return (levelValues[logger.level] ?? 0) <= infoLevel;
+}
+
+/** The request headers as Web `Headers`, pseudo-headers left out (as connect-node does). */
+function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.append(name, v);
+    else out.append(name, value);
+  }
+  return out;
+}
+
+/** Web `Headers` as an HTTP/2 header object. */
+function nodeHeaders(headers: Headers | undefined): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = {};
+  headers?.forEach((value, name) => {
+    out[name] = value;
+  });
+  return out;
+}
+
+const endedNormally = new DOMException('This operation was aborted', 'AbortError');
+
+const c = http2.constants;
+/** connect-node's reading of each HTTP/2 reset code. */
+const resetCodes: Readonly<Record<number, Code>> = {
+  [c.NGHTTP2_PROTOCOL_ERROR]: Code.Internal,
+  [c.NGHTTP2_INTERNAL_ERROR]: Code.Internal,
+  [c.NGHTTP2_FLOW_CONTROL_ERROR]: Code.Internal,
+  [c.NGHTTP2_SETTINGS_TIMEOUT]: Code.Internal,
+  [c.NGHTTP2_FRAME_SIZE_ERROR]: Code.Internal,
+  [c.NGHTTP2_COMPRESSION_ERROR]: Code.Internal,
+  [c.NGHTTP2_CONNECT_ERROR]: Code.Internal,
+  [c.NGHTTP2_REFUSED_STREAM]: Code.Unavailable,
+  [c.NGHTTP2_CANCEL]: Code.Canceled,
+  [c.NGHTTP2_ENHANCE_YOUR_CALM]: Code.ResourceExhausted,
+  [c.NGHTTP2_INADEQUATE_SECURITY]: Code.PermissionDenied,
+  [c.NGHTTP2_HTTP_1_1_REQUIRED]: Code.PermissionDenied,
+};
+
+/**
+ * Why a stream closed, as connect-node tells it: a reset by the peer is an error with the
+ * matching code; a normal end (and STREAM_CLOSED, as gRPC reads it) is a plain abort.
+ */
+function resetError(rstCode: number | undefined): unknown {
+  if (rstCode === undefined) return endedNormally;
+  const code = resetCodes[rstCode];
+  return code === undefined
+    ? endedNormally
+    : new ConnectError(`http/2 stream closed with error code 0x${rstCode.toString(16)}`, code);
+}
