@@ -255,6 +255,20 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
     expect(out.signal?.reason).toBe(error);
   });
 
+  test('a deadline that passes while the handler runs: deadline_exceeded, the signal aborted with it', async () => {
+    const out = await run(
+      contentType,
+      [envelope(0, request)],
+      (_req, ctx) =>
+        new Promise((_, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+        }),
+      { 'grpc-timeout': '20m' },
+    );
+    expect(out.status).toBe(String(Code.DeadlineExceeded));
+    expect(out.signal?.reason).toMatchObject({ code: Code.DeadlineExceeded });
+  });
+
   test('any other error: internal', async () => {
     const out = await run(contentType, [envelope(0, request)], () => {
       throw new Error('boom');
