@@ -24,6 +24,7 @@ import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { compressionBrotli, compressionGzip } from '@connectrpc/connect-node';
 import { fastify, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -370,6 +371,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const interceptors = deps.interceptors ?? [];
   // Once the server closes, calls still running after the grace period see their signal abort.
   const shutdown = new AbortController();
+  // Every call in flight listens to it: no limit to warn about.
+  setMaxListeners(0, shutdown.signal);
   app.addHook('preClose', (done) => {
     setTimeout(() => shutdown.abort(), config.shutdownGraceMs).unref();
     done();
