@@ -17,7 +17,8 @@ import { startGate } from '../src/main-gate.js';
 
 const config = loadConfig(process.env, { gatePort: 0, gateOpsPort: 0, logLevel: 'warn' });
 
-const gate = await startGate(config);
+// Logs go to stderr: stdout's first line is the one the benchmark reads.
+const gate = await startGate(config, pino({ level: 'warn' }, pino.destination(2)));
 
 const noopResponse = create(PlaceOrderResponseSchema, {
   orderId: '00000000-0000-7000-8000-000000000000',

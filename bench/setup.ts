@@ -39,6 +39,10 @@ export function benchEnvironment(prefix: string): {
   redis: Redis;
 } {
   const serverEnv = {
+    // The load generators open up to 256 connections at once from one address: more than the
+    // gate's per-address burst of new connections, which would refuse the rest.
+    FLUXGATE_CONNECTION_RATE: '10000',
+    FLUXGATE_CONNECTION_BURST: '10000',
     ...process.env,
     FLUXGATE_REDIS_PREFIX: prefix,
     FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
