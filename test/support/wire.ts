@@ -33,3 +33,21 @@ export function envelopes(body: Buffer): { flags: number; data: Buffer }[] {
   }
   return out;
 }
+
+/** One frame of an enveloped body: the flags byte, the data's big-endian length, the data. */
+export function envelope(flags: number, data: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(5 + data.byteLength);
+  bytes[0] = flags;
+  new DataView(bytes.buffer).setUint32(1, data.byteLength);
+  bytes.set(data, 5);
+  return bytes;
+}
+
+/** The frames of a whole body read from its chunks (a handler's response body). */
+export async function envelopesOfBody(
+  body: AsyncIterable<Uint8Array> | undefined,
+): Promise<{ flags: number; data: Buffer }[]> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body ?? []) chunks.push(chunk);
+  return envelopes(Buffer.concat(chunks));
+}

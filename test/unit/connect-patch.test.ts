@@ -12,6 +12,7 @@ import * as esmProtocol from '@connectrpc/connect/protocol';
 import * as esmProtocolGrpc from '@connectrpc/connect/protocol-grpc';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { envelope, envelopesOfBody } from '../support/wire.js';
 
 const require = createRequire(import.meta.url);
 const builds = [
@@ -45,29 +46,6 @@ async function codeRejectedBy(promise: Promise<unknown>): Promise<number | undef
     return (error as { code?: number }).code;
   }
   return undefined;
-}
-
-/** A 5-byte envelope prefix (flags, big-endian length) and its data. */
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(5 + data.byteLength);
-  bytes[0] = flags;
-  new DataView(bytes.buffer).setUint32(1, data.byteLength);
-  bytes.set(data, 5);
-  return bytes;
-}
-
-/** The envelopes of a whole response body. */
-async function envelopesOf(body: AsyncIterable<Uint8Array> | undefined) {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body ?? []) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
-  const envelopes: { flags: number; data: string }[] = [];
-  for (let at = 0; at < bytes.byteLength;) {
-    const length = bytes.readUInt32BE(at + 1);
-    envelopes.push({ flags: bytes[at]!, data: bytes.subarray(at + 5, at + 5 + length).toString() });
-    at += 5 + length;
-  }
-  return envelopes;
 }
 
 /**
@@ -145,25 +123,25 @@ describe.each(builds)('@connectrpc/connect, %s build', (_, connect, protocol, pr
 
     test('gRPC: invalid_argument (grpc-status 3)', async () => {
       const res = await call('PlaceOrder', 'application/grpc+proto');
-      expect(await envelopesOf(res.body)).toEqual([]);
+      expect(await envelopesOfBody(res.body)).toEqual([]);
       expect(res.trailer?.get('grpc-status')).toBe(String(Code.InvalidArgument));
       expect(decodeURIComponent(res.trailer?.get('grpc-message') ?? '')).toBe(reason);
     });
 
     test('gRPC-Web: invalid_argument (grpc-status 3 in the trailer frame)', async () => {
       const res = await call('PlaceOrder', 'application/grpc-web+proto');
-      const [trailer, ...rest] = await envelopesOf(res.body);
+      const [trailer, ...rest] = await envelopesOfBody(res.body);
       expect(rest).toEqual([]);
       expect(trailer?.flags).toBe(0x80);
-      expect(trailer?.data).toContain(`grpc-status: ${Code.InvalidArgument}\r\n`);
+      expect(trailer?.data.toString()).toContain(`grpc-status: ${Code.InvalidArgument}\r\n`);
     });
 
     test('Connect streaming: invalid_argument in the end-stream message', async () => {
       const res = await call('WatchStock', 'application/connect+proto');
-      const [end, ...rest] = await envelopesOf(res.body);
+      const [end, ...rest] = await envelopesOfBody(res.body);
       expect(rest).toEqual([]);
       expect(end?.flags).toBe(0x02);
-      expect(JSON.parse(end?.data ?? '')).toMatchObject({
+      expect(JSON.parse(end?.data.toString() ?? '')).toMatchObject({
         error: { code: 'invalid_argument', message: reason },
       });
     });

@@ -17,35 +17,13 @@ import {
   PlaceOrderRequestSchema,
   PlaceOrderResponseSchema,
 } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { envelope, envelopesOfBody } from '../support/wire.js';
 
 const request = toBinary(
   PlaceOrderRequestSchema,
   create(PlaceOrderRequestSchema, { sku: 'A', quantity: 1, customerId: 'c', idempotencyKey: 'k' }),
 );
 const readMaxBytes = 64;
-
-/** A 5-byte envelope prefix (flags, big-endian length) and its data. */
-function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(5 + data.byteLength);
-  bytes[0] = flags;
-  new DataView(bytes.buffer).setUint32(1, data.byteLength);
-  bytes.set(data, 5);
-  return bytes;
-}
-
-/** The envelopes of a whole response body, their data as bytes. */
-async function envelopesOf(body: AsyncIterable<Uint8Array> | undefined) {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body ?? []) chunks.push(chunk);
-  const bytes = Buffer.concat(chunks);
-  const envelopes: { flags: number; data: Buffer }[] = [];
-  for (let at = 0; at < bytes.byteLength;) {
-    const length = bytes.readUInt32BE(at + 1);
-    envelopes.push({ flags: bytes[at]!, data: bytes.subarray(at + 5, at + 5 + length) });
-    at += 5 + length;
-  }
-  return envelopes;
-}
 
 /** The status a gRPC-Web trailer frame carries. */
 function trailerFields(data: Buffer): Record<string, string> {
@@ -87,7 +65,7 @@ async function call(
     body: protocol.createAsyncIterable(body),
     signal: new AbortController().signal,
   });
-  const envelopes = await envelopesOf(res.body);
+  const envelopes = await envelopesOfBody(res.body);
   return { res, envelopes, signal: context?.signal };
 }
 
@@ -310,7 +288,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
       body: body as AsyncIterable<Uint8Array>,
       signal: new AbortController().signal,
     });
-    const envelopes = await envelopesOf(res.body);
+    const envelopes = await envelopesOfBody(res.body);
     const status =
       contentType === 'application/grpc+proto'
         ? res.trailer?.get('grpc-status')
