@@ -351,8 +351,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     serveStreamsFirst(server, () => direct.grpc);
   }
   // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
+  const corsOrigins = [...config.corsOrigins];
   await app.register(fastifyCors, {
-    origin: [...config.corsOrigins],
+    // A call without an Origin header is not a browser's: no CORS headers to work out or send.
+    origin: (origin, callback) => {
+      callback(null, origin === undefined ? false : corsOrigins);
+    },
     methods: [...connectCors.allowedMethods],
     allowedHeaders: [...connectCors.allowedHeaders, ...extraRequestHeaders],
     exposedHeaders: [...connectCors.exposedHeaders, ...extraResponseHeaders],

@@ -121,4 +121,22 @@ describe('CORS', () => {
     const res = await preflight('http://evil.example');
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
+
+  test('a call names its origin: the CORS headers; a call without one (not a browser): none', async () => {
+    const call = (headers: Record<string, string>) =>
+      fetch(`${system.gate.url}/grpc.health.v1.Health/Check`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{}',
+      });
+    const browser = await call({ origin: 'http://shop.example' });
+    expect(browser.status).toBe(200);
+    expect(browser.headers.get('access-control-allow-origin')).toBe('http://shop.example');
+    expect(browser.headers.get('access-control-expose-headers')?.toLowerCase()).toContain(
+      'grpc-status',
+    );
+    const backend = await call({});
+    expect(backend.status).toBe(200);
+    expect([...backend.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+  });
 });
