@@ -70,14 +70,20 @@ const pidFiles: Record<SignalledServer, { file: string; pattern: string }> = {
 /** The stack's folder: data, logs and pid files (`FLUXGATE_STACK_DIR`, as stack.sh reads it). */
 export const stackDir = process.env.FLUXGATE_STACK_DIR ?? join(repoRoot, '.stack');
 
-/** True while `pid` runs (a zombie left by a SIGKILL does not count). */
-function running(pid: number): boolean {
+/** The one-letter state of `pid` in /proc (R, S, T, Z, …), or undefined once it is gone. */
+function stateOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** True while `pid` runs (a zombie left by a SIGKILL does not count). */
+function running(pid: number): boolean {
+  const state = stateOf(pid);
+  return state !== undefined && state !== 'Z';
 }
 
 /**
@@ -129,11 +135,19 @@ function childrenOf(pid: number): number[] {
 /**
  * SIGKILL to the stack's `server` and to its children, resolving once they are gone. A crash
  * takes the children too: Redis forks one to rewrite its AOF, and that child inherits the
- * listening socket, so left alive it would keep the port taken after its parent died.
+ * listening socket, so left alive it would keep the port taken after its parent died. The
+ * server is stopped (SIGSTOP) before its children are listed, so that it cannot fork one
+ * between the list and the kill (CI once found the port taken after a restart).
  */
 export async function killServer(server: SignalledServer): Promise<void> {
   const pid = stackPid(server);
   if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
+  process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + 5000;
+  while (stateOf(pid) === 'R' || stateOf(pid) === 'S' || stateOf(pid) === 'D') {
+    if (Date.now() > deadline) break; // kill it anyway; the children listed are the best known
+    await sleep(5);
+  }
   const family = [pid, ...childrenOf(pid)];
   for (const member of family) {
     try {
