@@ -34,7 +34,6 @@ import {
   createStateProbe,
   dependencyPorts,
   encodeFor,
-  envelope,
   HostileBatch,
   leaksIn,
   recordHostileRows,
@@ -46,6 +45,7 @@ import {
   type WireProtocol,
   type WireRequest,
 } from './support.js';
+import { envelope } from '../support/wire.js';
 
 const sku = 'HOSTILE-1';
 const orders = '/fluxgate.v1.OrderGateService';

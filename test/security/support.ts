@@ -3,7 +3,7 @@
  * abusive client sends and Node's client will not), raw sockets from a chosen loopback address,
  * a legitimate client's latencies, and the process's descriptors and heap.
  */
-import { envelopes } from '../support/wire.js';
+import { envelope, envelopes } from '../support/wire.js';
 import { create, fromBinary, toBinary, toJsonString, type DescMessage } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { createClient } from '@connectrpc/connect';
@@ -314,14 +314,6 @@ export interface WireRequest {
   readonly flags?: number;
   /** A server-streaming RPC: over Connect the body is enveloped and the error ends the stream. */
   readonly stream?: boolean;
-}
-
-/** A gRPC length-prefixed message (the envelope of gRPC, gRPC-Web and Connect streams). */
-export function envelope(message: Uint8Array, flags = 0): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt8(flags, 0);
-  head.writeUInt32BE(message.length, 1);
-  return Buffer.concat([head, message]);
 }
 
 /** Code names by number, as the Connect protocol spells them. */

@@ -34,13 +34,12 @@ export function envelopes(body: Buffer): { flags: number; data: Buffer }[] {
   return out;
 }
 
-/** One frame of an enveloped body: the flags byte, the data's big-endian length, the data. */
-export function envelope(flags: number, data: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(5 + data.byteLength);
-  bytes[0] = flags;
-  new DataView(bytes.buffer).setUint32(1, data.byteLength);
-  bytes.set(data, 5);
-  return bytes;
+/** One frame of an enveloped body: the flags byte, the message's big-endian length, the message. */
+export function envelope(message: Uint8Array, flags = 0): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt8(flags, 0);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
 }
 
 /** The frames of a whole body read from its chunks (a handler's response body). */

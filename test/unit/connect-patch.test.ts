@@ -52,7 +52,7 @@ async function codeRejectedBy(promise: Promise<unknown>): Promise<number | undef
  * A message flagged compressed (0x01) while the request names no encoding: `sku: "A"` (field 1)
  * as it stands, which no decompressor would take either.
  */
-const flaggedCompressed = envelope(0x01, Uint8Array.of(0x0a, 0x01, 0x41));
+const flaggedCompressed = envelope(Uint8Array.of(0x0a, 0x01, 0x41), 0x01);
 
 describe.each(builds)('@connectrpc/connect, %s build', (_, connect, protocol, protocolGrpc) => {
   const { Code } = connect;
@@ -161,7 +161,7 @@ describe.each(builds)('@connectrpc/connect, %s build', (_, connect, protocol, pr
         Promise.resolve({
           status: 200,
           header: new Headers({ 'content-type': 'application/grpc+proto' }),
-          body: protocol.createAsyncIterable([envelope(0x01, Uint8Array.of())]),
+          body: protocol.createAsyncIterable([envelope(Uint8Array.of(), 0x01)]),
           trailer: new Headers({ 'grpc-status': '0' }),
         }),
     });

@@ -109,7 +109,7 @@ const protocols = [
 
 describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   test('one message in, one message out, status 0, the signal aborted without an error', async () => {
-    const out = await run(contentType, [envelope(0, request)]);
+    const out = await run(contentType, [envelope(request)]);
     expect(out.status).toBe('0');
     expect(out.envelopes).toHaveLength(1);
     expect(out.envelopes[0]!.flags).toBe(0);
@@ -125,7 +125,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('the message split byte by byte across chunks', async () => {
-    const bytes = envelope(0, request);
+    const bytes = envelope(request);
     const out = await run(
       contentType,
       [...bytes].map((b) => Uint8Array.of(b)),
@@ -136,7 +136,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
 
   test('the handler sees the request message', async () => {
     let seen: unknown;
-    await run(contentType, [envelope(0, request)], (req) => {
+    await run(contentType, [envelope(request)], (req) => {
       seen = req;
       return create(PlaceOrderResponseSchema);
     });
@@ -155,7 +155,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('two messages: unimplemented, the handler not run', async () => {
-    const out = await run(contentType, [envelope(0, request), envelope(0, request)], () => {
+    const out = await run(contentType, [envelope(request), envelope(request)], () => {
       throw new Error('the handler must not run');
     });
     expect(out).toMatchObject({
@@ -166,7 +166,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('bytes left after the message: invalid_argument', async () => {
-    const out = await run(contentType, [envelope(0, request), Uint8Array.of(0, 0)]);
+    const out = await run(contentType, [envelope(request), Uint8Array.of(0, 0)]);
     expect(out).toMatchObject({
       status: String(Code.InvalidArgument),
       message: 'protocol error: incomplete envelope',
@@ -175,13 +175,13 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('a message over readMaxBytes: resource_exhausted, before it is read', async () => {
-    const out = await run(contentType, [envelope(0, new Uint8Array(readMaxBytes + 1))]);
+    const out = await run(contentType, [envelope(new Uint8Array(readMaxBytes + 1))]);
     expect(out.status).toBe(String(Code.ResourceExhausted));
     expect(out.message).toMatch(/message size 65 is larger than configured readMaxBytes 64/);
   });
 
   test('a message that does not decode: invalid_argument', async () => {
-    const out = await run(contentType, [envelope(0, Uint8Array.of(0x0c))]);
+    const out = await run(contentType, [envelope(Uint8Array.of(0x0c))]);
     expect(out.status).toBe(String(Code.InvalidArgument));
   });
 
@@ -189,7 +189,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
     let seen: unknown;
     const out = await run(
       contentType,
-      [envelope(1, gzipSync(request))],
+      [envelope(gzipSync(request), 1)],
       (req) => {
         seen = req;
         return create(PlaceOrderResponseSchema);
@@ -201,7 +201,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('an encoding the server does not accept: unimplemented', async () => {
-    const out = await run(contentType, [envelope(1, request)], undefined, {
+    const out = await run(contentType, [envelope(request, 1)], undefined, {
       'grpc-encoding': 'snappy',
     });
     expect(out.status).toBe(String(Code.Unimplemented));
@@ -209,7 +209,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('the response compressed when the caller accepts gzip', async () => {
-    const out = await run(contentType, [envelope(0, request)], undefined, {
+    const out = await run(contentType, [envelope(request)], undefined, {
       'grpc-accept-encoding': 'gzip',
     });
     expect(out.status).toBe('0');
@@ -221,7 +221,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
     const error = new ConnectError('sold out', Code.FailedPrecondition, { 'x-reason': 'stock' }, [
       { desc: WaitingRoomTicketSchema, value: {} },
     ]);
-    const out = await run(contentType, [envelope(0, request)], () => {
+    const out = await run(contentType, [envelope(request)], () => {
       throw error;
     });
     expect(out.status).toBe(String(Code.FailedPrecondition));
@@ -236,7 +236,7 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   test('a deadline that passes while the handler runs: deadline_exceeded, the signal aborted with it', async () => {
     const out = await run(
       contentType,
-      [envelope(0, request)],
+      [envelope(request)],
       (_req, ctx) =>
         new Promise((_, reject) => {
           ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
@@ -248,14 +248,14 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
   });
 
   test('any other error: internal', async () => {
-    const out = await run(contentType, [envelope(0, request)], () => {
+    const out = await run(contentType, [envelope(request)], () => {
       throw new Error('boom');
     });
     expect(out).toMatchObject({ status: String(Code.Internal), message: 'internal error' });
   });
 
   test('headers and trailers set by the handler are sent', async () => {
-    const out = await run(contentType, [envelope(0, request)], (_req, ctx) => {
+    const out = await run(contentType, [envelope(request)], (_req, ctx) => {
       ctx.responseHeader.set('x-head', 'h');
       ctx.responseTrailer.set('x-tail', 't');
       return create(PlaceOrderResponseSchema);
@@ -300,8 +300,8 @@ describe.each(protocols)('a unary %s call', (_, contentType, run) => {
 
 test('gRPC-Web: a trailer-flagged envelope in the request is skipped', async () => {
   const out = await grpcWeb('application/grpc-web+proto', [
-    envelope(0, request),
-    envelope(0x80, Buffer.from('x-ignored: 1\r\n')),
+    envelope(request),
+    envelope(Buffer.from('x-ignored: 1\r\n'), 0x80),
   ]);
   expect(out.status).toBe('0');
   expect(out.envelopes).toHaveLength(1);
