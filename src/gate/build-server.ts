@@ -2,7 +2,9 @@
  * Builds the gate's Fastify instance with the Connect routes; never listens (main-gate.ts and
  * tests do). One port serves gRPC over cleartext HTTP/2 for backends and Connect / gRPC-Web
  * over HTTP/1.1 (or h2c) for browsers: each new connection is handed to the HTTP/2 or the
- * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1.
+ * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1. Unary gRPC calls are
+ * taken straight from their HTTP/2 stream (grpc-streams.ts); every other call goes through
+ * Fastify. Both paths run the same connect-es handlers, built from the same options.
  */
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
