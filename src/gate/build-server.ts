@@ -324,6 +324,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const tls = config.tlsCertFile !== '';
   // Made once the routes are known, below; the servers ask for it per stream.
   const direct: { grpc?: StreamServer } = {};
+  // How requests are logged and named, on both variants and on the direct gRPC path.
+  const requests = {
+    loggerInstance: deps.logger,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  };
   // Both variants are used as a plain FastifyInstance: the Connect plugin only sees raw requests.
   const app: FastifyInstance = tls
     ? (fastify({
@@ -336,16 +342,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
           cert: readFileSync(config.tlsCertFile),
           key: readFileSync(config.tlsKeyFile),
         },
-        loggerInstance: deps.logger,
-        requestIdHeader: 'x-request-id',
-        genReqId: () => randomUUID(),
+        ...requests,
       }) as unknown as FastifyInstance)
     : fastify({
         serverFactory: (handler) =>
           createCleartextServer(handler, config, () => direct.grpc) as unknown as http.Server,
-        loggerInstance: deps.logger,
-        requestIdHeader: 'x-request-id',
-        genReqId: () => randomUUID(),
+        ...requests,
       });
   if (tls) {
     const server = app.server as unknown as http2.Http2SecureServer;
@@ -403,7 +405,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   deps.routes(router);
   direct.grpc = createGrpcStreamServer(router.handlers, {
     prepare: (headers) => clampDeadlineHeaders(headers, config.maxDeadlineMs),
-    requestId: (header) => (header !== undefined && header !== '' ? header : randomUUID()),
+    requestId: (headers) => {
+      const id = headers[requests.requestIdHeader];
+      return typeof id === 'string' && id !== '' ? id : requests.genReqId();
+    },
     contextValues: (id) => createContextValues().set(requestIdKey, id),
     logger: deps.logger,
   });

@@ -27,8 +27,8 @@ export type StreamServer = (
 export interface GrpcStreamOptions {
   /** Adjusts the request headers before anything reads them (the gate's deadline clamp). */
   readonly prepare: (headers: http2.IncomingHttpHeaders) => void;
-  /** The request id: the caller's `x-request-id`, or a new one. */
-  readonly requestId: (header: string | undefined) => string;
+  /** The request id: the caller's, from its headers, or a new one. */
+  readonly requestId: (headers: http2.IncomingHttpHeaders) => string;
   /** The call's context values, as the Fastify plugin makes them. */
   readonly contextValues: (requestId: string) => ContextValues;
   /** Logs what Fastify logs of a request, at the same levels. */
@@ -92,8 +92,7 @@ async function serve(
 ): Promise<void> {
   const started = performance.now();
   options.prepare(headers);
-  const idHeader = headers['x-request-id'];
-  const requestId = options.requestId(typeof idHeader === 'string' ? idHeader : undefined);
+  const requestId = options.requestId(headers);
   const log = logsInfo(options.logger) ? options.logger.child({ reqId: requestId }) : undefined;
   const authority = headers[':authority'] ?? headers.host ?? '';
   const url = `http://${authority}${headers[':path'] ?? ''}`;
