@@ -158,6 +158,18 @@ export const settings = {
     schema: int(1, 1_000_000),
     doc: 'Per-customer admission burst.',
   },
+  maxOrdersInFlight: {
+    env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
+    default: '256',
+    schema: int(1, 1_000_000),
+    doc: 'Most PlaceOrder calls one gate process works on at once; more are refused unavailable (GATE_OVERLOADED) before they are read.',
+  },
+  maxEventLoopDelayMs: {
+    env: 'FLUXGATE_MAX_EVENT_LOOP_DELAY_MS',
+    default: '40',
+    schema: int(0, 60_000),
+    doc: "While the gate's event loop runs later than this on average (100 ms windows), a growing share of PlaceOrder calls is refused GATE_OVERLOADED before being read (0: not watched).",
+  },
   publishLingerMs: {
     env: 'FLUXGATE_PUBLISH_LINGER_MS',
     default: '2',

@@ -21,10 +21,14 @@ import { createBreaker } from './resilience/breaker.js';
 import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
+import { OverloadGuard, watchEventLoop } from './admission/overload.js';
+import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
+import { Refusal } from './domain/refusal.js';
 import { buildServer } from './gate/build-server.js';
 import { adminTokensOf, createAdminAuth } from './gate/admin-auth.js';
 import { createBuyerAuth } from './gate/buyer-auth.js';
-import { errorInterceptor } from './gate/error-mapping.js';
+import { errorInterceptor, refusalToConnectError } from './gate/error-mapping.js';
+import { inFlightInterceptor, requestPath, type Shedding } from './gate/shedding.js';
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
 import { kafkaLogCreator } from './kafka/log.js';
@@ -139,9 +143,15 @@ export async function startGate(
   const unguardedDatabase = createRepository(orm.em);
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
   const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
+  const overload = new OverloadGuard({
+    maxInFlight: config.maxOrdersInFlight,
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+  });
+  const stopWatchingLoop = watchEventLoop(overload, config.maxEventLoopDelayMs);
   const metrics = createGateMetrics({
     outbox: () => readOutboxStats(redis, keys),
     soldOutFlags: () => soldOut.count(),
+    overload: () => overload.state(),
   });
   const readiness = startReadiness([
     { name: 'redis', check: () => redis.ping() },
@@ -275,12 +285,28 @@ export async function startGate(
     onBackgroundError: log,
   });
 
+  const placeOrder = OrderGateService.method.placeOrder;
+  const shedding: Shedding = {
+    paths: new Set([requestPath(placeOrder)]),
+    refusal() {
+      if (overload.admits()) return undefined;
+      metrics.requestCounter('OrderGateService.PlaceOrder', 'GATE_OVERLOADED').inc();
+      return refusalToConnectError(
+        new Refusal('GATE_OVERLOADED', 'the gate is overloaded; retry with the same key'),
+        '',
+        Date.now(),
+      );
+    },
+  };
+
   const app = await buildServer({
     config,
     logger,
+    shedding,
     // Metrics outermost: they count the wire error the error interceptor made of a refusal,
     // including the admin guard's.
     interceptors: [
+      inFlightInterceptor(new Set([placeOrder]), overload),
       metricsInterceptor(metrics),
       errorInterceptor(Date.now),
       createAdminAuth(adminTokensOf(config), logger),
@@ -331,7 +357,13 @@ export async function startGate(
       readiness.drain();
       await shutDown(
         [
-          ['finish in-flight calls', () => app.close()],
+          [
+            'finish in-flight calls',
+            async () => {
+              stopWatchingLoop();
+              await app.close();
+            },
+          ],
           // Everything answered is with the publisher: relay what is due, flush, close.
           ['relay the outbox', () => relay.drain()],
           ['flush the producer', () => publisher.close()],

@@ -24,6 +24,7 @@ export const refusalReasons = [
   'OUTCOME_UNKNOWN',
   'SALE_STATE_RELOADING',
   'CUSTOMER_MISMATCH',
+  'GATE_OVERLOADED',
 ] as const;
 
 /** A machine-readable refusal reason. */

@@ -35,6 +35,7 @@ import type { Config } from '../config.js';
 import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { createGrpcStreamServer, serveStreamsFirst, type StreamServer } from './grpc-streams.js';
 import { requestIdKey } from './request-id.js';
+import { shedAnswer, type Shedding } from './shedding.js';
 
 /** What the server is built from. */
 export interface ServerDeps {
@@ -76,6 +77,8 @@ export interface ServerDeps {
    * calls; a server stream's interceptors run before its message is read.
    */
   readonly onMalformedRequest?: (protocol: string) => void;
+  /** Calls that may be refused before they are read, on both paths (overload shedding). */
+  readonly shedding?: Shedding;
 }
 
 /** Headers a browser may send and read besides Connect's own (docs/order-path.md, docs/refusals.md). */
@@ -369,10 +372,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.staticRoot !== undefined) {
     await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
   }
+  const { shedding } = deps;
   // Before the Connect plugin reads the headers; the raw request is the one it reads, over
   // HTTP/1.1 and HTTP/2 alike.
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     clampDeadlineHeaders(request.raw.headers, config.maxDeadlineMs);
+    const refusal =
+      shedding?.paths.has(request.routeOptions.url ?? '') === true ? shedding.refusal() : undefined;
+    const answer = refusal && shedAnswer(request.headers['content-type'], refusal);
+    if (answer !== undefined) {
+      // Answered here: the hook chain stops, and nothing reads the body.
+      void reply.code(answer.status).headers(answer.headers).send(answer.body);
+      return;
+    }
     done();
   });
   const compressions = { gzip: compressionGzip, br: compressionBrotli };
@@ -411,6 +423,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
     contextValues: (id) => createContextValues().set(requestIdKey, id),
     logger: deps.logger,
+    shedding,
   });
   return app;
 }

@@ -35,6 +35,7 @@ export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   OUTCOME_UNKNOWN: Code.Unavailable,
   SALE_STATE_RELOADING: Code.Unavailable,
   CUSTOMER_MISMATCH: Code.PermissionDenied,
+  GATE_OVERLOADED: Code.Unavailable,
 };
 
 /** Codes that invite a retry: every answer with one of them carries a retry delay. */

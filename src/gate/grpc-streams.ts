@@ -16,6 +16,7 @@ import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/conn
 import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
 import type { FastifyBaseLogger } from 'fastify';
 import http2 from 'node:http2';
+import { shedAnswer, type Shedding } from './shedding.js';
 
 /** Takes a stream it serves (true) or leaves it to the next listener (false). */
 export type StreamServer = (
@@ -33,6 +34,8 @@ export interface GrpcStreamOptions {
   readonly contextValues: (requestId: string) => ContextValues;
   /** Logs what Fastify logs of a request, at the same levels. */
   readonly logger: FastifyBaseLogger;
+  /** Calls that may be refused before they are read (overload shedding). */
+  readonly shedding?: Shedding;
 }
 
 const { HTTP2_HEADER_STATUS } = http2.constants;
@@ -60,9 +63,27 @@ export function createGrpcStreamServer(
     ) {
       return false;
     }
-    void serve(stream, headers, handler, options);
+    const refusal =
+      options.shedding?.paths.has(handler.requestPath) === true
+        ? options.shedding.refusal()
+        : undefined;
+    if (refusal !== undefined) refuse(stream, contentType, refusal);
+    else void serve(stream, headers, handler, options);
     return true;
   };
+}
+
+/** Answers a shed call at once, trailers-only, and drops whatever body it sends. */
+function refuse(stream: http2.ServerHttp2Stream, contentType: string, error: ConnectError): void {
+  const answer = shedAnswer(contentType, error);
+  stream.on('error', () => undefined);
+  if (answer !== undefined && !gone(stream)) {
+    stream.respond(
+      { ...answer.headers, [HTTP2_HEADER_STATUS]: answer.status },
+      { endStream: true },
+    );
+  }
+  stream.resume();
 }
 
 /**

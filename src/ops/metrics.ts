@@ -34,6 +34,9 @@ function newRegistry(service: 'gate' | 'worker'): Registry {
   return registry;
 }
 
+/** How long a scrape waits for the outbox figures from Redis. */
+const outboxReadMs = 500;
+
 /** Live values the gate's gauges read at scrape time. */
 export interface GateGaugeSources {
   /** Outbox entries and the age of the oldest one, in seconds, per sale. */
@@ -42,6 +45,8 @@ export interface GateGaugeSources {
   >;
   /** Sales flagged sold out in this process. */
   readonly soldOutFlags: () => number;
+  /** PlaceOrder calls in flight, and the share of new ones admitted (overload shedding). */
+  readonly overload: () => { readonly inFlight: number; readonly admittedShare: number };
 }
 
 /** The gate's metrics. */
@@ -118,7 +123,14 @@ export function createGateMetrics(sources: GateGaugeSources) {
       labelNames: ['sku'] as const,
       registers,
       async collect() {
-        const sales = await sources.outbox();
+        // A Redis that does not answer must not hold the whole scrape: the last values stay.
+        const sales = await Promise.race([
+          sources.outbox().catch(() => undefined),
+          new Promise<undefined>((resolve) => {
+            setTimeout(() => resolve(undefined), outboxReadMs).unref();
+          }),
+        ]);
+        if (sales === undefined) return;
         this.reset();
         outboxAge.reset();
         for (const s of sales) {
@@ -145,6 +157,22 @@ export function createGateMetrics(sources: GateGaugeSources) {
       registers,
       collect() {
         this.set(sources.soldOutFlags());
+      },
+    }),
+    ordersInFlight: new Gauge({
+      name: 'fluxgate_gate_orders_in_flight',
+      help: 'PlaceOrder calls this process is working on (bounded by FLUXGATE_MAX_ORDERS_IN_FLIGHT).',
+      registers,
+      collect() {
+        this.set(sources.overload().inFlight);
+      },
+    }),
+    admittedShare: new Gauge({
+      name: 'fluxgate_gate_admitted_share',
+      help: 'Share of new PlaceOrder calls admitted while the event loop runs late (1: all; the rest are refused GATE_OVERLOADED).',
+      registers,
+      collect() {
+        this.set(sources.overload().admittedShare);
       },
     }),
   };

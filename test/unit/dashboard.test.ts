@@ -12,7 +12,11 @@ const dashboard = JSON.parse(
 
 /** Our own metric names (not the Node.js process defaults). */
 function exported(): Set<string> {
-  const gate = createGateMetrics({ outbox: async () => [], soldOutFlags: () => 0 });
+  const gate = createGateMetrics({
+    outbox: async () => [],
+    soldOutFlags: () => 0,
+    overload: () => ({ inFlight: 0, admittedShare: 1 }),
+  });
   const worker = createWorkerMetrics({ lag: async () => [] });
   const names = [gate.registry, worker.registry].flatMap((r) =>
     r.getMetricsAsArray().map((m) => m.name),
@@ -37,7 +41,11 @@ describe('Grafana dashboard', () => {
   });
 
   test('the process metrics it charts exist', () => {
-    const gate = createGateMetrics({ outbox: async () => [], soldOutFlags: () => 0 });
+    const gate = createGateMetrics({
+      outbox: async () => [],
+      soldOutFlags: () => 0,
+      overload: () => ({ inFlight: 0, admittedShare: 1 }),
+    });
     const defaults = new Set(gate.registry.getMetricsAsArray().map((m) => m.name));
     for (const name of charted()) {
       if (!/^fluxgate_(gate|worker)_/.test(name)) expect(defaults.has(name), name).toBe(true);

@@ -36,6 +36,7 @@ describe('error mapping', () => {
       SALE_STATE_RELOADING: Code.Unavailable,
       UNAUTHENTICATED: Code.Unauthenticated,
       CUSTOMER_MISMATCH: Code.PermissionDenied,
+      GATE_OVERLOADED: Code.Unavailable,
     });
   });
 
@@ -65,7 +66,13 @@ describe('error mapping', () => {
       [Code.Unavailable, Code.ResourceExhausted, Code.Aborted].includes(codeOfReason[reason]),
     );
     expect(retryReasons.sort()).toEqual(
-      ['DEPENDENCY_UNAVAILABLE', 'OUTCOME_UNKNOWN', 'RATE_LIMITED', 'SALE_STATE_RELOADING'].sort(),
+      [
+        'DEPENDENCY_UNAVAILABLE',
+        'GATE_OVERLOADED',
+        'OUTCOME_UNKNOWN',
+        'RATE_LIMITED',
+        'SALE_STATE_RELOADING',
+      ].sort(),
     );
     for (const reason of retryReasons) {
       const error = refusalToConnectError(new Refusal(reason, 'later'), 'S', 0);

@@ -29,6 +29,7 @@ class RefusalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUSAL_REASON_OUTCOME_UNKNOWN: _ClassVar[RefusalReason]
     REFUSAL_REASON_SALE_STATE_RELOADING: _ClassVar[RefusalReason]
     REFUSAL_REASON_CUSTOMER_MISMATCH: _ClassVar[RefusalReason]
+    REFUSAL_REASON_GATE_OVERLOADED: _ClassVar[RefusalReason]
 REFUSAL_REASON_UNSPECIFIED: RefusalReason
 REFUSAL_REASON_RATE_LIMITED: RefusalReason
 REFUSAL_REASON_SOLD_OUT: RefusalReason
@@ -47,6 +48,7 @@ REFUSAL_REASON_INSUFFICIENT_STOCK: RefusalReason
 REFUSAL_REASON_OUTCOME_UNKNOWN: RefusalReason
 REFUSAL_REASON_SALE_STATE_RELOADING: RefusalReason
 REFUSAL_REASON_CUSTOMER_MISMATCH: RefusalReason
+REFUSAL_REASON_GATE_OVERLOADED: RefusalReason
 
 class WaitingRoomTicket(_message.Message):
     __slots__ = ("ticket_id", "sku", "retry_at")

@@ -79,6 +79,10 @@ const (
 	// the call carries. A buyer orders only for themselves; leave customer_id empty to order as
 	// the token's subject.
 	RefusalReason_REFUSAL_REASON_CUSTOMER_MISMATCH RefusalReason = 17
+	// unavailable: the gate is taking more orders than it can answer in time and refused this
+	// one before reading it; nothing happened. Retry with the same key after RetryInfo's delay
+	// (through any gate).
+	RefusalReason_REFUSAL_REASON_GATE_OVERLOADED RefusalReason = 18
 )
 
 // Enum value maps for RefusalReason.
@@ -102,6 +106,7 @@ var (
 		15: "REFUSAL_REASON_OUTCOME_UNKNOWN",
 		16: "REFUSAL_REASON_SALE_STATE_RELOADING",
 		17: "REFUSAL_REASON_CUSTOMER_MISMATCH",
+		18: "REFUSAL_REASON_GATE_OVERLOADED",
 	}
 	RefusalReason_value = map[string]int32{
 		"REFUSAL_REASON_UNSPECIFIED":               0,
@@ -122,6 +127,7 @@ var (
 		"REFUSAL_REASON_OUTCOME_UNKNOWN":           15,
 		"REFUSAL_REASON_SALE_STATE_RELOADING":      16,
 		"REFUSAL_REASON_CUSTOMER_MISMATCH":         17,
+		"REFUSAL_REASON_GATE_OVERLOADED":           18,
 	}
 )
 
@@ -225,7 +231,7 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x11WaitingRoomTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
-	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xa7\x05\n" +
+	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xcb\x05\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n" +
@@ -245,7 +251,8 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0e\x12\"\n" +
 	"\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12'\n" +
 	"#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10\x12$\n" +
-	" REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11B\xb1\x01\n" +
+	" REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11\x12\"\n" +
+	"\x1eREFUSAL_REASON_GATE_OVERLOADED\x10\x12B\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vErrorsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (
