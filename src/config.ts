@@ -160,13 +160,13 @@ export const settings = {
   },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
-    default: '256',
+    default: '64',
     schema: int(1, 1_000_000),
-    doc: 'Most PlaceOrder calls one gate process works on at once; more are refused unavailable (GATE_OVERLOADED) before they are read.',
+    doc: 'Most orders one gate process decides at once (reservation started, not answered); past it PlaceOrder calls are refused unavailable (GATE_OVERLOADED) before they are read.',
   },
   maxEventLoopDelayMs: {
     env: 'FLUXGATE_MAX_EVENT_LOOP_DELAY_MS',
-    default: '40',
+    default: '0',
     schema: int(0, 60_000),
     doc: "While the gate's event loop runs later than this on average (100 ms windows), a growing share of PlaceOrder calls is refused GATE_OVERLOADED before being read (0: not watched).",
   },

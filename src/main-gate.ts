@@ -28,7 +28,7 @@ import { buildServer } from './gate/build-server.js';
 import { adminTokensOf, createAdminAuth } from './gate/admin-auth.js';
 import { createBuyerAuth } from './gate/buyer-auth.js';
 import { errorInterceptor, refusalToConnectError } from './gate/error-mapping.js';
-import { inFlightInterceptor, requestPath, type Shedding } from './gate/shedding.js';
+import { cachedShedAnswers, requestPath, type Shedding } from './gate/shedding.js';
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
 import { kafkaLogCreator } from './kafka/log.js';
@@ -268,6 +268,7 @@ export async function startGate(
     publisher,
     recorder: orderStore,
     soldOut,
+    deciding: overload,
     lostSales: createSaleRecovery({
       listSkus: async () => (await database.listSales()).map((sale) => sale.sku),
       reload: (sku) => admin.reloadLost(sku),
@@ -286,16 +287,22 @@ export async function startGate(
   });
 
   const placeOrder = OrderGateService.method.placeOrder;
+  const overloadAnswer = cachedShedAnswers(() =>
+    refusalToConnectError(
+      new Refusal('GATE_OVERLOADED', 'the gate is overloaded; retry with the same key'),
+      '',
+      Date.now(),
+    ),
+  );
   const shedding: Shedding = {
     paths: new Set([requestPath(placeOrder)]),
-    refusal() {
+    refusal(contentType) {
       if (overload.admits()) return undefined;
-      metrics.requestCounter('OrderGateService.PlaceOrder', 'GATE_OVERLOADED').inc();
-      return refusalToConnectError(
-        new Refusal('GATE_OVERLOADED', 'the gate is overloaded; retry with the same key'),
-        '',
-        Date.now(),
-      );
+      const answer = overloadAnswer(contentType);
+      if (answer !== undefined) {
+        metrics.requestCounter('OrderGateService.PlaceOrder', 'GATE_OVERLOADED').inc();
+      }
+      return answer;
     },
   };
 
@@ -306,7 +313,6 @@ export async function startGate(
     // Metrics outermost: they count the wire error the error interceptor made of a refusal,
     // including the admin guard's.
     interceptors: [
-      inFlightInterceptor(new Set([placeOrder]), overload),
       metricsInterceptor(metrics),
       errorInterceptor(Date.now),
       createAdminAuth(adminTokensOf(config), logger),

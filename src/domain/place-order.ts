@@ -7,6 +7,7 @@ import type { SoldOutFlags } from '../admission/sold-out-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
 import type {
+  DecisionCounter,
   LostSales,
   OrderPublisher,
   OrderRecorder,
@@ -22,6 +23,12 @@ export interface OrderPlacerDeps {
   readonly soldOut: SoldOutFlags;
   readonly recorder: OrderRecorder;
   readonly lostSales: LostSales;
+  /**
+   * Told when an order's decision starts and ends. An accepted order waiting for Kafka's
+   * acknowledgement is decided: that wait is the broker's, and bounding it would cap
+   * throughput at the bound divided by the acknowledgement's latency.
+   */
+  readonly deciding: DecisionCounter;
   readonly newOrderId: () => string;
   readonly now: () => number;
   /** Told about failures that do not change the answer (e.g. a completion that will be retried). */
@@ -136,13 +143,19 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         requestId,
       };
       const fingerprint = fingerprintOf(request);
-      let outcome: SoldOutOutcome = soldOut.has(request.sku)
-        ? await store.refuseSoldOut(order, fingerprint)
-        : await store.reserve(order, fingerprint);
-      if (outcome.kind === 'stock-left') {
-        // The flag was stale (a restock whose notice this gate missed): decide in full.
-        soldOut.clear(request.sku);
-        outcome = await store.reserve(order, fingerprint);
+      deps.deciding.enter();
+      let outcome: SoldOutOutcome;
+      try {
+        outcome = soldOut.has(request.sku)
+          ? await store.refuseSoldOut(order, fingerprint)
+          : await store.reserve(order, fingerprint);
+        if (outcome.kind === 'stock-left') {
+          // The flag was stale (a restock whose notice this gate missed): decide in full.
+          soldOut.clear(request.sku);
+          outcome = await store.reserve(order, fingerprint);
+        }
+      } finally {
+        deps.deciding.leave();
       }
       switch (outcome.kind) {
         case 'reserved':

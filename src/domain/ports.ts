@@ -72,6 +72,15 @@ export interface OrderPublisher {
   available(): boolean;
 }
 
+/**
+ * Counts the orders being decided: read, their reservation not yet answered. The gate's
+ * overload guard bounds them (src/admission/overload.ts).
+ */
+export interface DecisionCounter {
+  enter(): void;
+  leave(): void;
+}
+
 /** What the order path answers for a sale the live store does not have. */
 export interface LostSales {
   /**

@@ -35,7 +35,7 @@ import type { Config } from '../config.js';
 import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import { createGrpcStreamServer, serveStreamsFirst, type StreamServer } from './grpc-streams.js';
 import { requestIdKey } from './request-id.js';
-import { shedAnswer, type Shedding } from './shedding.js';
+import type { Shedding } from './shedding.js';
 
 /** What the server is built from. */
 export interface ServerDeps {
@@ -377,9 +377,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // HTTP/1.1 and HTTP/2 alike.
   app.addHook('onRequest', (request, reply, done) => {
     clampDeadlineHeaders(request.raw.headers, config.maxDeadlineMs);
-    const refusal =
-      shedding?.paths.has(request.routeOptions.url ?? '') === true ? shedding.refusal() : undefined;
-    const answer = refusal && shedAnswer(request.headers['content-type'], refusal);
+    const answer =
+      shedding?.paths.has(request.routeOptions.url ?? '') === true
+        ? shedding.refusal(request.headers['content-type'])
+        : undefined;
     if (answer !== undefined) {
       // Answered here: the hook chain stops, and nothing reads the body.
       void reply.code(answer.status).headers(answer.headers).send(answer.body);

@@ -16,7 +16,7 @@ import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/conn
 import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
 import type { FastifyBaseLogger } from 'fastify';
 import http2 from 'node:http2';
-import { shedAnswer, type Shedding } from './shedding.js';
+import type { ShedAnswer, Shedding } from './shedding.js';
 
 /** Takes a stream it serves (true) or leaves it to the next listener (false). */
 export type StreamServer = (
@@ -65,19 +65,18 @@ export function createGrpcStreamServer(
     }
     const refusal =
       options.shedding?.paths.has(handler.requestPath) === true
-        ? options.shedding.refusal()
+        ? options.shedding.refusal(contentType)
         : undefined;
-    if (refusal !== undefined) refuse(stream, contentType, refusal);
+    if (refusal !== undefined) refuse(stream, refusal);
     else void serve(stream, headers, handler, options);
     return true;
   };
 }
 
 /** Answers a shed call at once, trailers-only, and drops whatever body it sends. */
-function refuse(stream: http2.ServerHttp2Stream, contentType: string, error: ConnectError): void {
-  const answer = shedAnswer(contentType, error);
+function refuse(stream: http2.ServerHttp2Stream, answer: ShedAnswer): void {
   stream.on('error', () => undefined);
-  if (answer !== undefined && !gone(stream)) {
+  if (!gone(stream)) {
     stream.respond(
       { ...answer.headers, [HTTP2_HEADER_STATUS]: answer.status },
       { endStream: true },

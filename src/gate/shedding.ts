@@ -6,7 +6,7 @@
  * answer for gRPC and gRPC-Web), without its body being read or a handler being run.
  */
 import type { DescMethod } from '@bufbuild/protobuf';
-import type { ConnectError, Interceptor } from '@connectrpc/connect';
+import type { ConnectError } from '@connectrpc/connect';
 import {
   codeToHttpStatus,
   contentTypeUnaryRegExp,
@@ -22,8 +22,11 @@ import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/pro
 export interface Shedding {
   /** Request paths (`/package.Service/Method`) whose calls may be shed. */
   readonly paths: ReadonlySet<string>;
-  /** The error to refuse a call with now, or undefined to let it in. */
-  readonly refusal: () => ConnectError | undefined;
+  /**
+   * The answer to refuse a call with now, in the protocol its content type names, or undefined
+   * to let it in.
+   */
+  readonly refusal: (contentType: string | undefined) => ShedAnswer | undefined;
 }
 
 /** The request path of `method`, as the routers serve it. */
@@ -31,30 +34,37 @@ export function requestPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
 }
 
-/**
- * Counts calls to `methods` as in flight from the moment their request is read (interceptors
- * run then) until they are answered.
- */
-export function inFlightInterceptor(
-  methods: ReadonlySet<DescMethod>,
-  counter: { enter(): void; leave(): void },
-): Interceptor {
-  return (next) => async (req) => {
-    if (!methods.has(req.method)) return next(req);
-    counter.enter();
-    try {
-      return await next(req);
-    } finally {
-      counter.leave();
-    }
-  };
-}
-
 /** A shed call's answer. */
 export interface ShedAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body?: Uint8Array;
+}
+
+/** Content types remembered by {@link cachedShedAnswers}: the usual few, not whatever is sent. */
+const maxCachedContentTypes = 16;
+
+/**
+ * The answers to calls refused with the errors `error` makes, each built once per content type
+ * in `variants` versions (each error its own jittered retry delay) and handed out in turn: a
+ * flood of refusals costs no encoding.
+ */
+export function cachedShedAnswers(
+  error: () => ConnectError,
+  variants = 8,
+): (contentType: string | undefined) => ShedAnswer | undefined {
+  const cache = new Map<string, (ShedAnswer | undefined)[]>();
+  let turn = 0;
+  return (contentType) => {
+    if (contentType === undefined) return undefined;
+    let answers = cache.get(contentType);
+    if (answers === undefined) {
+      answers = Array.from({ length: variants }, () => shedAnswer(contentType, error()));
+      if (cache.size < maxCachedContentTypes) cache.set(contentType, answers);
+    }
+    turn = (turn + 1) % variants;
+    return answers[turn];
+  };
 }
 
 /**

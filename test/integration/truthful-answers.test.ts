@@ -34,6 +34,7 @@ function placerFor() {
     lostSales: {
       refusalFor: async (sku) => new Refusal('SALE_NOT_FOUND', `no sale with sku ${sku}`),
     },
+    deciding: { enter: () => undefined, leave: () => undefined },
     // A long-lived flag: a restock below is never announced, so the flag goes stale.
     soldOut: new SoldOutFlags(60_000),
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,

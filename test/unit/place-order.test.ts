@@ -3,7 +3,7 @@
  * stays in the outbox, for each way a publish can end, for a broker known to be down, for a
  * caller's deadline, and for a sale the live store lost.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
 import { createOrderPlacer } from '../../src/domain/place-order.js';
 import { fingerprintOf, hashIdempotencyKey } from '../../src/idempotency/fingerprint.js';
@@ -86,6 +86,7 @@ function setup(
   };
   const lostSalesAsked: string[] = [];
   const recorded = new Map<string, AcceptedOrder>();
+  const deciding = { now: 0, most: 0 };
   let n = 0;
   const placer = createOrderPlacer({
     store,
@@ -104,16 +105,44 @@ function setup(
           : new Refusal('SALE_NOT_FOUND', 'no sale');
       },
     },
+    deciding: {
+      enter() {
+        deciding.most = Math.max(deciding.most, ++deciding.now);
+      },
+      leave() {
+        deciding.now--;
+      },
+    },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: () => 1_700_000_000_000,
     onBackgroundError: () => undefined,
   });
-  return { store, published, placer, recorded, lostSalesAsked };
+  return { store, published, placer, recorded, lostSalesAsked, deciding };
 }
 
 const request = { sku: 'S', quantity: 2, customerId: 'alice', idempotencyKey: 'k1' };
 
 describe('createOrderPlacer', () => {
+  test('an order counts as being decided until its reservation answers, not while Kafka is awaited', async () => {
+    let ack: (outcome: PublishOutcome) => void = () => undefined;
+    const { placer, deciding } = setup(
+      10,
+      new Promise<PublishOutcome>((resolve) => {
+        ack = resolve;
+      }),
+    );
+    const placing = placer.place(request, 'r1');
+    await vi.waitFor(() => {
+      expect(deciding.most).toBe(1);
+      expect(deciding.now).toBe(0);
+    });
+    ack('acked');
+    await placing;
+    // A refusal leaves the count as it found it too.
+    await expect(placer.place({ ...request, quantity: 100 }, 'r2')).rejects.toThrow();
+    expect(deciding.now).toBe(0);
+  });
+
   test('acked: PENDING answer, outbox emptied, a replay gets the same order marked replayed', async () => {
     const { store, placer, recorded } = setup(10, 'acked');
     const first = await placer.place(request, 'r1');

@@ -1,0 +1,280 @@
+/**
+ * Overload benchmark (npm run bench:overload). Prints figures; asserts nothing.
+ *
+ * PlaceOrder over Connect (HTTP/1.1 JSON, as bench:gate sends it) against the gate in a child
+ * process pinned to CPU 0, this load generator on CPU 1. Two gates in turn, in one run: first
+ * with overload shedding off (the baseline: no bound on orders in flight, the event loop not
+ * watched), then with the configured limits (the defaults unless FLUXGATE_MAX_ORDERS_IN_FLIGHT
+ * / FLUXGATE_MAX_EVENT_LOOP_DELAY_MS are set). For each: the closed-loop maximum, then open
+ * loops at 25 %, 50 %, 100 %, 200 % and 400 % of the baseline's maximum, latency counted from
+ * each request's scheduled send time. Per level: goodput (accepted orders per second, and as a
+ * share of the maximum), accepted p50/p99, refusals (GATE_OVERLOADED) and their p50/p99, other
+ * failures, and the gate's and Redis's CPU per accepted order.
+ *
+ * Then the same over gRPC, with ghz (scripts/go-tool.sh) as the load generator: its closed-loop
+ * maximum (64 callers on 4 connections), then `--async --rps` at the same shares of that maximum.
+ * ghz counts latency from each call's actual send; with --async its sends do not wait for
+ * answers, so they keep to the schedule while its core keeps up.
+ * BENCH_PROTOCOLS=connect or =grpc runs one of the two.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Pool } from 'undici';
+
+import { percentile, redisCpuSeconds } from './measure.js';
+import { benchEnvironment, loadBenchSale } from './setup.js';
+
+const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
+const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
+const levels = (process.env.BENCH_LEVELS ?? '0.25,0.5,1,2,4').split(',').map(Number);
+const sku = 'BENCH-1';
+const prefix = `overload${Date.now().toString(36)}`;
+const path = '/fluxgate.v1.OrderGateService/PlaceOrder';
+const protocols = (process.env.BENCH_PROTOCOLS ?? 'connect,grpc').split(',');
+const root = new URL('../..', import.meta.url).pathname; // dist/bench/ -> the repository
+const ghz = protocols.includes('grpc')
+  ? execFileSync('bash', [join(root, 'scripts/go-tool.sh'), 'ghz'], { encoding: 'utf8' }).trim()
+  : '';
+
+const { serverEnv, redis } = benchEnvironment(prefix);
+await loadBenchSale(redis, prefix, sku);
+
+/** The gate started with `env` added, pinned to CPU 0; resolves once it listens. */
+async function startGate(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
+  const script = new URL('./gate-server.js', import.meta.url).pathname;
+  const child = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, '--max-semi-space-size=32', script],
+    { env: { ...serverEnv, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout }).once('line', resolve),
+  );
+  return { url: (JSON.parse(line) as { gate: string }).gate, child };
+}
+
+/** CPU seconds (user + system) `pid` has used so far, from /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+let n = 0;
+/** One PlaceOrder; resolves to what it came to: `accepted`, `shed`, or the HTTP status. */
+async function call(pool: Pool): Promise<string> {
+  n++;
+  const res = await pool.request({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      sku,
+      quantity: 1,
+      customerId: `o${n}`,
+      idempotencyKey: `${prefix}-${n}-${randomUUID()}`,
+    }),
+  });
+  const body = await res.body.text();
+  if (res.statusCode === 200) return 'accepted';
+  return body.includes('GATE_OVERLOADED') ? 'shed' : `HTTP ${res.statusCode}`;
+}
+
+/** Accepted orders per second with `concurrency` callers, each calling again once answered. */
+async function closedLoop(url: string, concurrency: number, seconds: number): Promise<number> {
+  const pool = new Pool(url, { connections: concurrency, pipelining: 1 });
+  const end = Date.now() + seconds * 1000;
+  let accepted = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        if ((await call(pool).catch(() => 'error')) === 'accepted') accepted++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  return accepted / elapsed;
+}
+
+interface Level {
+  accepted: number[];
+  shed: number[];
+  others: Map<string, number>;
+  seconds: number;
+  gateUs: number;
+  redisUs: number;
+}
+
+/** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
+async function openLoop(url: string, pid: number | undefined, rate: number): Promise<Level> {
+  const pool = new Pool(url, { connections: 256, pipelining: 1 });
+  const total = Math.round(rate * openSeconds);
+  const level: Level = {
+    accepted: [],
+    shed: [],
+    others: new Map(),
+    seconds: 0,
+    gateUs: 0,
+    redisUs: 0,
+  };
+  const [cpu0, redis0] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const start = performance.now() + 50;
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const scheduled = start + (i * 1000) / rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const from = Math.min(scheduled, performance.now());
+    calls.push(
+      call(pool)
+        .catch(() => 'transport error')
+        .then((outcome) => {
+          const ms = performance.now() - from;
+          if (outcome === 'accepted') level.accepted.push(ms);
+          else if (outcome === 'shed') level.shed.push(ms);
+          else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
+        }),
+    );
+  }
+  await Promise.all(calls);
+  level.seconds = (performance.now() - start) / 1000;
+  const [cpu1, redis1] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  await pool.close();
+  const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
+  level.gateUs = perOrder(cpu1 - cpu0);
+  level.redisUs = perOrder(redis1 - redis0);
+  level.accepted.sort((a, b) => a - b);
+  level.shed.sort((a, b) => a - b);
+  return level;
+}
+
+interface GhzReport {
+  total: number;
+  details: { latency: number; status: string }[] | null;
+}
+
+/**
+ * `total` PlaceOrder calls over gRPC from ghz on CPU 1: at `rate` per second without waiting
+ * for answers, or (rate 0) from 64 callers each waiting for its answer.
+ */
+function ghzRun(host: string, total: number, rate: number): Level & { rps: number } {
+  const args = [
+    '-c',
+    '1',
+    ghz,
+    '--insecure',
+    '--cpus=1',
+    `--import-paths=${join(root, 'proto')},${join(root, 'proto/vendor')}`,
+    `--proto=${join(root, 'proto/fluxgate/v1/order_gate.proto')}`,
+    '--call=fluxgate.v1.OrderGateService/PlaceOrder',
+    `--data=${JSON.stringify({ sku, quantity: 1, customerId: 'g{{.UUID}}', idempotencyKey: `${prefix}-{{.UUID}}` })}`,
+    `--total=${total}`,
+    '--concurrency=64',
+    '--connections=4',
+    ...(rate > 0 ? ['--async', `--rps=${rate}`] : []),
+    '--format=json',
+    host,
+  ];
+  const report = JSON.parse(
+    execFileSync('taskset', args, { encoding: 'utf8', maxBuffer: 256 << 20 }),
+  ) as GhzReport;
+  const level: Level & { rps: number } = {
+    accepted: [],
+    shed: [],
+    others: new Map(),
+    seconds: report.total / 1e9,
+    gateUs: 0,
+    redisUs: 0,
+    rps: 0,
+  };
+  for (const d of report.details ?? []) {
+    if (d.status === 'OK') level.accepted.push(d.latency / 1e6);
+    else if (d.status === 'Unavailable') level.shed.push(d.latency / 1e6);
+    else level.others.set(d.status, (level.others.get(d.status) ?? 0) + 1);
+  }
+  level.accepted.sort((a, b) => a - b);
+  level.shed.sort((a, b) => a - b);
+  level.rps = level.accepted.length / level.seconds;
+  return level;
+}
+
+/** {@link ghzRun} with the gate's and Redis's CPU per accepted order. */
+async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
+  const [cpu0, redis0] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const level = ghzRun(host, total, rate);
+  const [cpu1, redis1] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
+  level.gateUs = perOrder(cpu1 - cpu0);
+  level.redisUs = perOrder(redis1 - redis0);
+  return level;
+}
+
+const fmt = (x: number, digits = 1, width = 7) => x.toFixed(digits).padStart(width);
+const configurations: [string, NodeJS.ProcessEnv][] = [
+  [
+    'shedding off',
+    { FLUXGATE_MAX_ORDERS_IN_FLIGHT: '1000000', FLUXGATE_MAX_EVENT_LOOP_DELAY_MS: '0' },
+  ],
+  ['shedding on', {}],
+];
+const header =
+  'offered/s   goodput/s  of max   accepted p50     p99   refused  p50      p99   other            gate µs/order  Redis µs/order';
+/** One table row. */
+function row(rate: number, r: Level, max: number): string {
+  const goodput = r.accepted.length / r.seconds;
+  const others = [...r.others].map(([k, v]) => `${v} ${k}`).join(', ') || '-';
+  return `${String(rate).padStart(9)} ${fmt(goodput, 0, 11)} ${fmt((goodput / max) * 100, 0, 6)} % ${fmt(percentile(r.accepted, 50), 1, 10)} ${fmt(percentile(r.accepted, 99), 1)} ${String(r.shed.length).padStart(9)} ${fmt(percentile(r.shed, 50), 1, 5)} ${fmt(percentile(r.shed, 99), 1, 8)}   ${others.padEnd(16)} ${fmt(r.gateUs, 0, 13)} ${fmt(r.redisUs, 0, 15)}`;
+}
+
+console.log(
+  `overload benchmark: PlaceOrder over ${protocols.join(' and ')}; max from 64 callers, then open loop x ${openSeconds}s at ${levels.map((l) => `${l * 100}%`).join(', ')} of the baseline's max`,
+);
+console.log('gate pinned to CPU 0, load generators to CPU 1 (Redis, Kafka share both)');
+const baselineMax = new Map<string, number>();
+for (const [name, env] of configurations) {
+  const gate = await startGate(env);
+  const limits = `orders in flight ≤ ${env.FLUXGATE_MAX_ORDERS_IN_FLIGHT ?? serverEnv.FLUXGATE_MAX_ORDERS_IN_FLIGHT ?? 'default'}, event-loop delay ≤ ${env.FLUXGATE_MAX_EVENT_LOOP_DELAY_MS ?? serverEnv.FLUXGATE_MAX_EVENT_LOOP_DELAY_MS ?? 'default'} ms`;
+  if (protocols.includes('connect')) {
+    await closedLoop(gate.url, 16, 3); // warm-up, discarded
+    const max = await closedLoop(gate.url, 64, closedSeconds);
+    const base = baselineMax.get('connect') ?? max;
+    baselineMax.set('connect', base);
+    console.log(`\nConnect, ${name} (${limits}): max ${max.toFixed(0)} orders/s`);
+    console.log(header);
+    for (const level of levels) {
+      const rate = Math.round(level * base);
+      console.log(row(rate, await openLoop(gate.url, gate.child.pid, rate), base));
+    }
+  }
+  if (protocols.includes('grpc')) {
+    const host = new URL(gate.url).host;
+    ghzRun(host, 3000, 0); // warm-up, discarded
+    const max = ghzRun(host, 20_000, 0).rps;
+    const base = baselineMax.get('grpc') ?? max;
+    baselineMax.set('grpc', base);
+    console.log(`\ngRPC (ghz), ${name} (${limits}): max ${max.toFixed(0)} orders/s`);
+    console.log(header);
+    for (const level of levels) {
+      const rate = Math.round(level * base);
+      const r = await ghzLevel(host, gate.child.pid, rate * openSeconds, rate);
+      console.log(row(rate, r, base));
+    }
+  }
+  const exited = new Promise((resolve) => gate.child.once('exit', resolve));
+  gate.child.kill('SIGTERM');
+  await exited;
+}
+
+// Leave Redis as we found it (see bench/gate.ts).
+for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
+  string[]
+>) {
+  if (batch.length > 0) await redis.unlink(...batch);
+}
+redis.disconnect();
