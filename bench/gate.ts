@@ -13,11 +13,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
-import { percentile, redisCpuSeconds } from './measure.js';
+import { percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -86,15 +85,6 @@ async function call(pool: Pool, t: Target): Promise<boolean> {
   return res.statusCode === 200;
 }
 
-/** CPU seconds (user + system) the server process has used so far, from /proc. */
-function serverCpuSeconds(): number {
-  if (server.pid === undefined || process.platform !== 'linux') return NaN;
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
-}
-
 interface ClosedRun {
   rps: number;
   errors: number;
@@ -108,7 +98,7 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
   const end = Date.now() + closedSeconds * 1000;
   let ok = 0;
   let errors = 0;
-  const [cpu0, redis0] = [serverCpuSeconds(), await redisCpuSeconds(redis)];
+  const [cpu0, redis0] = [processCpuSeconds(server.pid), await redisCpuSeconds(redis)];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -119,7 +109,7 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const [cpu1, redis1] = [serverCpuSeconds(), await redisCpuSeconds(redis)];
+  const [cpu1, redis1] = [processCpuSeconds(server.pid), await redisCpuSeconds(redis)];
   await pool.close();
   const perCall = (s: number) => (s * 1e6) / Math.max(ok, 1);
   return {

@@ -25,7 +25,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
 import { createTopics } from '../src/kafka/topics.js';
 
-import { percentile } from './measure.js';
+import { percentile, processCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 import type { ServerCounters } from './grpc-server.js';
 
@@ -231,15 +231,6 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
-/** CPU seconds (user + system) the process has used so far, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined || process.platform !== 'linux') return NaN;
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
-}
-
 interface LoadResult {
   ok: number;
   errors: number;
@@ -393,9 +384,9 @@ async function measure(t: Target, server: Server): Promise<Figures> {
       : runH2load(t.load, server.url, n);
   if (warmupCalls > 0) await run(warmupCalls);
   const before = await server.counters();
-  const cpu0 = cpuSeconds(server.child.pid);
+  const cpu0 = processCpuSeconds(server.child.pid);
   const result = await run(calls);
-  const cpu1 = cpuSeconds(server.child.pid);
+  const cpu1 = processCpuSeconds(server.child.pid);
   const after = await server.counters();
   if (nodeFlags.some((f) => f.startsWith('--cpu-prof'))) {
     console.log(

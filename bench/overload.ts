@@ -19,12 +19,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
-import { percentile, redisCpuSeconds } from './measure.js';
+import { percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -54,14 +53,6 @@ async function startGate(env: NodeJS.ProcessEnv): Promise<{ url: string; child: 
     createInterface({ input: child.stdout }).once('line', resolve),
   );
   return { url: (JSON.parse(line) as { gate: string }).gate, child };
-}
-
-/** CPU seconds (user + system) `pid` has used so far, from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 let n = 0;
@@ -123,7 +114,7 @@ async function openLoop(url: string, pid: number | undefined, rate: number): Pro
     gateUs: 0,
     redisUs: 0,
   };
-  const [cpu0, redis0] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   const start = performance.now() + 50;
   const calls: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -144,7 +135,7 @@ async function openLoop(url: string, pid: number | undefined, rate: number): Pro
   }
   await Promise.all(calls);
   level.seconds = (performance.now() - start) / 1000;
-  const [cpu1, redis1] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   await pool.close();
   const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
   level.gateUs = perOrder(cpu1 - cpu0);
@@ -206,9 +197,9 @@ function ghzRun(host: string, total: number, rate: number): Level & { rps: numbe
 
 /** {@link ghzRun} with the gate's and Redis's CPU per accepted order. */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
-  const [cpu0, redis0] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   const level = ghzRun(host, total, rate);
-  const [cpu1, redis1] = [cpuSeconds(pid), await redisCpuSeconds(redis)];
+  const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
   level.gateUs = perOrder(cpu1 - cpu0);
   level.redisUs = perOrder(redis1 - redis0);
