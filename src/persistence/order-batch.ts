@@ -5,7 +5,8 @@
  * and decrements the stock with the `stock >= quantity` guard. Set-based SQL through
  * MikroORM's connection, bound to the transaction (the `ctx` argument).
  */
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type { Transaction } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   decide,
   type BatchResult,
@@ -49,7 +50,7 @@ async function recordBatch(
 ): Promise<BatchResult> {
   const connection = tx.getConnection();
   // Without ctx, execute() would take a pooled connection outside this transaction.
-  const ctx = tx.getTransactionContext<Knex.Transaction>();
+  const ctx = tx.getTransactionContext<Transaction<object>>();
   if (ctx === undefined) throw new Error('no transaction context');
   const all = <T>(sql: string, params: unknown[]) =>
     connection.execute<T[]>(sql, params, 'all', ctx);
