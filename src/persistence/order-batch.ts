@@ -39,13 +39,20 @@ export const recordedOrdersSql = `with k as materialized (
     join k on o.sku = k.sku and o.idempotency_key_hash = k.key_hash`;
 
 /**
- * Inserts decided orders, one array per column ($1..$12), skipping any whose id or idempotency
- * key is already recorded: the caller compares the count inserted with the count given.
+ * Inserts decided orders, one array per column ($1..$12, times in epoch milliseconds), skipping
+ * any whose id or idempotency key is already recorded: the caller compares the count inserted
+ * with the count given.
  */
 const insertOrdersSql = `insert into orders (order_id, sku, quantity, customer_id, idempotency_key_hash, status,
     reject_reason, accepted_at, finalized_at, request_id, kafka_partition, kafka_offset)
-  select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::timestamptz[], $9::timestamptz[], $10::text[], $11::int[], $12::bigint[])
+  select order_id, sku, quantity, customer_id, key_hash, status, reject_reason,
+         timestamptz 'epoch' + accepted_ms * interval '1 millisecond',
+         timestamptz 'epoch' + finalized_ms * interval '1 millisecond',
+         request_id, kafka_partition, kafka_offset
+    from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::bigint[])
+      as r(order_id, sku, quantity, customer_id, key_hash, status, reject_reason, accepted_ms,
+           finalized_ms, request_id, kafka_partition, kafka_offset)
   on conflict do nothing`;
 
 /** Creates the store on `em`; each batch runs on a fresh fork. */
@@ -69,11 +76,11 @@ async function recordBatch(
   const all: Statement = <T>(sql: string, params: unknown[] = []) =>
     connection.execute<T[]>(sql, params, 'all', ctx);
 
-  if (eachOnce(batch)) {
+  {
     // The usual batch, delivered for the first time: none of its orders is recorded, so it is
-    // decided and inserted whole, under a savepoint. Any order already recorded (a redelivery,
-    // a relay re-publish, a key another order holds) makes the insert skip a row; then the
-    // savepoint is rolled back and the batch takes the path below, which looks first.
+    // decided and inserted whole, under a savepoint. If the insert skips any order (recorded
+    // before: a redelivery, a relay re-publish, a key another order holds; or twice in the
+    // batch), the savepoint is rolled back and the batch takes the path below, which looks first.
     const decided = await decideLocked(all, batch);
     await all('savepoint first_delivery');
     if ((await insertOrders(tx, decided)) === decided.length) {
@@ -132,13 +139,6 @@ async function recordBatch(
 /** A statement run in the batch's transaction, with MikroORM's `?` placeholders. */
 type Statement = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
 
-/** Whether no order id and no (sku, idempotency key) comes twice in `batch`. */
-function eachOnce(batch: readonly IncomingOrder[]): boolean {
-  const ids = new Set(batch.map(({ order }) => order.orderId));
-  const keys = new Set(batch.map(({ order }) => `${order.sku}\n${order.idempotencyKeyHash}`));
-  return ids.size === batch.length && keys.size === batch.length;
-}
-
 /** Locks the products of `orders` and decides each order against their stock. */
 async function decideLocked(all: Statement, orders: readonly IncomingOrder[]): Promise<Decision[]> {
   // Row locks: no other transaction moves these stocks until we commit.
@@ -182,8 +182,8 @@ async function insertOrders(tx: EntityManager, decided: readonly Decision[]): Pr
     orders.map((o) => o.idempotencyKeyHash),
     decided.map((d) => d.status),
     decided.map((d) => d.rejectReason),
-    orders.map((o) => new Date(o.acceptedAtMs).toISOString()),
-    decided.map((d) => d.finalizedAt.toISOString()),
+    orders.map((o) => o.acceptedAtMs),
+    decided.map((d) => d.finalizedAt.getTime()),
     orders.map((o) => o.requestId),
     decided.map((d) => d.incoming.partition),
     decided.map((d) => d.incoming.offset),
