@@ -1,7 +1,8 @@
 /**
- * The worker's consumer loop: batches from the order topic, protobuf decode, one transaction
- * per batch (retried with backoff while the database is down, never skipped), then the status
- * notifications and dead letters, and the offsets committed last.
+ * The worker's consumer loop: batches from the order topic, protobuf decode, transactions of up
+ * to `transactionSize` orders (each retried with backoff while the database is down, never
+ * skipped), each followed by its status notifications, then the dead letters, and the offsets
+ * committed last.
  *
  * Notifications are derived from what is committed, and bound to the offsets: a batch's
  * notifications cover the orders it recorded and the orders it found already recorded (with
@@ -62,7 +63,7 @@ export type DeadLetterReason = 'undecodable' | 'key_conflict' | 'unknown_sku';
 
 /** What the loop reports as it goes. */
 export interface ConsumeObserver {
-  /** A batch of `size` records was persisted; its transaction took `seconds` (retries included). */
+  /** A transaction persisted `size` records; it took `seconds` (retries included). */
   batchPersisted(size: number, seconds: number, statuses: readonly Decision['status'][]): void;
   /** A record was dead-lettered. */
   deadLettered(reason: DeadLetterReason): void;
