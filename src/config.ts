@@ -382,6 +382,12 @@ export const settings = {
     schema: z.string().min(1),
     doc: 'Kafka consumer group of the worker.',
   },
+  workerTransactionSize: {
+    env: 'FLUXGATE_WORKER_TRANSACTION_SIZE',
+    default: '1000',
+    schema: int(1, 100_000),
+    doc: "Most orders one worker transaction records; a larger Kafka batch takes several, each one's announcements overlapping the next one's transaction.",
+  },
   workerMigrate: {
     env: 'FLUXGATE_WORKER_MIGRATE',
     default: 'true',

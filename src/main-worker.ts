@@ -105,6 +105,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     logger,
     retryInitialMs: 100,
     retryMaxMs: 5000,
+    transactionSize: config.workerTransactionSize,
     failpoint: config.workerFailpoint,
     observer: {
       batchPersisted(size, seconds, statuses) {

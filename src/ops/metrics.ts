@@ -195,12 +195,12 @@ export function createWorkerMetrics(sources: WorkerGaugeSources) {
     registry,
     batches: new Counter({
       name: 'fluxgate_worker_batches_total',
-      help: 'Batches of order records persisted (one transaction each).',
+      help: 'Worker transactions that persisted order records (a Kafka batch takes one or more).',
       registers,
     }),
     batchSize: new Histogram({
       name: 'fluxgate_worker_batch_size',
-      help: 'Order records in one persisted batch.',
+      help: 'Order records in one worker transaction.',
       buckets: sizeBuckets,
       registers,
     }),
@@ -218,7 +218,7 @@ export function createWorkerMetrics(sources: WorkerGaugeSources) {
     }),
     transactionSeconds: new Histogram({
       name: 'fluxgate_worker_transaction_seconds',
-      help: 'One batch transaction, from BEGIN to COMMIT (retries included).',
+      help: 'One worker transaction, from BEGIN to COMMIT (retries included).',
       buckets: latencyBuckets,
       registers,
     }),

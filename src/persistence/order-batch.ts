@@ -3,12 +3,17 @@
  * orders already recorded (and reads back how they were recorded), decides each new order
  * against the product's stock (row-locked), inserts the new orders with their final status,
  * and decrements the stock with the `stock >= quantity` guard. Set-based SQL through
- * MikroORM's connection, bound to the transaction (the `ctx` argument).
+ * MikroORM's transaction: its connection for the small statements, its Kysely handle for the
+ * insert, whose values are bound parameters (MikroORM's `execute` writes every value into the
+ * SQL text, which for a batch of thousands of orders costs more than the insert).
  */
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import type { Transaction } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery } from 'kysely';
 import {
   decide,
   type BatchResult,
+  type Decision,
   type IncomingOrder,
   type OrderBatchStore,
 } from '../domain/order-batch.js';
@@ -33,6 +38,23 @@ export const recordedOrdersSql = `with k as materialized (
   select o.order_id, o.sku, o.idempotency_key_hash from orders o
     join k on o.sku = k.sku and o.idempotency_key_hash = k.key_hash`;
 
+/**
+ * Inserts decided orders, one array per column ($1..$12, times in epoch milliseconds), skipping
+ * any whose id or idempotency key is already recorded: the caller compares the count inserted
+ * with the count given.
+ */
+const insertOrdersSql = `insert into orders (order_id, sku, quantity, customer_id, idempotency_key_hash, status,
+    reject_reason, accepted_at, finalized_at, request_id, kafka_partition, kafka_offset)
+  select order_id, sku, quantity, customer_id, key_hash, status, reject_reason,
+         timestamptz 'epoch' + accepted_ms * interval '1 millisecond',
+         timestamptz 'epoch' + finalized_ms * interval '1 millisecond',
+         request_id, kafka_partition, kafka_offset
+    from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::bigint[])
+      as r(order_id, sku, quantity, customer_id, key_hash, status, reject_reason, accepted_ms,
+           finalized_ms, request_id, kafka_partition, kafka_offset)
+  on conflict do nothing`;
+
 /** Creates the store on `em`; each batch runs on a fresh fork. */
 export function createOrderBatchStore(em: EntityManager): OrderBatchStore {
   return {
@@ -49,10 +71,24 @@ async function recordBatch(
 ): Promise<BatchResult> {
   const connection = tx.getConnection();
   // Without ctx, execute() would take a pooled connection outside this transaction.
-  const ctx = tx.getTransactionContext<Knex.Transaction>();
+  const ctx = tx.getTransactionContext<Transaction<object>>();
   if (ctx === undefined) throw new Error('no transaction context');
-  const all = <T>(sql: string, params: unknown[]) =>
+  const all: Statement = <T>(sql: string, params: unknown[] = []) =>
     connection.execute<T[]>(sql, params, 'all', ctx);
+
+  {
+    // The usual batch, delivered for the first time: none of its orders is recorded, so it is
+    // decided and inserted whole, under a savepoint. If the insert skips any order (recorded
+    // before: a redelivery, a relay re-publish, a key another order holds; or twice in the
+    // batch), the savepoint is rolled back and the batch takes the path below, which looks first.
+    const decided = await decideLocked(all, batch);
+    await all('savepoint first_delivery');
+    if ((await insertOrders(tx, decided)) === decided.length) {
+      await takeStock(all, decided);
+      return { decided, duplicates: [], keyConflicts: [] };
+    }
+    await all('rollback to savepoint first_delivery');
+  }
 
   const keys = batch.map(({ order }) => ({
     order_id: order.orderId,
@@ -89,46 +125,33 @@ async function recordBatch(
       : (await tx.find(OrderSchema, { orderId: { $in: [...duplicateIds] } })).map(orderViewOf);
   if (fresh.length === 0) return { decided: [], duplicates, keyConflicts };
 
+  const decided = await decideLocked(all, fresh);
+  const inserted = await insertOrders(tx, decided);
+  if (inserted !== decided.length) {
+    throw new GuardViolation(
+      `inserted ${inserted} of ${decided.length} new orders: another writer raced this batch`,
+    );
+  }
+  await takeStock(all, decided);
+  return { decided, duplicates, keyConflicts };
+}
+
+/** A statement run in the batch's transaction, with MikroORM's `?` placeholders. */
+type Statement = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+/** Locks the products of `orders` and decides each order against their stock. */
+async function decideLocked(all: Statement, orders: readonly IncomingOrder[]): Promise<Decision[]> {
   // Row locks: no other transaction moves these stocks until we commit.
-  const skus = [...new Set(fresh.map((f) => f.order.sku))];
+  const skus = [...new Set(orders.map((o) => o.order.sku))];
   const products = await all<{ sku: string; stock: number }>(
     'select sku, stock from product where sku in (select jsonb_array_elements_text(?::jsonb)) order by sku for update',
     [JSON.stringify(skus)],
   );
-  const decided = decide(fresh, new Map(products.map((p) => [p.sku, p.stock])), new Date());
+  return decide(orders, new Map(products.map((p) => [p.sku, p.stock])), new Date());
+}
 
-  const rows = decided.map((d) => ({
-    order_id: d.incoming.order.orderId,
-    sku: d.incoming.order.sku,
-    quantity: d.incoming.order.quantity,
-    customer_id: d.incoming.order.customerId,
-    key_hash: d.incoming.order.idempotencyKeyHash,
-    status: d.status,
-    reject_reason: d.rejectReason,
-    accepted_at: new Date(d.incoming.order.acceptedAtMs).toISOString(),
-    finalized_at: d.finalizedAt.toISOString(),
-    request_id: d.incoming.order.requestId,
-    kafka_partition: d.incoming.partition,
-    kafka_offset: d.incoming.offset,
-  }));
-  const inserted = await all<{ order_id: string }>(
-    `insert into orders (order_id, sku, quantity, customer_id, idempotency_key_hash, status, reject_reason,
-                         accepted_at, finalized_at, request_id, kafka_partition, kafka_offset)
-     select order_id, sku, quantity, customer_id, key_hash, status, reject_reason,
-            accepted_at, finalized_at, request_id, kafka_partition, kafka_offset
-       from jsonb_to_recordset(?::jsonb) as r(order_id uuid, sku text, quantity int, customer_id text, key_hash text,
-            status text, reject_reason text, accepted_at timestamptz, finalized_at timestamptz, request_id text,
-            kafka_partition int, kafka_offset bigint)
-     on conflict do nothing
-     returning order_id`,
-    [JSON.stringify(rows)],
-  );
-  if (inserted.length !== rows.length) {
-    throw new GuardViolation(
-      `inserted ${inserted.length} of ${rows.length} new orders: another writer raced this batch`,
-    );
-  }
-
+/** Takes the confirmed quantities from the stock, each sku under its `stock >= quantity` guard. */
+async function takeStock(all: Statement, decided: readonly Decision[]): Promise<void> {
   const taken = new Map<string, number>();
   for (const d of decided) {
     if (d.status === 'CONFIRMED')
@@ -137,15 +160,35 @@ async function recordBatch(
         (taken.get(d.incoming.order.sku) ?? 0) + d.incoming.order.quantity,
       );
   }
-  if (taken.size > 0) {
-    const updated = await all<{ sku: string }>(
-      `update product p set stock = p.stock - t.qty, updated_at = now()
-         from jsonb_to_recordset(?::jsonb) as t(sku text, qty int)
-        where p.sku = t.sku and p.stock >= t.qty
-        returning p.sku`,
-      [JSON.stringify([...taken].map(([sku, qty]) => ({ sku, qty })))],
-    );
-    if (updated.length !== taken.size) throw new GuardViolation('a stock guard failed under lock');
-  }
-  return { decided, duplicates, keyConflicts };
+  if (taken.size === 0) return;
+  const updated = await all<{ sku: string }>(
+    `update product p set stock = p.stock - t.qty, updated_at = now()
+       from jsonb_to_recordset(?::jsonb) as t(sku text, qty int)
+      where p.sku = t.sku and p.stock >= t.qty
+      returning p.sku`,
+    [JSON.stringify([...taken].map(([sku, qty]) => ({ sku, qty })))],
+  );
+  if (updated.length !== taken.size) throw new GuardViolation('a stock guard failed under lock');
+}
+
+/** Inserts `decided` in one statement, skipping any already recorded; returns how many it inserted. */
+async function insertOrders(tx: EntityManager, decided: readonly Decision[]): Promise<number> {
+  const orders = decided.map((d) => d.incoming.order);
+  const columns = [
+    orders.map((o) => o.orderId),
+    orders.map((o) => o.sku),
+    orders.map((o) => o.quantity),
+    orders.map((o) => o.customerId),
+    orders.map((o) => o.idempotencyKeyHash),
+    decided.map((d) => d.status),
+    decided.map((d) => d.rejectReason),
+    orders.map((o) => o.acceptedAtMs),
+    decided.map((d) => d.finalizedAt.getTime()),
+    orders.map((o) => o.requestId),
+    decided.map((d) => d.incoming.partition),
+    decided.map((d) => d.incoming.offset),
+  ];
+  // The transaction's Kysely handle: the statement runs on the transaction's connection.
+  const result = await tx.getKysely().executeQuery(CompiledQuery.raw(insertOrdersSql, columns));
+  return Number(result.numAffectedRows ?? -1);
 }

@@ -17,7 +17,8 @@ export function ormConfig(databaseUrl: string, schema: string) {
   return defineConfig({
     clientUrl: databaseUrl,
     schema,
-    driverOptions: { connection: { options: `-c search_path=${schema}` } },
+    // pg's own pool options (MikroORM 7 hands driverOptions to pg.Pool as they are).
+    driverOptions: { options: `-c search_path=${schema}` },
     entities: [ProductSchema, OrderSchema, AdminRequestSchema],
     extensions: [Migrator],
     migrations: {

@@ -2,8 +2,8 @@
  * Products and orders in PostgreSQL for the gate's read and admin paths, through MikroORM
  * (entity operations where they fit, SQL through its connection for aggregates).
  */
-import { IsolationLevel, LockMode } from '@mikro-orm/core';
-import type { EntityManager, Knex } from '@mikro-orm/postgresql';
+import { IsolationLevel, LockMode, type Transaction } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SaleDatabase } from '../domain/ports.js';
 import { Refusal, invalidArgument } from '../domain/refusal.js';
 import type { Sale } from '../domain/sale.js';
@@ -88,7 +88,7 @@ export function createRepository(em: EntityManager): SaleDatabase {
              returning request_key`,
           [requestKey, sku, units, totalStockAfter],
           'all',
-          tx.getTransactionContext(),
+          tx.getTransactionContext<Transaction<object>>(),
         );
         if (claimed.length === 0) {
           const known = await tx.findOneOrFail(AdminRequestSchema, { requestKey });
@@ -160,7 +160,7 @@ export function createRepository(em: EntityManager): SaleDatabase {
       return em.fork().transactional(
         async (tx) => {
           const connection = tx.getConnection();
-          const ctx = tx.getTransactionContext<Knex.Transaction>();
+          const ctx = tx.getTransactionContext<Transaction<object>>();
           const all = <T>(sql: string, params: unknown[]) =>
             connection.execute<T[]>(sql, params, 'all', ctx);
           const product = await tx.findOne(ProductSchema, { sku });

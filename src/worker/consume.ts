@@ -1,7 +1,8 @@
 /**
- * The worker's consumer loop: batches from the order topic, protobuf decode, one transaction
- * per batch (retried with backoff while the database is down, never skipped), then the status
- * notifications and dead letters, and the offsets committed last.
+ * The worker's consumer loop: batches from the order topic, protobuf decode, transactions of up
+ * to `transactionSize` orders (each retried with backoff while the database is down, never
+ * skipped), each followed by its status notifications, then the dead letters, and the offsets
+ * committed last.
  *
  * Notifications are derived from what is committed, and bound to the offsets: a batch's
  * notifications cover the orders it recorded and the orders it found already recorded (with
@@ -19,6 +20,7 @@ import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs
 import type { Logger } from 'pino';
 import {
   decidedView,
+  type BatchResult,
   type Decision,
   type IncomingOrder,
   type OrderBatchStore,
@@ -44,6 +46,8 @@ export interface ConsumeDeps {
   /** Backoff between attempts while a step fails: first and largest delay, ms. */
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /** Most orders one transaction records; a larger batch takes several, one after the other. */
+  readonly transactionSize: number;
   /** Told what each batch did (metrics). */
   readonly observer?: ConsumeObserver;
   /**
@@ -59,7 +63,7 @@ export type DeadLetterReason = 'undecodable' | 'key_conflict' | 'unknown_sku';
 
 /** What the loop reports as it goes. */
 export interface ConsumeObserver {
-  /** A batch of `size` records was persisted; its transaction took `seconds` (retries included). */
+  /** A transaction persisted `size` records; it took `seconds` (retries included). */
   batchPersisted(size: number, seconds: number, statuses: readonly Decision['status'][]): void;
   /** A record was dead-lettered. */
   deadLettered(reason: DeadLetterReason): void;
@@ -132,79 +136,104 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       }
     }
 
-    const started = performance.now();
-    const result = await persistently('order batch transaction', payload, () =>
-      deps.orders.record(good),
-    );
-    if (deps.failpoint === 'after-commit-before-offsets' && good.length > 0) {
-      // Written synchronously, not through pino: its asynchronous write would lose the race
-      // with the SIGKILL (pino's flush does not wait for a write already under way).
-      const msg = 'failpoint after-commit-before-offsets: SIGKILL';
-      writeSync(
-        1,
-        `${JSON.stringify({ level: 40, service: 'worker', orders: good.length, msg })}\n`,
-      );
-      process.kill(process.pid, 'SIGKILL');
-    }
-    deps.observer?.batchPersisted(
-      good.length,
-      (performance.now() - started) / 1000,
-      result.decided.map((d) => d.status),
-    );
-
-    // From here to the offset commit, every step either succeeds or gives the batch up: see
-    // the header. The live records first, since GetOrder and WatchOrder read them.
-    const views = [...result.decided.map(decidedView), ...result.duplicates];
-    if (views.length > 0) {
-      await persistently('status notification', payload, () => deps.notifier.statusChanged(views));
-      await persistently('status events publish', payload, () =>
-        producer.send({
-          topic: topics.orderStatus,
-          acks: -1,
-          messages: views.map((view) => ({
-            key: view.order.orderId,
-            value: Buffer.from(encodeOrderStatusChanged(statusChangeOf(view))),
-          })),
-        }),
-      );
-    }
     const reqIdOf = (incoming: IncomingOrder) =>
       requestIdFor(byOffset.get(incoming.offset), incoming.order);
-    for (const d of result.decided) {
-      logger.info(
-        {
-          orderId: d.incoming.order.orderId,
-          reqId: reqIdOf(d.incoming), // the gate logs the same id under this name
-          sku: d.incoming.order.sku,
-          status: d.status,
-          rejectReason: d.rejectReason ?? undefined,
-        },
-        'order persisted',
-      );
+
+    /** The announcements of one committed transaction, in the order the header gives. */
+    async function announce(result: BatchResult): Promise<void> {
+      // The live records first, since GetOrder and WatchOrder read them.
+      const views = [...result.decided.map(decidedView), ...result.duplicates];
+      if (views.length > 0) {
+        await persistently('status notification', payload, () =>
+          deps.notifier.statusChanged(views),
+        );
+        await persistently('status events publish', payload, () =>
+          producer.send({
+            topic: topics.orderStatus,
+            acks: -1,
+            messages: views.map((view) => ({
+              key: view.order.orderId,
+              value: Buffer.from(encodeOrderStatusChanged(statusChangeOf(view))),
+            })),
+          }),
+        );
+      }
+      for (const d of result.decided) {
+        logger.info(
+          {
+            orderId: d.incoming.order.orderId,
+            reqId: reqIdOf(d.incoming), // the gate logs the same id under this name
+            sku: d.incoming.order.sku,
+            status: d.status,
+            rejectReason: d.rejectReason ?? undefined,
+          },
+          'order persisted',
+        );
+      }
+      for (const view of result.duplicates) {
+        logger.info(
+          {
+            orderId: view.order.orderId,
+            reqId: view.order.requestId,
+            sku: view.order.sku,
+            status: view.status,
+          },
+          'order already recorded; its status announced again',
+        );
+      }
     }
-    for (const view of result.duplicates) {
-      logger.info(
-        {
-          orderId: view.order.orderId,
-          reqId: view.order.requestId,
-          sku: view.order.sku,
-          status: view.status,
-        },
-        'order already recorded; its status announced again',
+
+    // The batch's orders are recorded in transactions of up to transactionSize orders, one
+    // after the other; each transaction's announcements start once it commits and run while
+    // the next transaction does (the database and Redis/Kafka work at the same time), each
+    // after the previous one's. From the first commit to the offset commit, every step either
+    // succeeds or gives the whole batch up: see the header.
+    const results: BatchResult[] = [];
+    let announced: Promise<void> = Promise.resolve();
+    const announcing = { failed: false };
+    for (let from = 0; from === 0 || from < good.length; from += deps.transactionSize) {
+      if (announcing.failed) break; // the batch is given up: see the header
+      const chunk = good.slice(from, from + deps.transactionSize);
+      const started = performance.now();
+      const result = await persistently('order batch transaction', payload, () =>
+        deps.orders.record(chunk),
       );
+      if (deps.failpoint === 'after-commit-before-offsets' && chunk.length > 0) {
+        // Written synchronously, not through pino: its asynchronous write would lose the race
+        // with the SIGKILL (pino's flush does not wait for a write already under way).
+        const msg = 'failpoint after-commit-before-offsets: SIGKILL';
+        writeSync(
+          1,
+          `${JSON.stringify({ level: 40, service: 'worker', orders: chunk.length, msg })}\n`,
+        );
+        process.kill(process.pid, 'SIGKILL');
+      }
+      deps.observer?.batchPersisted(
+        chunk.length,
+        (performance.now() - started) / 1000,
+        result.decided.map((d) => d.status),
+      );
+      results.push(result);
+      announced = announced.then(() => announce(result));
+      // Awaited after the loop; until then a failure only stops the loop early (not unhandled).
+      announced.catch(() => (announcing.failed = true));
     }
+    await announced;
     // A large batch can take a while: tell the group coordinator this member is alive. Safe
     // here, after the notifications: if the batch is no longer ours, its redelivery notifies.
     await payload.heartbeat();
 
     // Recorded but not processable as an order: dead-letter them too (one lookup per record).
     const unprocessable = [
-      ...result.keyConflicts.map((incoming) => ({
-        incoming,
-        reason: 'key_conflict' as const,
-        error: 'idempotency key already used by another order of this sale',
-      })),
-      ...result.decided
+      ...results
+        .flatMap((r) => r.keyConflicts)
+        .map((incoming) => ({
+          incoming,
+          reason: 'key_conflict' as const,
+          error: 'idempotency key already used by another order of this sale',
+        })),
+      ...results
+        .flatMap((r) => r.decided)
         .filter((d) => d.rejectReason === 'UNKNOWN_PRODUCT')
         .map((d) => ({
           incoming: d.incoming,

@@ -187,6 +187,35 @@ test('a redelivered order is announced again from its stored status (its first n
   expect(stored?.stock).toBe(8); // recorded once
 });
 
+test('a batch that mixes new orders with one already recorded records the new ones and takes their stock once', async () => {
+  await addProduct('MIXED-1', 10);
+  const live = createRedisOrderStore(redis, keys, 60_000);
+  const first = order('MIXED-1', 1);
+  await send([toRecord(first)]);
+  await eventually(
+    async () => (await live.get(first.orderId))?.status === 'CONFIRMED',
+    30_000,
+    'the first order',
+  );
+  // Sent together, so most likely one batch: its all-new insert skips the recorded order, and
+  // the batch is then recorded the careful way. Split into batches, the outcome is the same.
+  const later = [order('MIXED-1', 2), order('MIXED-1', 3)];
+  await send([toRecord(later[0]!), toRecord(first), toRecord(later[1]!)]);
+  await eventually(
+    async () =>
+      (await Promise.all(later.map((o) => live.get(o.orderId)))).every(
+        (v) => v?.status === 'CONFIRMED',
+      ),
+    30_000,
+    'the new orders',
+  );
+  const [summary] = await rows<{ n: string; stock: number }>(
+    `select count(*) as n, (select stock from product where sku = 'MIXED-1') as stock
+       from orders where sku = 'MIXED-1'`,
+  );
+  expect(summary).toEqual({ n: '3', stock: 4 });
+});
+
 test('poison records go to the dead-letter topic with the original bytes; good orders around them are persisted', async () => {
   await addProduct('MIX-1', 100);
   const good = [order('MIX-1', 1), order('MIX-1', 2)];
