@@ -107,10 +107,26 @@ export function signalServer(server: SignalledServer, signal: NodeJS.Signals): v
   process.kill(pid, signal);
 }
 
-/** Polls until `pid` is gone (a SIGKILL takes a moment to land). */
+/**
+ * True once every thread of `pid` has exited. A killed process's main thread can be a zombie
+ * while another of its threads is still in the kernel (Redis's background fsync of the AOF on a
+ * busy disk): its files, the listening socket among them, stay open until that one exits too.
+ */
+function threadsExited(pid: number): boolean {
+  const state = stateOf(pid);
+  if (state === undefined) return true;
+  if (state !== 'Z') return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true;
+  }
+}
+
+/** Polls until `pid` and all its threads are gone (a SIGKILL takes a moment to land). */
 async function gone(pid: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (running(pid)) {
+  while (!threadsExited(pid)) {
     if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${timeoutMs} ms`);
     await sleep(20);
   }
