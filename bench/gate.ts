@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
-import { percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
+import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -120,7 +120,7 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
   };
 }
 
-async function openLoop(
+async function openLevel(
   t: Target,
   rate: number,
 ): Promise<{ p50: number; p99: number; errors: number }> {
@@ -128,25 +128,15 @@ async function openLoop(
   const total = rate * openSeconds;
   const latencies: number[] = [];
   let errors = 0;
-  const start = performance.now() + 50;
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const scheduled = start + (i * 1000) / rate;
-    const wait = scheduled - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    // Sent late: count from the schedule, so queueing is not hidden. Sent early (a remainder
-    // under 1 ms is not waited for): count from the send, so no latency comes out negative.
-    const from = Math.min(scheduled, performance.now());
-    inflight.push(
-      call(pool, t)
-        .catch(() => false)
-        .then((ok) => {
-          if (ok) latencies.push(performance.now() - from);
-          else errors++;
-        }),
-    );
-  }
-  await Promise.all(inflight);
+  await openLoop(
+    rate,
+    total,
+    () => call(pool, t).catch(() => false),
+    (ok, ms) => {
+      if (ok) latencies.push(ms);
+      else errors++;
+    },
+  );
   await pool.close();
   latencies.sort((a, b) => a - b);
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
@@ -177,7 +167,7 @@ for (const t of targets) {
 console.log('');
 for (const rate of rates) {
   for (const t of targets) {
-    const { p50, p99, errors } = await openLoop(t, rate);
+    const { p50, p99, errors } = await openLevel(t, rate);
     console.log(
       `open ${String(rate).padStart(5)}/s ${t.name.padEnd(24)} p50 ${fmt(p50, 2)} ms   p99 ${fmt(p99, 2)} ms   errors ${errors}`,
     );

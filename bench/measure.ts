@@ -21,3 +21,33 @@ export function processCpuSeconds(pid: number | undefined): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
 }
+
+/**
+ * Sends `total` calls at `rate` per second on a fixed schedule, never waiting for an answer
+ * before the next send (open loop), and tells `onAnswer` each outcome with its latency in ms.
+ * Resolves, once every call has answered, to the seconds since the first scheduled send.
+ */
+export async function openLoop<T>(
+  rate: number,
+  total: number,
+  send: () => Promise<T>,
+  onAnswer: (outcome: T, ms: number) => void,
+): Promise<number> {
+  const start = performance.now() + 50;
+  const calls: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const scheduled = start + (i * 1000) / rate;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Sent late: count from the schedule, so queueing is not hidden. Sent early (a remainder
+    // under 1 ms is not waited for): count from the send, so no latency comes out negative.
+    const from = Math.min(scheduled, performance.now());
+    calls.push(
+      send().then((outcome) => {
+        onAnswer(outcome, performance.now() - from);
+      }),
+    );
+  }
+  await Promise.all(calls);
+  return (performance.now() - start) / 1000;
+}

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
-import { percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
+import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -103,7 +103,7 @@ interface Level {
 }
 
 /** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
-async function openLoop(url: string, pid: number | undefined, rate: number): Promise<Level> {
+async function openLevel(url: string, pid: number | undefined, rate: number): Promise<Level> {
   const pool = new Pool(url, { connections: 256, pipelining: 1 });
   const total = Math.round(rate * openSeconds);
   const level: Level = {
@@ -115,26 +115,16 @@ async function openLoop(url: string, pid: number | undefined, rate: number): Pro
     redisUs: 0,
   };
   const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
-  const start = performance.now() + 50;
-  const calls: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const scheduled = start + (i * 1000) / rate;
-    const wait = scheduled - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const from = Math.min(scheduled, performance.now());
-    calls.push(
-      call(pool)
-        .catch(() => 'transport error')
-        .then((outcome) => {
-          const ms = performance.now() - from;
-          if (outcome === 'accepted') level.accepted.push(ms);
-          else if (outcome === 'shed') level.shed.push(ms);
-          else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
-        }),
-    );
-  }
-  await Promise.all(calls);
-  level.seconds = (performance.now() - start) / 1000;
+  level.seconds = await openLoop(
+    rate,
+    total,
+    () => call(pool).catch(() => 'transport error'),
+    (outcome, ms) => {
+      if (outcome === 'accepted') level.accepted.push(ms);
+      else if (outcome === 'shed') level.shed.push(ms);
+      else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
+    },
+  );
   const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   await pool.close();
   const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
@@ -242,7 +232,7 @@ for (const [name, env] of configurations) {
     console.log(header);
     for (const level of levels) {
       const rate = Math.round(level * base);
-      console.log(row(rate, await openLoop(gate.url, gate.child.pid, rate), base));
+      console.log(row(rate, await openLevel(gate.url, gate.child.pid, rate), base));
     }
   }
   if (protocols.includes('grpc')) {
