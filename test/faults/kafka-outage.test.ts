@@ -50,9 +50,9 @@ test('broker down: orders are still accepted, answered within the deadline and h
   const acceptedDuringOutage: string[] = [];
   const slowest: number[] = [];
   for (let n = 5; n < 35; n++) {
-    const started = Date.now();
+    const started = performance.now();
     acceptedDuringOutage.push((await order(n)).orderId);
-    slowest.push(Date.now() - started);
+    slowest.push(performance.now() - started);
   }
   // Every call was answered before its deadline; once the breaker has seen the broker gone,
   // orders go straight to the outbox (the first ones waited for the failed publish).

@@ -125,9 +125,10 @@ function threadsExited(pid: number): boolean {
 
 /** Polls until `pid` and all its threads are gone (a SIGKILL takes a moment to land). */
 async function gone(pid: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (!threadsExited(pid)) {
-    if (Date.now() > deadline) throw new Error(`pid ${pid} still runs after ${timeoutMs} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`pid ${pid} still runs after ${timeoutMs} ms`);
     await sleep(20);
   }
 }
@@ -159,9 +160,9 @@ export async function killServer(server: SignalledServer): Promise<void> {
   const pid = stackPid(server);
   if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
   process.kill(pid, 'SIGSTOP');
-  const deadline = Date.now() + 5000;
+  const deadline = performance.now() + 5000;
   while (stateOf(pid) === 'R' || stateOf(pid) === 'S' || stateOf(pid) === 'D') {
-    if (Date.now() > deadline) break; // kill it anyway; the children listed are the best known
+    if (performance.now() > deadline) break; // kill it anyway; the children listed are the best known
     await sleep(5);
   }
   const family = [pid, ...childrenOf(pid)];
@@ -299,7 +300,7 @@ async function startService(
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     // The operations port listens last: once /healthz answers, the service port does too.
-    const deadline = Date.now() + 90_000;
+    const deadline = performance.now() + 90_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`${name} exited at start-up; it printed:\n${text}`);
@@ -310,7 +311,8 @@ async function startService(
         () => false,
       );
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`${name} never answered; it printed:\n${text}`);
+      if (performance.now() > deadline)
+        throw new Error(`${name} never answered; it printed:\n${text}`);
       await sleep(100);
     }
   };
@@ -323,9 +325,10 @@ async function startService(
     },
     output: () => text,
     waitFor: async (pattern, timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs;
+      const deadline = performance.now() + timeoutMs;
       while (!pattern.test(text)) {
-        if (Date.now() > deadline) throw new Error(`${name} never printed ${String(pattern)}`);
+        if (performance.now() > deadline)
+          throw new Error(`${name} never printed ${String(pattern)}`);
         await sleep(50);
       }
     },
@@ -533,7 +536,10 @@ export interface Attempt {
   readonly key: string;
   /** The gate called: 0 or 1. */
   readonly gate: number;
-  /** Epoch milliseconds. */
+  /**
+   * Milliseconds on `performance.now()`: a monotonic clock, because CI once saw the wall clock
+   * step 19 s forward during a 2 s attempt and counted it as a gate answering past its deadline.
+   */
   readonly start: number;
   readonly end: number;
   /**
@@ -631,7 +637,7 @@ export interface Load {
   readonly deadlineMs: number;
   /** Buyers placing orders at once. */
   readonly clients: number;
-  /** When the load started and stopped (epoch ms; `stoppedAt` is undefined while it runs). */
+  /** When the load started and stopped (ms on `performance.now()`, a monotonic clock; `stoppedAt` is undefined while it runs). */
   readonly startedAt: number;
   readonly stoppedAt: number | undefined;
   /** Buyers finish their current attempt and place nothing more. */
@@ -676,7 +682,7 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
   const attempt = async (client: number, gate: number, order: BuyerOrder): Promise<Attempt> => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), deadlineMs + patienceMs);
-    const start = Date.now();
+    const start = performance.now();
     const base = { client, key: order.key, gate, start };
     try {
       // The deadline travels as the Connect timeout header only: with `timeoutMs` the client
@@ -692,14 +698,14 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
       );
       return {
         ...base,
-        end: Date.now(),
+        end: performance.now(),
         code: 'ok',
         reason: '',
         retryDelayMs: undefined,
         orderId: response.orderId,
       };
     } catch (error) {
-      const end = Date.now();
+      const end = performance.now();
       if (controller.signal.aborted)
         return {
           ...base,
@@ -772,7 +778,7 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
     }
   };
 
-  const startedAt = Date.now();
+  const startedAt = performance.now();
   const buyers = Array.from({ length: clients }, (_, i) => buyer(i));
   return {
     attempts,
@@ -787,14 +793,14 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
       stopRequested = true;
       for (const done of [...wake]) done();
       await Promise.all(buyers);
-      stoppedAt ??= Date.now();
+      stoppedAt ??= performance.now();
     },
     async settle(timeoutMs = 30_000) {
-      const until = Date.now() + timeoutMs;
+      const until = performance.now() + timeoutMs;
       const open = orders.filter((o) => o.outcome === 'open');
       let gate = 0;
       const settleOne = async (order: BuyerOrder) => {
-        while (order.outcome === 'open' && Date.now() < until) {
+        while (order.outcome === 'open' && performance.now() < until) {
           const a = await attempt(order.client, gate, order);
           order.settleAttempts++;
           const step = next(a, order);
@@ -1093,18 +1099,18 @@ export async function runFault(
   const load = startLoad(system, buyers);
   try {
     await sleep(beforeMs);
-    const injectedAt = Date.now();
+    const injectedAt = performance.now();
     await fault.inject(system);
     await sleep(timings.holdMs ?? fault.holdMs);
     await fault.heal(system);
-    const healedAt = Date.now();
+    const healedAt = performance.now();
 
     let backlogRecordedAt: number | undefined;
     const backlog = new Set(
       load.attempts.filter((a) => a.code === 'ok' && a.end <= healedAt).map((a) => a.orderId!),
     );
     for (;;) {
-      const now = Date.now();
+      const now = performance.now();
       if (backlogRecordedAt === undefined) {
         const found = await system.db
           .query<{ id: string }>(
@@ -1116,7 +1122,7 @@ export async function runFault(
             () => [],
           );
         for (const { id } of found) backlog.delete(id);
-        if (backlog.size === 0) backlogRecordedAt = Date.now();
+        if (backlog.size === 0) backlogRecordedAt = performance.now();
       }
       const healthySince = Math.max(lastFailureEnd(load.attempts, injectedAt), healedAt);
       const acceptedSinceHeal = load.attempts.some((a) => a.code === 'ok' && a.end >= healedAt);
@@ -1180,11 +1186,11 @@ export async function audit(
   for (const order of run.load.orders) for (const id of order.orderIds) accepted.set(id, 1);
   const { sku } = system.sale;
   const outboxLength = () => system.redis.xlen(system.keys.outbox(sku)).catch(() => -1);
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let recorded = await system.recordedOrders();
   while (
     ([...accepted.keys()].some((id) => !recorded.has(id)) || (await outboxLength()) !== 0) &&
-    Date.now() < deadline
+    performance.now() < deadline
   ) {
     await sleep(500);
     recorded = await system.recordedOrders();
@@ -1329,7 +1335,7 @@ function longestGap(points: number[]): number {
 /** The figures of one fault run, for the table and the assertions. */
 export function summarize(run: FaultRun, books: Audit, marginMs = 500): FaultSummary {
   const { attempts, deadlineMs, startedAt } = run.load;
-  const stoppedAt = run.load.stoppedAt ?? Date.now();
+  const stoppedAt = run.load.stoppedAt ?? performance.now();
   const { injectedAt, healedAt } = run;
   const okEnds = attempts
     .filter((a) => a.code === 'ok')
@@ -1471,10 +1477,10 @@ export async function checkInvariants(
   let lag = Number.NaN;
   try {
     await admin.connect();
-    const deadline = Date.now() + 20_000;
+    const deadline = performance.now() + 20_000;
     for (;;) {
       lag = await consumerLag(admin, system.config.workerGroupId, topics.orders);
-      if (lag === 0 || Date.now() > deadline) break;
+      if (lag === 0 || performance.now() > deadline) break;
       await sleep(500);
     }
   } catch {
@@ -1560,7 +1566,7 @@ export function faultSuiteRow(
   invariants: readonly InvariantResult[],
   notes?: string,
 ): FaultSuiteRow {
-  const seconds = ((run.load.stoppedAt ?? Date.now()) - run.load.startedAt) / 1000;
+  const seconds = ((run.load.stoppedAt ?? performance.now()) - run.load.startedAt) / 1000;
   return {
     fault: run.fault,
     load: `${run.load.clients} buyers, ${(run.load.attempts.length / seconds).toFixed(0)} attempts/s over ${seconds.toFixed(0)} s`,
