@@ -158,6 +158,12 @@ export const settings = {
     schema: int(1, 1_000_000),
     doc: 'Per-customer admission burst.',
   },
+  admissionLeaseMs: {
+    env: 'FLUXGATE_ADMISSION_LEASE_MS',
+    default: '50',
+    schema: int(0, 60_000),
+    doc: "While a sale is over its admission rate, each gate takes the sale's tokens from Redis in leases, at most one call per this many ms (longer at low rates: 16 tokens a call), and refuses over-rate, paused and not-yet-open orders without Redis (0: every order asks Redis).",
+  },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
     default: '64',

@@ -20,6 +20,7 @@ import { createSaleRecovery } from './domain/sale-recovery.js';
 import { createBreaker } from './resilience/breaker.js';
 import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
+import { EdgeAdmission } from './admission/edge-admission.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
 import { OverloadGuard, watchEventLoop } from './admission/overload.js';
 import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
@@ -43,6 +44,7 @@ import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';
 import { createOrm } from './persistence/orm.js';
 import { createEventFeed } from './redis/event-feed.js';
+import { createRedisLeaseSource } from './redis/lease-source.js';
 import { createRedisOrderStore } from './redis/order-store.js';
 import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
@@ -152,6 +154,7 @@ export async function startGate(
     outbox: () => readOutboxStats(redis, keys),
     soldOutFlags: () => soldOut.count(),
     overload: () => overload.state(),
+    admission: () => admission.counts(),
   });
   const readiness = startReadiness([
     { name: 'redis', check: () => redis.ping() },
@@ -182,6 +185,22 @@ export async function startGate(
   const kafkaBreaker = breakerFor('kafka', 1, config.kafkaProbeAfterMs);
   const redisReads = { dependency: 'redis', outcome: 'none' } as const;
   const redisWrites = { dependency: 'redis', outcome: 'unknown', unsent: redisUnsent } as const;
+  // Lease calls fail as the reservation would: the sale goes back to the script meanwhile.
+  const admission = new EdgeAdmission(
+    guarded(
+      createRedisLeaseSource(redis, keys, (seconds) => {
+        metrics.scriptTimer('leaseTokens').observe(seconds);
+      }),
+      redisBreaker,
+      redisReads,
+    ),
+    {
+      leaseMs: config.admissionLeaseMs,
+      onError: (error, sku) => {
+        logger.warn({ err: error, sku }, 'admission lease call failed');
+      },
+    },
+  );
   const orderStore = guarded(
     createRedisOrderStore(redis, keys, idempotencyTtlMs),
     redisBreaker,
@@ -204,6 +223,7 @@ export async function startGate(
   );
   feed.onSaleChanged((sku) => {
     soldOut.clear(sku);
+    admission.forget(sku);
   });
 
   // Few, quick retries: a publish must settle well within a client's deadline.
@@ -268,6 +288,7 @@ export async function startGate(
     publisher,
     recorder: orderStore,
     soldOut,
+    admission,
     deciding: overload,
     lostSales: createSaleRecovery({
       listSkus: async () => (await database.listSales()).map((sale) => sale.sku),

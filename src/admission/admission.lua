@@ -29,9 +29,9 @@ local function admission_bucket(key, rate, burst, now_ms)
   return tokens, math.ceil((1 - tokens) * 1000 / rate)
 end
 
--- Takes one token from a bucket that has one (see admission_bucket).
-local function admission_take(key, tokens, rate, burst, now_ms)
-  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'ts_ms', now_ms)
+-- Takes `count` tokens (default 1) from a bucket that has them (see admission_bucket).
+local function admission_take(key, tokens, rate, burst, now_ms, count)
+  redis.call('HSET', key, 'tokens', tostring(tokens - (count or 1)), 'ts_ms', now_ms)
   -- A full bucket is the same as no bucket: let idle ones expire.
   redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
 end

@@ -3,9 +3,11 @@
  * accepted order), then publish and complete, or leave the order to the outbox relay. Knows
  * nothing of Redis, Kafka or the wire; those come in through the ports.
  */
+import type { EdgeAdmission } from '../admission/edge-admission.js';
 import type { SoldOutFlags } from '../admission/sold-out-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
+import { Refusal } from './refusal.js';
 import type {
   DecisionCounter,
   LostSales,
@@ -21,6 +23,8 @@ export interface OrderPlacerDeps {
   readonly store: ReservationStore;
   readonly publisher: OrderPublisher;
   readonly soldOut: SoldOutFlags;
+  /** Refuses over-rate, paused and not-yet-open orders of hot sales without the store. */
+  readonly admission: Pick<EdgeAdmission, 'admit' | 'refusedByScript'>;
   readonly recorder: OrderRecorder;
   readonly lostSales: LostSales;
   /**
@@ -95,7 +99,7 @@ function batchCompletions(store: ReservationStore): (reservation: Reservation) =
 
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
-  const { store, publisher, soldOut } = deps;
+  const { store, publisher, soldOut, admission } = deps;
   const complete = batchCompletions(store);
 
   /**
@@ -133,6 +137,11 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
 
   return {
     async place(request, requestId, answerByMs) {
+      // Sold out first: a buyer who cannot buy is told so, not told to wait (and that answer,
+      // stored against the key, is the store's to give). Then the edge, before any work.
+      const flaggedSoldOut = soldOut.has(request.sku);
+      const verdict = flaggedSoldOut ? 'bucket' : admission.admit(request.sku);
+      if (verdict instanceof Refusal) throw verdict;
       const order: AcceptedOrder = {
         orderId: deps.newOrderId(),
         sku: request.sku,
@@ -146,9 +155,9 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       deps.deciding.enter();
       let outcome: SoldOutOutcome;
       try {
-        outcome = soldOut.has(request.sku)
+        outcome = flaggedSoldOut
           ? await store.refuseSoldOut(order, fingerprint)
-          : await store.reserve(order, fingerprint);
+          : await store.reserve(order, fingerprint, verdict === 'leased');
         if (outcome.kind === 'stock-left') {
           // The flag was stale (a restock whose notice this gate missed): decide in full.
           soldOut.clear(request.sku);
@@ -167,6 +176,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
           const { refusal } = outcome;
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.
           if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) soldOut.set(request.sku);
+          admission.refusedByScript(request.sku, refusal);
           // The live store does not have the sale: lost (reloaded by itself) or unknown.
           if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')
             throw await deps.lostSales.refusalFor(request.sku);

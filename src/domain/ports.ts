@@ -33,8 +33,11 @@ export type SoldOutOutcome = ReservationOutcome | { readonly kind: 'stock-left' 
 
 /** The reservation store: idempotency, admission, limits, stock and the outbox, atomically. */
 export interface ReservationStore {
-  /** Runs the whole admission decision for one order (one atomic step). */
-  reserve(order: AcceptedOrder, fingerprint: string): Promise<ReservationOutcome>;
+  /**
+   * Runs the whole admission decision for one order (one atomic step); `leased`: the gate
+   * spent a token of its admission lease on it, so the sale's bucket is not charged again.
+   */
+  reserve(order: AcceptedOrder, fingerprint: string, leased?: boolean): Promise<ReservationOutcome>;
   /**
    * Refuses SOLD_OUT when the counter is at zero, without touching buckets or limits, unless
    * the key already has an answer; `stock-left` when units remain.

@@ -3,6 +3,7 @@
  * and buckets. Each process makes its own registry; grafana/flux-gate.json charts these names.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EdgeAdmissionCounts } from '../admission/edge-admission.js';
 
 /** Latency buckets in seconds, from a fast Redis call to a slow Kafka ack. */
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -47,12 +48,27 @@ export interface GateGaugeSources {
   readonly soldOutFlags: () => number;
   /** PlaceOrder calls in flight, and the share of new ones admitted (overload shedding). */
   readonly overload: () => { readonly inFlight: number; readonly admittedShare: number };
+  /** Edge admission: hot sales, lease calls, tokens and refusals (running totals). */
+  readonly admission: () => EdgeAdmissionCounts;
+}
+
+/** A counter that follows a running total kept elsewhere, read at scrape time. */
+function followTotal(
+  counter: { inc(value: number): void },
+  total: number,
+  last: { value: number },
+): void {
+  counter.inc(total - last.value);
+  last.value = total;
 }
 
 /** The gate's metrics. */
 export function createGateMetrics(sources: GateGaugeSources) {
   const registry = newRegistry('gate');
   const registers = [registry];
+  const leaseCallsSeen = { value: 0 };
+  const leasedTokensSeen = { value: 0 };
+  const edgeRefusalsSeen: Record<string, { value: number }> = {};
   // Set by the depth gauge's collect, so both come from one read of the outbox.
   const outboxAge = new Gauge({
     name: 'fluxgate_gate_outbox_oldest_age_seconds',
@@ -165,6 +181,42 @@ export function createGateMetrics(sources: GateGaugeSources) {
       registers,
       collect() {
         this.set(sources.overload().inFlight);
+      },
+    }),
+    hotSales: new Gauge({
+      name: 'fluxgate_gate_admission_hot_sales',
+      help: 'Sales this process admits from leased tokens (over their admission rate lately).',
+      registers,
+      collect() {
+        this.set(sources.admission().hotSales);
+      },
+    }),
+    leaseCalls: new Counter({
+      name: 'fluxgate_gate_admission_lease_calls_total',
+      help: 'Calls to Redis for a lease of admission tokens.',
+      registers,
+      collect() {
+        followTotal(this, sources.admission().leaseCalls, leaseCallsSeen);
+      },
+    }),
+    leasedTokens: new Counter({
+      name: 'fluxgate_gate_admission_leased_tokens_total',
+      help: 'Admission tokens those calls brought.',
+      registers,
+      collect() {
+        followTotal(this, sources.admission().tokensLeased, leasedTokensSeen);
+      },
+    }),
+    edgeRefusals: new Counter({
+      name: 'fluxgate_gate_edge_refusals_total',
+      help: 'PlaceOrder calls refused by this process without asking Redis, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+      collect() {
+        for (const [reason, total] of Object.entries(sources.admission().refused)) {
+          const last = (edgeRefusalsSeen[reason] ??= { value: 0 });
+          followTotal(this.labels({ reason }), total, last);
+        }
       },
     }),
     admittedShare: new Gauge({

@@ -9,7 +9,7 @@ import { Refusal } from '../domain/refusal.js';
 import { entryStates } from '../idempotency/states.js';
 import { acceptedOrderFromJson } from './order-codec.js';
 
-/** Status codes returned first by place-order.lua and sold-out.lua. */
+/** Status codes returned first by place-order.lua, sold-out.lua and lease-tokens.lua. */
 export const scriptStatus = {
   RESERVED: 0,
   KNOWN_KEY: 1,
@@ -25,6 +25,7 @@ export const scriptStatus = {
   INSUFFICIENT_STOCK: 11,
   STOCK_LEFT: 12,
   OUTBOX_FULL: 13,
+  LEASED: 14,
 } as const;
 
 /** A script reply: status code first, then values. */

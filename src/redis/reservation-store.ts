@@ -46,9 +46,9 @@ export function createRedisReservationStore(
   ) as ScriptCaller;
 
   return {
-    async reserve(order, fingerprint) {
+    async reserve(order, fingerprint, leased = false) {
       const reply = (await run.placeOrder(
-        ...placeOrderArgs(keys, order, fingerprint, settings),
+        ...placeOrderArgs(keys, order, fingerprint, settings, leased),
       )) as ScriptReply;
       const outcome = toReservationOutcome(reply, order);
       if (outcome.kind === 'stock-left') throw new Error('place-order.lua answered STOCK_LEFT');

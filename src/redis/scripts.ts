@@ -22,6 +22,7 @@ import { acceptedOrderToJson } from './order-codec.js';
 export const scriptFiles = {
   placeOrder: { file: 'place-order.lua', numberOfKeys: 8 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 3 },
+  leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 3 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
   restock: { file: 'restock.lua', numberOfKeys: 2 },
@@ -90,12 +91,16 @@ export interface PlaceOrderSettings {
   readonly outboxMaxAgeMs: number;
 }
 
-/** KEYS and ARGV of place-order.lua. */
+/**
+ * KEYS and ARGV of place-order.lua; `leased`: the gate spent a token of its lease on the order
+ * (src/admission/edge-admission.ts), so the script leaves the sale's bucket alone.
+ */
 export function placeOrderArgs(
   keys: Keys,
   order: AcceptedOrder,
   fingerprint: string,
   s: PlaceOrderSettings,
+  leased = false,
 ): ScriptArgs {
   const { sku, customerId } = order;
   return [
@@ -116,7 +121,18 @@ export function placeOrderArgs(
     s.customerBurst,
     s.outboxMaxEntries,
     s.outboxMaxAgeMs,
+    leased ? '1' : '0',
   ];
+}
+
+/** KEYS and ARGV of lease-tokens.lua. */
+export function leaseTokensArgs(
+  keys: Keys,
+  sku: string,
+  wanted: number,
+  refused: number,
+): ScriptArgs {
+  return [keys.sale(sku), keys.saleBucket(sku), keys.stats(sku), wanted, refused];
 }
 
 /** KEYS and ARGV of sold-out.lua. */

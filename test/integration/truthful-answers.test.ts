@@ -35,6 +35,8 @@ function placerFor() {
       refusalFor: async (sku) => new Refusal('SALE_NOT_FOUND', `no sale with sku ${sku}`),
     },
     deciding: { enter: () => undefined, leave: () => undefined },
+    // Every order asks the store, as with FLUXGATE_ADMISSION_LEASE_MS=0.
+    admission: { admit: () => 'bucket', refusedByScript: () => undefined },
     // A long-lived flag: a restock below is never announced, so the flag goes stale.
     soldOut: new SoldOutFlags(60_000),
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,

@@ -4,19 +4,32 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { createGateMetrics, createWorkerMetrics } from '../../src/ops/metrics.js';
+import {
+  createGateMetrics,
+  createWorkerMetrics,
+  type GateGaugeSources,
+} from '../../src/ops/metrics.js';
 
 const dashboard = JSON.parse(
   readFileSync(new URL('../../grafana/flux-gate.json', import.meta.url), 'utf8'),
 ) as { panels: { title: string; targets: { expr: string }[] }[] };
 
+/** What an idle gate's gauges read. */
+const idleGate: GateGaugeSources = {
+  outbox: async () => [],
+  soldOutFlags: () => 0,
+  overload: () => ({ inFlight: 0, admittedShare: 1 }),
+  admission: () => ({
+    hotSales: 0,
+    leaseCalls: 0,
+    tokensLeased: 0,
+    refused: { RATE_LIMITED: 0, SALE_PAUSED: 0, SALE_NOT_OPEN: 0 },
+  }),
+};
+
 /** Our own metric names (not the Node.js process defaults). */
 function exported(): Set<string> {
-  const gate = createGateMetrics({
-    outbox: async () => [],
-    soldOutFlags: () => 0,
-    overload: () => ({ inFlight: 0, admittedShare: 1 }),
-  });
+  const gate = createGateMetrics(idleGate);
   const worker = createWorkerMetrics({ lag: async () => [] });
   const names = [gate.registry, worker.registry].flatMap((r) =>
     r.getMetricsAsArray().map((m) => m.name),
@@ -41,11 +54,7 @@ describe('Grafana dashboard', () => {
   });
 
   test('the process metrics it charts exist', () => {
-    const gate = createGateMetrics({
-      outbox: async () => [],
-      soldOutFlags: () => 0,
-      overload: () => ({ inFlight: 0, admittedShare: 1 }),
-    });
+    const gate = createGateMetrics(idleGate);
     const defaults = new Set(gate.registry.getMetricsAsArray().map((m) => m.name));
     for (const name of charted()) {
       if (!/^fluxgate_(gate|worker)_/.test(name)) expect(defaults.has(name), name).toBe(true);

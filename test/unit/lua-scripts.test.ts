@@ -6,6 +6,7 @@ import { entryStates } from '../../src/idempotency/states.js';
 import {
   adjustStockArgs,
   completeOrdersArgs,
+  leaseTokensArgs,
   placeOrderArgs,
   reloadSaleArgs,
   restockArgs,
@@ -44,8 +45,9 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
       outboxMaxAgeMs: 60_000,
     }),
     keys: 8,
-    argv: 9,
+    argv: 10,
   },
+  leaseTokens: { args: leaseTokensArgs(keys, 'SKU-1', 16, 3), keys: 3, argv: 2 },
   soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 3, argv: 2 },
   completeOrders: { args: completeOrdersArgs(keys, twoReservations), keys: 1 + 2, argv: 2 * 2 },
   adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 100, 105), keys: 2, argv: 3 },

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test, vi } from 'vitest';
 import type { AcceptedOrder } from '../../src/domain/order.js';
-import { createOrderPlacer } from '../../src/domain/place-order.js';
+import { createOrderPlacer, type OrderPlacerDeps } from '../../src/domain/place-order.js';
 import { fingerprintOf, hashIdempotencyKey } from '../../src/idempotency/fingerprint.js';
 import type {
   OrderPublisher,
@@ -16,6 +16,7 @@ import type {
   SoldOutOutcome,
 } from '../../src/domain/ports.js';
 import { Refusal } from '../../src/domain/refusal.js';
+import type { EdgeVerdict } from '../../src/admission/edge-admission.js';
 import { SoldOutFlags } from '../../src/admission/sold-out-flags.js';
 
 /** A store with one sale's stock and idempotency entries, and the same rules as the Lua script's core. */
@@ -27,13 +28,18 @@ class FakeStore implements ReservationStore {
   >();
   readonly outbox = new Map<string, AcceptedOrder>();
   storeCalls = 0;
+  /** The `leased` flag of each reserve call. */
+  readonly leasedFlags: boolean[] = [];
+  /** Refuses every reservation RATE_LIMITED (the sale's bucket is dry). */
+  dry = false;
   /** The live store lost the sale: every reservation is refused SALE_NOT_FOUND. */
   lost = false;
   constructor(stock: number) {
     this.stock = stock;
   }
-  async reserve(order: AcceptedOrder, fp: string): Promise<ReservationOutcome> {
+  async reserve(order: AcceptedOrder, fp: string, leased = false): Promise<ReservationOutcome> {
     this.storeCalls++;
+    this.leasedFlags.push(leased);
     const known = this.entries.get(order.idempotencyKeyHash);
     if (known) {
       if (known.fp !== fp)
@@ -41,6 +47,10 @@ class FakeStore implements ReservationStore {
       return { kind: 'replay-accepted', order: known.order };
     }
     if (this.lost) return { kind: 'refused', refusal: new Refusal('SALE_NOT_FOUND', 'no sale') };
+    if (this.dry) {
+      const facts = { retryAfterMs: 40 };
+      return { kind: 'refused', refusal: new Refusal('RATE_LIMITED', 'dry', facts) };
+    }
     if (this.stock <= 0) return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out') };
     if (this.stock < order.quantity) {
       const facts = { unitsLeft: this.stock };
@@ -73,7 +83,11 @@ class FakeStore implements ReservationStore {
 function setup(
   stock: number,
   outcome: PublishOutcome | Promise<PublishOutcome>,
-  options: { brokerDown?: boolean; saleInDatabase?: boolean } = {},
+  options: {
+    brokerDown?: boolean;
+    saleInDatabase?: boolean;
+    admission?: OrderPlacerDeps['admission'];
+  } = {},
 ) {
   const store = new FakeStore(stock);
   const published: AcceptedOrder[] = [];
@@ -97,6 +111,7 @@ function setup(
       },
     },
     soldOut: new SoldOutFlags(60_000),
+    admission: options.admission ?? { admit: () => 'bucket', refusedByScript: () => undefined },
     lostSales: {
       async refusalFor(sku) {
         lostSalesAsked.push(sku);
@@ -246,6 +261,50 @@ describe('createOrderPlacer', () => {
     expect(placed.replayed).toBe(false);
     expect(store.soldOutChecks).toBe(1);
     expect(store.stock).toBe(3);
+  });
+
+  test('edge admission: a refusal at the edge costs no store call; a leased token tells the store; a dry bucket is reported', async () => {
+    const verdicts: EdgeVerdict[] = [
+      new Refusal('RATE_LIMITED', 'over the rate', { retryAfterMs: 25 }),
+      'leased',
+      'bucket',
+    ];
+    const reported: string[] = [];
+    const { store, placer } = setup(10, 'acked', {
+      admission: {
+        admit: () => verdicts.shift() ?? 'bucket',
+        refusedByScript: (sku, refusal) => reported.push(`${sku} ${refusal.reason}`),
+      },
+    });
+    const key = (k: string) => ({ ...request, quantity: 1, idempotencyKey: k });
+    const refused = await placer.place(key('e1'), 'r1').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Refusal);
+    expect((refused as Refusal).facts.retryAfterMs).toBe(25);
+    expect(store.storeCalls).toBe(0);
+    await placer.place(key('e2'), 'r2');
+    await placer.place(key('e3'), 'r3');
+    expect(store.leasedFlags).toEqual([true, false]);
+    expect(reported).toEqual([]);
+    store.dry = true;
+    await expect(placer.place(key('e4'), 'r4')).rejects.toThrow('dry');
+    expect(reported).toEqual(['S RATE_LIMITED']);
+  });
+
+  test('a sale flagged sold out is answered by the store (the answer it stores), never by the edge', async () => {
+    let asked = 0;
+    const { store, placer } = setup(2, 'acked', {
+      admission: {
+        admit: () => (++asked === 1 ? 'bucket' : new Refusal('RATE_LIMITED', 'over the rate')),
+        refusedByScript: () => undefined,
+      },
+    });
+    await placer.place(request, 'r1'); // the last two units: the sale is flagged sold out
+    const refusal = await placer
+      .place({ ...request, idempotencyKey: 'k2' }, 'r2')
+      .catch((e: unknown) => e);
+    expect((refusal as Refusal).reason).toBe('SOLD_OUT');
+    expect(store.soldOutChecks).toBe(1);
+    expect(asked).toBe(1);
   });
 
   test('the fingerprint separates requests that differ in any field, even when concatenations collide', () => {

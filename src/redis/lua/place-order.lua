@@ -1,13 +1,13 @@
 --[[
   place-order: the whole decision for one PlaceOrder, atomically, in one round trip.
 
-  Order of checks: idempotency (replay / reused) -> sale exists and open ->
-  stock counter present and above zero -> outbox within its bounds -> token buckets (sale admission, then customer;
-  neither is charged unless both admit) -> per-customer limit -> stock for the whole
-  quantity -> commit: stock, customer total, idempotency entry (RESERVED, with the answer to
-  replay) and the outbox entry together. Refusals that stay true (ended, sold out, limit,
-  not enough units) are stored as the key's answer; passing ones (paused, not open, rate)
-  are not, so a retry is decided afresh.
+  Order of checks: idempotency (replay / reused) -> sale exists and open -> stock counter
+  present and above zero -> outbox within its bounds -> token buckets (sale admission, then
+  customer; neither is charged unless both admit; the sale's is skipped when the gate spent a
+  token of its lease) -> per-customer limit -> stock for the whole quantity -> commit: stock,
+  customer total, idempotency entry (RESERVED, with the answer to replay) and the outbox entry
+  together. Refusals that stay true (ended, sold out, limit, not enough units) are stored as
+  the key's answer; passing ones (paused, not open, rate) are not, so a retry is decided afresh.
 
   Every key carries the sale's hash tag, so the script runs unchanged on Redis Cluster.
 
@@ -29,6 +29,8 @@
   ARGV[7] customer bucket burst
   ARGV[8] most entries the outbox may hold (orders Kafka has not acknowledged yet)
   ARGV[9] oldest age an outbox entry may reach, ms
+  ARGV[10] '1' when the gate spent a token of its lease on this order (lease-tokens.lua): the
+          sale bucket was charged already and is skipped; '0' otherwise
 
   Returns an array whose first element is a STATUS code (src/redis/codes.ts gives meaning):
   {RESERVED, outbox entry id, units left}
@@ -53,6 +55,7 @@ local quantity, idem_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local accepted_json = ARGV[5]
 local customer_rate, customer_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local outbox_max_entries, outbox_max_age_ms = tonumber(ARGV[8]), tonumber(ARGV[9])
+local leased = ARGV[10] == '1'
 
 local known = idempotency_known(idem_key, fingerprint, stats_key)
 if known then return known end
@@ -89,14 +92,17 @@ if waiting > 0 then
 end
 
 local sale_rate, sale_burst = tonumber(sale[3]), tonumber(sale[4])
-local sale_tokens, sale_wait = admission_bucket(sale_bucket, sale_rate, sale_burst, now_ms)
+local sale_tokens, sale_wait = 0, 0
+if not leased then
+  sale_tokens, sale_wait = admission_bucket(sale_bucket, sale_rate, sale_burst, now_ms)
+end
 local customer_tokens, customer_wait =
   admission_bucket(customer_bucket, customer_rate, customer_burst, now_ms)
 if sale_wait > 0 or customer_wait > 0 then
   redis.call('HINCRBY', stats_key, 'rate_limited', 1)
   return {STATUS.RATE_LIMITED, math.max(sale_wait, customer_wait)}
 end
-admission_take(sale_bucket, sale_tokens, sale_rate, sale_burst, now_ms)
+if not leased then admission_take(sale_bucket, sale_tokens, sale_rate, sale_burst, now_ms) end
 admission_take(customer_bucket, customer_tokens, customer_rate, customer_burst, now_ms)
 
 local bought = tonumber(redis.call('GET', bought_key) or '0')

@@ -1,0 +1,34 @@
+/** The Redis implementation of {@link LeaseSource}: one lease-tokens.lua call per lease. */
+import type { Redis } from 'ioredis';
+import type { LeaseSource } from '../admission/edge-admission.js';
+import { scriptStatus } from './codes.js';
+import type { Keys } from './keys.js';
+import { leaseTokensArgs, type ScriptCaller } from './scripts.js';
+
+/** lease-tokens.lua's reply to a sale it has (see the script's header). */
+type LeaseReply = [number, number, number, number, number, number, number, number, number];
+
+/** Creates the source on a client on which {@link registerScripts} was called. */
+export function createRedisLeaseSource(
+  redis: Redis,
+  keys: Keys,
+  onCall: (seconds: number) => void = () => undefined,
+): LeaseSource {
+  const scripts = redis as unknown as ScriptCaller;
+  return {
+    async lease(sku, wanted, refused) {
+      const started = performance.now();
+      const reply = (await scripts
+        .leaseTokens(...leaseTokensArgs(keys, sku, wanted, refused))
+        .finally(() => {
+          onCall((performance.now() - started) / 1000);
+        })) as number[];
+      if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
+      if (reply[0] !== scriptStatus.LEASED || reply.length !== 9)
+        throw new Error(`lease-tokens answered ${JSON.stringify(reply)}`);
+      const [, granted, waitMs, nowMs, startsAtMs, endsAtMs, paused, rate, burst] =
+        reply as LeaseReply;
+      return { granted, waitMs, nowMs, startsAtMs, endsAtMs, paused: paused === 1, rate, burst };
+    },
+  };
+}
