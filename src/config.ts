@@ -128,6 +128,12 @@ export const settings = {
     schema: z.string().regex(/^[A-Za-z0-9._-]*$/),
     doc: 'Prefix for every Kafka topic name (isolates tests and environments).',
   },
+  orderTopicPartitions: {
+    env: 'FLUXGATE_ORDER_TOPIC_PARTITIONS',
+    default: '3',
+    schema: int(1, 1000),
+    doc: 'Partitions of the order topic, when a gate or worker creates it: at most this many workers share the orders (an existing topic keeps its count; a difference is warned at start-up).',
+  },
   redisKeyPrefix: {
     env: 'FLUXGATE_REDIS_PREFIX',
     default: 'fg',

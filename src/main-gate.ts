@@ -133,7 +133,7 @@ export async function startGate(
     'kafka',
     async () => {
       await kafkaAdmin.connect();
-      await ensureTopics(kafkaAdmin, topics);
+      await ensureTopics(kafkaAdmin, topics, config.orderTopicPartitions, logger);
     },
     startup,
   );

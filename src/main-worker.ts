@@ -63,7 +63,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     'kafka',
     async () => {
       await admin.connect();
-      await ensureTopics(admin, topics);
+      await ensureTopics(admin, topics, config.orderTopicPartitions, logger);
     },
     startup,
   );

@@ -3,10 +3,11 @@
  * consumers; a test keeps the two in step).
  */
 import type { Admin } from 'kafkajs';
+import type { Logger } from 'pino';
 
 /** The topics of one environment (`prefix` isolates tests and environments). */
 export interface Topics {
-  /** OrderAccepted events, keyed by sku. */
+  /** OrderAccepted events, keyed by sku: one sale's orders on one partition, in order. */
   readonly orders: string;
   /** OrderStatusChanged events, keyed by order id. */
   readonly orderStatus: string;
@@ -23,17 +24,48 @@ export function createTopics(prefix: string): Topics {
   };
 }
 
-/** Creates any missing topic (idempotent); `partitions` applies to new topics only. */
-export async function ensureTopics(admin: Admin, topics: Topics, partitions = 3): Promise<void> {
+/**
+ * Partitions of the order-status and dead-letter topics when created. Nothing in Flux-Gate
+ * consumes them in a group, so their count limits no worker; the order topic's is configured
+ * (`FLUXGATE_ORDER_TOPIC_PARTITIONS`).
+ */
+const otherTopicPartitions = 3;
+
+/**
+ * Creates any missing topic (idempotent), the order topic with `orderPartitions` partitions.
+ * An existing order topic keeps its partitions: adding some would move sales to other
+ * partitions while their earlier orders are still unread (see docs/order-path.md, "Partitions
+ * and workers"), so that is an operator's step. A difference is told to `logger`.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: Topics,
+  orderPartitions: number,
+  logger?: Pick<Logger, 'warn'>,
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = [topics.orders, topics.orderStatus, topics.deadLetter].filter(
     (t) => !existing.has(t),
   );
-  if (missing.length === 0) return;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
-  });
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({
+        topic,
+        numPartitions: topic === topics.orders ? orderPartitions : otherTopicPartitions,
+        replicationFactor: -1,
+      })),
+    });
+  }
+  if (logger !== undefined && existing.has(topics.orders)) {
+    const [metadata] = (await admin.fetchTopicMetadata({ topics: [topics.orders] })).topics;
+    const partitions = metadata?.partitions.length;
+    if (partitions !== orderPartitions)
+      logger.warn(
+        { topic: topics.orders, partitions, configured: orderPartitions },
+        'the order topic exists with another partition count than FLUXGATE_ORDER_TOPIC_PARTITIONS; it keeps its own',
+      );
+  }
 }
 
 /** Records of `topic` not yet committed by consumer group `groupId`, per partition. */

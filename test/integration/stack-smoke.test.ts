@@ -36,7 +36,7 @@ test('Kafka: a record produced is consumed through a consumer group, and the com
   const topic = createTopics(config.topicPrefix).orders;
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, createTopics(config.topicPrefix));
+  await ensureTopics(admin, createTopics(config.topicPrefix), config.orderTopicPartitions);
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: [{ key: 'k', value: 'hello' }] });

@@ -29,11 +29,39 @@ test('three clients creating the same topics at once all succeed, ten times over
     const topics = createTopics(
       `${config.topicPrefix}race${round}-${randomBytes(2).toString('hex')}.`,
     );
-    const results = await Promise.allSettled(admins.map((admin) => ensureTopics(admin, topics)));
+    const results = await Promise.allSettled(
+      admins.map((admin) => ensureTopics(admin, topics, config.orderTopicPartitions)),
+    );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const { topics: metadata } = await admins[0]!.fetchTopicMetadata({
       topics: [topics.orders, topics.orderStatus, topics.deadLetter],
     });
     for (const t of metadata) expect(t.partitions.every((p) => p.leader >= 0)).toBe(true);
   }
+});
+
+test('the order topic gets FLUXGATE_ORDER_TOPIC_PARTITIONS; an existing one keeps its own, with a warning', async () => {
+  const admin = admins[0]!;
+  const topics = createTopics(`${config.topicPrefix}parts-${randomBytes(2).toString('hex')}.`);
+  const partitionsOf = async () =>
+    Object.fromEntries(
+      (
+        await admin.fetchTopicMetadata({
+          topics: [topics.orders, topics.orderStatus, topics.deadLetter],
+        })
+      ).topics.map((t) => [t.name, t.partitions.length]),
+    );
+  const warnings: unknown[] = [];
+  const logger = { warn: (fields: unknown) => warnings.push(fields) };
+
+  await ensureTopics(admin, topics, 5, logger);
+  const created = { [topics.orders]: 5, [topics.orderStatus]: 3, [topics.deadLetter]: 3 };
+  expect(await partitionsOf()).toEqual(created);
+  expect(warnings).toEqual([]);
+
+  await ensureTopics(admin, topics, 5, logger);
+  expect(warnings).toEqual([]);
+  await ensureTopics(admin, topics, 8, logger);
+  expect(await partitionsOf()).toEqual(created);
+  expect(warnings).toEqual([{ topic: topics.orders, partitions: 5, configured: 8 }]);
 });

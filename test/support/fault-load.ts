@@ -261,10 +261,12 @@ export async function restoreStack(): Promise<void> {
  * `cleanUpAfterFile().track` stops whichever runs at the end.
  */
 export interface Service extends Spawned {
-  /** 'gate 1', 'gate 2' or 'worker'. */
+  /** 'gate 1', 'gate 2', 'worker', or 'worker 2', … for workers added later. */
   readonly name: string;
   /** The service port's base URL (gates only: the worker has none). */
   readonly url: string;
+  /** The operations port's base URL (/metrics, /healthz, /readyz). */
+  readonly opsUrl: string;
   /** SIGSTOP / SIGCONT / SIGKILL to the current incarnation. */
   signal(signal: NodeJS.Signals): void;
   /** SIGKILL, resolving once it has exited. */
@@ -320,6 +322,7 @@ async function startService(
   const service: Service = {
     name,
     url: `http://127.0.0.1:${config.gatePort}`,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     get child() {
       return child;
     },
@@ -354,15 +357,27 @@ async function startService(
 
 // --- the system under load ----------------------------------------------------------------------
 
-/** Two gates and a worker on one isolated config, selling one sale created through AdminService. */
+/**
+ * Two gates and a worker on one isolated config, selling one sale (or several) created through
+ * AdminService.
+ */
 export interface FaultSystem {
   /** The shared config (each gate listens on its own port). */
   readonly config: Config;
+  /** The first sale: the one {@link FaultSystem.place} buys from. */
   readonly sale: Sale;
+  /** Every sale, the first one first; the load spreads its orders over them. */
+  readonly sales: readonly Sale[];
   readonly gates: readonly [Service, Service];
+  /** The worker started with the system. */
   readonly worker: Service;
-  /** Every process, for `cleanUpAfterFile().track`. */
+  /** Every process, for `cleanUpAfterFile().track`; workers added later are appended. */
   readonly services: readonly Service[];
+  /**
+   * Starts one more worker on the same config (same consumer group, its own operations port),
+   * named `worker 2`, `worker 3`, …; resolves once it answers. {@link FaultSystem.stop} stops it.
+   */
+  addWorker(): Promise<Service>;
   readonly redis: Redis;
   readonly keys: Keys;
   /** PostgreSQL, for reading the orders the worker recorded. */
@@ -384,7 +399,7 @@ export interface FaultSystem {
   ): Promise<PlaceOrderResponse>;
   /** Orders {@link FaultSystem.place} got accepted: id and units. */
   readonly placedOutsideLoad: ReadonlyMap<string, number>;
-  /** Order ids of `sku` recorded in PostgreSQL, with status and units. */
+  /** Order ids of the sales recorded in PostgreSQL, with status and units. */
   recordedOrders(): Promise<Map<string, { status: string; quantity: number }>>;
   /** Stops every process and closes the clients; the data stays (see `dropTestData`). */
   stop(): Promise<void>;
@@ -393,7 +408,13 @@ export interface FaultSystem {
 /** What {@link startFaultSystem} may change. */
 export interface FaultSystemOptions {
   readonly sku?: string;
-  /** The sale, over plenty of stock and an admission rate that never refuses. */
+  /**
+   * More sales beside `sku`'s, with the same settings. Orders are keyed by sku, so each sale's
+   * orders go to one partition of the order topic: several workers all get orders only when
+   * the sales' skus fall on several partitions.
+   */
+  readonly moreSkus?: readonly string[];
+  /** Every sale, over plenty of stock and an admission rate that never refuses. */
   readonly sale?: Partial<Sale>;
   /** Config of all three processes, over the isolated one. */
   readonly config?: Partial<Config>;
@@ -467,12 +488,13 @@ async function startSystemOn(
     Client<typeof OrderGateService>,
     Client<typeof OrderGateService>,
   ];
-  const sale = testSale(sku, {
-    totalStock: 10_000_000,
-    perCustomerLimit: 2,
-    ...options.sale,
-  });
-  await createTestSale(createClient(AdminService, transports[0]!), sale, adminAuth);
+  const sales = [sku, ...(options.moreSkus ?? [])].map((s) =>
+    testSale(s, { totalStock: 10_000_000, perCustomerLimit: 2, ...options.sale }),
+  );
+  const sale = sales[0]!;
+  const admin = createClient(AdminService, transports[0]!);
+  for (const s of sales) await createTestSale(admin, s, adminAuth);
+  const skus = sales.map((s) => s.sku);
 
   const redis = new Redis(config.redisUrl);
   redis.on('error', () => {
@@ -487,9 +509,21 @@ async function startSystemOn(
   return {
     config,
     sale,
+    sales,
     gates: [gate1, gate2],
     worker,
     services,
+    async addWorker() {
+      const opsPort = await freePort();
+      const added = await startService(
+        `worker ${services.length - 1}`,
+        'main-worker',
+        { ...config, workerOpsPort: opsPort },
+        opsPort,
+      );
+      services.push(added);
+      return added;
+    },
     redis,
     keys: createKeys(config.redisKeyPrefix),
     db,
@@ -511,8 +545,8 @@ async function startSystemOn(
     },
     async recordedOrders() {
       const { rows } = await db.query<{ id: string; status: string; quantity: number }>(
-        `select order_id::text as id, status, quantity from "${config.databaseSchema}".orders where sku = $1`,
-        [sku],
+        `select order_id::text as id, status, quantity from "${config.databaseSchema}".orders where sku = any($1)`,
+        [skus],
       );
       return new Map(rows.map((r) => [r.id, { status: r.status, quantity: r.quantity }]));
     },
@@ -558,6 +592,8 @@ export interface Attempt {
 /** One order as its buyer placed it, under one idempotency key, until a definite answer. */
 export interface BuyerOrder {
   readonly key: string;
+  /** The sale it buys from. */
+  readonly sku: string;
   readonly customerId: string;
   readonly client: number;
   /** `ok` (accepted), `refused` (a definite refusal) or `open` (no definite answer yet). */
@@ -650,7 +686,10 @@ export interface Load {
   settle(timeoutMs?: number): Promise<number>;
 }
 
-/** Starts buyers placing one-unit orders, each for a new customer, through both gates. */
+/**
+ * Starts buyers placing one-unit orders, each for a new customer, through both gates; each
+ * buyer's orders go to the sales in turn.
+ */
 export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load {
   const clients = options.clients ?? 8;
   const deadlineMs = options.deadlineMs ?? 2000;
@@ -689,7 +728,7 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
       // would abort at the deadline itself, hiding a gate that answers late.
       const response = await system.orderClients[gate as 0 | 1].placeOrder(
         {
-          sku: system.sale.sku,
+          sku: order.sku,
           quantity: 1,
           customerId: order.customerId,
           idempotencyKey: order.key,
@@ -758,6 +797,7 @@ export function startLoad(system: FaultSystem, options: BuyerOptions = {}): Load
     for (let n = 0; !stopped(); n++) {
       const order: BuyerOrder = {
         key: randomUUID(),
+        sku: system.sales[(client + n) % system.sales.length]!.sku,
         customerId: `${run}-b${client}-${n}`,
         client,
         outcome: 'open',
@@ -1159,7 +1199,7 @@ export interface Audit {
   readonly unanswered: readonly string[];
   /** Keys whose answers named two different order ids (one buyer's order became two). */
   readonly splitKeys: readonly string[];
-  /** PostgreSQL rows of the sale beyond one per order id. */
+  /** PostgreSQL rows of the sales beyond one per order id. */
   readonly duplicateRows: number;
   /** PostgreSQL rows not CONFIRMED. */
   readonly notConfirmed: number;
@@ -1167,9 +1207,9 @@ export interface Audit {
   readonly unitsAccepted: number;
   /** Units of the CONFIRMED orders in PostgreSQL. */
   readonly unitsRecorded: number;
-  /** Total stock minus the live counter in Redis; undefined when the counter is missing. */
+  /** Total stock minus the live counter in Redis, summed over the sales; undefined when a counter is missing. */
   readonly unitsLive: number | undefined;
-  /** Entries left in the sale's outbox. */
+  /** Entries left in the sales' outboxes. */
   readonly outboxLeft: number;
 }
 
@@ -1184,8 +1224,14 @@ export async function audit(
 ): Promise<Audit> {
   const accepted = new Map<string, number>(system.placedOutsideLoad);
   for (const order of run.load.orders) for (const id of order.orderIds) accepted.set(id, 1);
-  const { sku } = system.sale;
-  const outboxLength = () => system.redis.xlen(system.keys.outbox(sku)).catch(() => -1);
+  const skus = system.sales.map((s) => s.sku);
+  // -1 when Redis cannot answer: never counted as empty.
+  const outboxLength = async () => {
+    const lengths = await Promise.all(
+      skus.map((sku) => system.redis.xlen(system.keys.outbox(sku)).catch(() => -1)),
+    );
+    return lengths.includes(-1) ? -1 : lengths.reduce((a, b) => a + b, 0);
+  };
   const deadline = performance.now() + timeoutMs;
   let recorded = await system.recordedOrders();
   while (
@@ -1199,10 +1245,18 @@ export async function audit(
   await sleep(1000);
   recorded = await system.recordedOrders();
   const { rows } = await system.db.query<{ n: string }>(
-    `select count(*) as n from "${system.config.databaseSchema}".orders where sku = $1`,
-    [sku],
+    `select count(*) as n from "${system.config.databaseSchema}".orders where sku = any($1)`,
+    [skus],
   );
-  const stock = await system.redis.get(system.keys.stock(sku));
+  const stocks = await Promise.all(
+    system.sales.map((s) => system.redis.get(system.keys.stock(s.sku))),
+  );
+  let unitsLive: number | undefined = 0;
+  for (const [i, stock] of stocks.entries())
+    unitsLive =
+      stock === null || unitsLive === undefined
+        ? undefined
+        : unitsLive + system.sales[i]!.totalStock - Number(stock);
   let unitsAccepted = 0;
   for (const units of accepted.values()) unitsAccepted += units;
   let unitsRecorded = 0;
@@ -1220,7 +1274,7 @@ export async function audit(
     notConfirmed,
     unitsAccepted,
     unitsRecorded,
-    unitsLive: stock === null ? undefined : system.sale.totalStock - Number(stock),
+    unitsLive,
     outboxLeft: await outboxLength(),
   };
 }
@@ -1441,18 +1495,28 @@ export async function checkInvariants(
   run: FaultRun,
   books: Audit,
 ): Promise<InvariantResult[]> {
-  const { sku, totalStock } = system.sale;
+  const skus = system.sales.map((s) => s.sku);
+  const totalStock = system.sales.reduce((sum, s) => sum + s.totalStock, 0);
   const schema = `"${system.config.databaseSchema}"`;
-  const product = await system.db.query<{ stock: number; total: string }>(
-    `select stock, total_stock as total from ${schema}.product where sku = $1`,
-    [sku],
+  // Summed over the sales; null (missing) unless every sale has its product row.
+  const product = await system.db.query<{
+    stock: string | null;
+    least: number | null;
+    total: string | null;
+  }>(
+    `select case when count(*) = $2 then sum(stock) end as stock,
+            case when count(*) = $2 then min(stock) end as least,
+            case when count(*) = $2 then sum(total_stock) end as total
+       from ${schema}.product where sku = any($1)`,
+    [skus, skus.length],
   );
-  const dbStock = product.rows[0]?.stock;
+  const dbStock = product.rows[0]?.stock == null ? undefined : Number(product.rows[0].stock);
+  const dbLeast = product.rows[0]?.least ?? undefined;
   const dbTotal = Number(product.rows[0]?.total ?? Number.NaN);
   // Each buyer order has a customer of its own: rows per customer are rows per idempotency key.
   const perCustomer = await system.db.query<{ customer: string; n: string }>(
-    `select customer_id as customer, count(*) as n from ${schema}.orders where sku = $1 group by customer_id`,
-    [sku],
+    `select customer_id as customer, count(*) as n from ${schema}.orders where sku = any($1) group by customer_id`,
+    [skus],
   );
   const rowsOf = new Map(perCustomer.rows.map((r) => [r.customer, Number(r.n)]));
   const loadCustomers = new Set(run.load.orders.map((o) => o.customerId));
@@ -1502,9 +1566,9 @@ export async function checkInvariants(
       holds:
         books.unitsAccepted <= totalStock &&
         books.unitsRecorded <= totalStock &&
-        dbStock !== undefined &&
-        dbStock >= 0,
-      detail: `units accepted ${books.unitsAccepted}, recorded CONFIRMED ${books.unitsRecorded}, stock ${totalStock}; database stock ${dbStock ?? 'missing'} ≥ 0 (the sale is not sold out in these runs: the bound is checked, not raced)`,
+        dbLeast !== undefined &&
+        dbLeast >= 0,
+      detail: `units accepted ${books.unitsAccepted}, recorded CONFIRMED ${books.unitsRecorded}, stock ${totalStock}; lowest database stock of the sales ${dbLeast ?? 'missing'} ≥ 0 (the sales are not sold out in these runs: the bound is checked, not raced)`,
     },
     {
       id: 'I2',

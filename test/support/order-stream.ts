@@ -42,7 +42,7 @@ export async function createOrderStream(
   const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, topics);
+  await ensureTopics(admin, topics, config.orderTopicPartitions);
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
