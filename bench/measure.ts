@@ -13,6 +13,14 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   return field('used_cpu_sys') + field('used_cpu_user');
 }
 
+/** Commands Redis has run so far, all kinds together (INFO commandstats). */
+export async function redisCommandCalls(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
 /** CPU seconds (user + system) process `pid` has used so far, from /proc (NaN elsewhere). */
 export function processCpuSeconds(pid: number | undefined): number {
   if (pid === undefined || process.platform !== 'linux') return NaN;

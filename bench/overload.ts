@@ -17,14 +17,12 @@
  * answers, so they keep to the schedule while its core keeps up.
  * BENCH_PROTOCOLS=connect or =grpc runs one of the two.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
+import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, loadBenchSale } from './setup.js';
+import { benchEnvironment, loadBenchSale, spawnBenchGate } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -33,27 +31,13 @@ const sku = 'BENCH-1';
 const prefix = `overload${Date.now().toString(36)}`;
 const path = '/fluxgate.v1.OrderGateService/PlaceOrder';
 const protocols = (process.env.BENCH_PROTOCOLS ?? 'connect,grpc').split(',');
-const root = new URL('../..', import.meta.url).pathname; // dist/bench/ -> the repository
-const ghz = protocols.includes('grpc')
-  ? execFileSync('bash', [join(root, 'scripts/go-tool.sh'), 'ghz'], { encoding: 'utf8' }).trim()
-  : '';
+const ghz = protocols.includes('grpc') ? ghzBinary() : '';
 
 const { serverEnv, redis } = benchEnvironment(prefix);
 await loadBenchSale(redis, prefix, sku);
 
-/** The gate started with `env` added, pinned to CPU 0; resolves once it listens. */
-async function startGate(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const script = new URL('./gate-server.js', import.meta.url).pathname;
-  const child = spawn(
-    'taskset',
-    ['-c', '0', process.execPath, '--max-semi-space-size=32', script],
-    { env: { ...serverEnv, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout }).once('line', resolve),
-  );
-  return { url: (JSON.parse(line) as { gate: string }).gate, child };
-}
+/** The gate with `env` added to the benchmark's environment, pinned to CPU 0. */
+const startGate = (env: NodeJS.ProcessEnv) => spawnBenchGate({ ...serverEnv, ...env }, 0);
 
 let n = 0;
 /** One PlaceOrder; resolves to what it came to: `accepted`, `shed`, or the HTTP status. */
@@ -135,36 +119,12 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
   return level;
 }
 
-interface GhzReport {
-  total: number;
-  details: { latency: number; status: string; error: string }[] | null;
-}
-
 /**
  * `total` PlaceOrder calls over gRPC from ghz on CPU 1: at `rate` per second without waiting
  * for answers, or (rate 0) from 64 callers each waiting for its answer.
  */
-function ghzRun(host: string, total: number, rate: number): Level & { rps: number } {
-  const args = [
-    '-c',
-    '1',
-    ghz,
-    '--insecure',
-    '--cpus=1',
-    `--import-paths=${join(root, 'proto')},${join(root, 'proto/vendor')}`,
-    `--proto=${join(root, 'proto/fluxgate/v1/order_gate.proto')}`,
-    '--call=fluxgate.v1.OrderGateService/PlaceOrder',
-    `--data=${JSON.stringify({ sku, quantity: 1, customerId: 'g{{.UUID}}', idempotencyKey: `${prefix}-{{.UUID}}` })}`,
-    `--total=${total}`,
-    '--concurrency=64',
-    '--connections=4',
-    ...(rate > 0 ? ['--async', `--rps=${rate}`] : []),
-    '--format=json',
-    host,
-  ];
-  const report = JSON.parse(
-    execFileSync('taskset', args, { encoding: 'utf8', maxBuffer: 256 << 20 }),
-  ) as GhzReport;
+async function ghzRun(host: string, total: number, rate: number): Promise<Level & { rps: number }> {
+  const report = await ghzPlaceOrders({ ghz, host, sku, keyPrefix: prefix, total, rate, cpu: 1 });
   const level: Level & { rps: number } = {
     accepted: [],
     shed: [],
@@ -190,7 +150,7 @@ function ghzRun(host: string, total: number, rate: number): Level & { rps: numbe
 /** {@link ghzRun} with the gate's and Redis's CPU per accepted order. */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
   const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
-  const level = ghzRun(host, total, rate);
+  const level = await ghzRun(host, total, rate);
   const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
   const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
   level.gateUs = perOrder(cpu1 - cpu0);
@@ -237,8 +197,8 @@ for (const [name, env] of configurations) {
   }
   if (protocols.includes('grpc')) {
     const host = new URL(gate.url).host;
-    ghzRun(host, 3000, 0); // warm-up, discarded
-    const max = ghzRun(host, 20_000, 0).rps;
+    await ghzRun(host, 3000, 0); // warm-up, discarded
+    const max = (await ghzRun(host, 20_000, 0)).rps;
     const base = baselineMax.get('grpc') ?? max;
     baselineMax.set('grpc', base);
     console.log(`\ngRPC (ghz), ${name} (${limits}): max ${max.toFixed(0)} orders/s`);
@@ -249,9 +209,7 @@ for (const [name, env] of configurations) {
       console.log(row(rate, r, base));
     }
   }
-  const exited = new Promise((resolve) => gate.child.once('exit', resolve));
-  gate.child.kill('SIGTERM');
-  await exited;
+  await gate.stop();
 }
 
 // Leave Redis as we found it (see bench/gate.ts).

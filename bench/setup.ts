@@ -3,6 +3,8 @@
  * and topics of their own) and the sale they sell from (open for an hour, stock and admission
  * never the limit).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../src/config.js';
 import { createKeys } from '../src/redis/keys.js';
@@ -11,8 +13,16 @@ import { loadSale } from '../src/redis/sale-store.js';
 /** Units of the benchmark sale: more than any run sells. */
 const units = 100_000_000;
 
-/** Loads the benchmark sale `sku` under the Redis key `prefix`. */
-export async function loadBenchSale(redis: Redis, prefix: string, sku: string): Promise<void> {
+/** Loads the benchmark sale `sku` under the Redis key `prefix` (admission never the limit). */
+export async function loadBenchSale(
+  redis: Redis,
+  prefix: string,
+  sku: string,
+  admission: { readonly rate: number; readonly burst: number } = {
+    rate: 1_000_000,
+    burst: 1_000_000,
+  },
+): Promise<void> {
   const now = Date.now();
   await loadSale(
     redis,
@@ -24,8 +34,8 @@ export async function loadBenchSale(redis: Redis, prefix: string, sku: string): 
       perCustomerLimit: 1_000_000,
       startsAtMs: now - 1000,
       endsAtMs: now + 3_600_000,
-      admissionRate: 1_000_000,
-      admissionBurst: 1_000_000,
+      admissionRate: admission.rate,
+      admissionBurst: admission.burst,
       paused: false,
     },
     units,
@@ -49,4 +59,34 @@ export function benchEnvironment(prefix: string): {
   };
   const config = loadConfig(serverEnv);
   return { serverEnv, config, redis: new Redis(config.redisUrl) };
+}
+
+/** A gate of bench/gate-server.ts in its own process. */
+export interface BenchGate {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** SIGTERM, resolved once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts bench/gate-server.ts with `env`, pinned to `cpu`; resolves once it listens. */
+export async function spawnBenchGate(env: NodeJS.ProcessEnv, cpu: number): Promise<BenchGate> {
+  const script = new URL('./gate-server.js', import.meta.url).pathname;
+  const child = spawn(
+    'taskset',
+    ['-c', String(cpu), process.execPath, '--max-semi-space-size=32', script],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise<string>((resolve) =>
+    createInterface({ input: child.stdout }).once('line', resolve),
+  );
+  return {
+    url: (JSON.parse(line) as { gate: string }).gate,
+    child,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
