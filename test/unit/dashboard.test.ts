@@ -1,10 +1,14 @@
 /**
- * grafana/flux-gate.json charts every metric the gate and the worker export, and nothing
- * they don't: a renamed metric cannot silently leave a panel empty.
+ * grafana/flux-gate.json charts every metric the gate (with its cluster primary) and the worker
+ * export, and nothing they don't: a renamed metric cannot silently leave a panel empty.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { createGateMetrics, createWorkerMetrics } from '../../src/ops/metrics.js';
+import {
+  createGateMetrics,
+  createPrimaryMetrics,
+  createWorkerMetrics,
+} from '../../src/ops/metrics.js';
 
 const dashboard = JSON.parse(
   readFileSync(new URL('../../grafana/flux-gate.json', import.meta.url), 'utf8'),
@@ -18,7 +22,8 @@ function exported(): Set<string> {
     overload: () => ({ inFlight: 0, admittedShare: 1 }),
   });
   const worker = createWorkerMetrics({ lag: async () => [] });
-  const names = [gate.registry, worker.registry].flatMap((r) =>
+  const primary = createPrimaryMetrics({ listening: () => 0 });
+  const names = [gate.registry, worker.registry, primary.registry].flatMap((r) =>
     r.getMetricsAsArray().map((m) => m.name),
   );
   return new Set(
