@@ -2,7 +2,7 @@
  * FLUXGATE_GATE_PROCESSES=3 with the compiled gate: three processes answer on the one port
  * (told apart by the primary's merged /metrics and by their log lines), a process killed under
  * load is replaced and loses no accepted order, and SIGTERM to the primary stops all of them
- * cleanly with every order answered PENDING persisted.
+ * cleanly with every order answered PENDING persisted; one that cannot start stops them all.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -13,9 +13,16 @@ import { createFluxGateClient } from '../../src/client/node.js';
 import { startWorker, type RunningWorker } from '../../src/main-worker.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { sample } from '../support/metrics.js';
-import { cleanUpAfterFile, exited, spawnGate } from '../support/processes.js';
+import {
+  cleanUpAfterFile,
+  envFor,
+  exited,
+  freePort,
+  spawnGate,
+  spawnProcess,
+} from '../support/processes.js';
 import { createTestSale, testSale } from '../support/sales.js';
-import { eventually, redisFor } from '../support/stack.js';
+import { eventually, isolatedConfig, redisFor } from '../support/stack.js';
 import { adminToken } from '../support/system.js';
 import { orderClient } from '../support/wire.js';
 
@@ -44,8 +51,8 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('FLUXGATE_GATE_PROCESSES=3', () => {
-  test('processes share the port, a killed one is replaced, SIGTERM stops all and loses nothing', async () => {
+describe('several gate processes (FLUXGATE_GATE_PROCESSES)', () => {
+  test('three share the port, a killed one is replaced, SIGTERM stops all and loses nothing', async () => {
     const { config, gate, url } = await spawnGate({ gateProcesses: 3, shutdownGraceMs: 10_000 });
     files.track(gate);
     files.dropDataOf(config);
@@ -210,5 +217,24 @@ describe('FLUXGATE_GATE_PROCESSES=3', () => {
       redis.disconnect();
       agent.destroy();
     }
+  });
+
+  test('a process that cannot start: the primary stops the others and exits 1, naming it', async () => {
+    const config = isolatedConfig({ gateProcesses: 2, logLevel: 'info', startupTimeoutSeconds: 2 });
+    const gate = spawnProcess('main-gate', {
+      ...envFor(config),
+      FLUXGATE_REDIS_URL: `redis://127.0.0.1:${String(await freePort())}`,
+    });
+    files.track(gate);
+    expect(await exited(gate.child)).toBe(1);
+    expect(gate.output()).toMatch(
+      /^startup: gate process [12] exited \(code 1, .*\) before it listened$/m,
+    );
+    expect(gate.output()).not.toMatch(/^\s+at /m);
+    const pids = logLines(gate.output())
+      .filter((l) => l.gateProcess === '1' || l.gateProcess === '2')
+      .map((l) => Number(l.pid));
+    expect(new Set(pids).size).toBe(2);
+    expect(pids.filter(alive)).toEqual([]);
   });
 });
