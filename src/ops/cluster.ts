@@ -13,7 +13,8 @@
  *   primary → process   ops query {id}          a scrape or readiness probe of the primary
  *   process → primary   ops answer {id, ...}    its registry as JSON and its readiness report
  *
- * A process whose primary is gone exits at once (Node's cluster does so when the channel closes).
+ * A primary that exits first kills its processes; one killed outright leaves them to exit on
+ * their own when they see the channel close (Node's cluster does that, without draining).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -252,6 +253,12 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   const allExited = new Promise<void>((resolve) => {
     onAllExited = resolve;
   });
+  // A primary that exits before its processes (a second signal, a crash) takes them with it
+  // at once; without this they would exit only once they noticed the channel closed.
+  process.on('exit', () => {
+    for (const { worker } of members.values()) worker.process.kill('SIGKILL');
+  });
+
   // The operations port first: taken, it stops the primary before any gate starts.
   const ops = await serveOpsPages(
     {
