@@ -2,7 +2,7 @@
 # The README's run command (npm start): brings the local stack up, builds, and runs the worker
 # and the gate in the foreground. Ctrl-C or SIGTERM stops both cleanly; the stack stays up
 # (scripts/stack.sh down stops it). The stack's port variables move the services too
-# (scripts/stack-env.sh).
+# (scripts/stack-env.sh), and FLUXGATE_GATE_PROCESSES=N runs N gate processes on the one port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/stack-env.sh

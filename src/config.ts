@@ -44,6 +44,12 @@ export const settings = {
     schema: int(0, 65535),
     doc: 'Port for gRPC (h2c), Connect and gRPC-Web (HTTP/1.1 and h2c on one port).',
   },
+  gateProcesses: {
+    env: 'FLUXGATE_GATE_PROCESSES',
+    default: '1',
+    schema: int(1, 256),
+    doc: 'Gate processes on the one port (Node cluster). Above 1 a primary process starts them, replaces one that dies, passes SIGTERM/SIGINT on and serves the operations port for them all.',
+  },
   tlsCertFile: {
     env: 'FLUXGATE_TLS_CERT_FILE',
     default: '',

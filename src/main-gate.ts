@@ -1,7 +1,10 @@
 /**
  * The gate process: builds the concrete clients (retrying unreachable ones at start-up), wires
  * the ports, listens, relays the outbox, serves metrics and health on the operations port, and
- * shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit).
+ * shuts down gracefully on SIGTERM / SIGINT (a second signal forces exit). With
+ * FLUXGATE_GATE_PROCESSES above 1 the process started is a cluster primary instead: it runs
+ * that many gate processes on the one port and serves the operations port for them all
+ * (src/ops/cluster.ts).
  */
 import { getRandomValues } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,6 +13,7 @@ import { resolve } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config.js';
 import { createAdmin } from './domain/admin.js';
@@ -33,9 +37,10 @@ import { cachedShedAnswers, requestPath, type Shedding } from './gate/shedding.j
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
 import { kafkaLogCreator } from './kafka/log.js';
+import { clusterMember, startPrimary, type ClusterMember } from './ops/cluster.js';
 import { createGateMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
-import { startReadiness } from './ops/readiness.js';
+import { startReadiness, type Readiness } from './ops/readiness.js';
 import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
 import { readOutboxStats } from './redis/outbox.js';
@@ -48,7 +53,7 @@ import { createRedisLeaseSource } from './redis/lease-source.js';
 import { createRedisOrderStore } from './redis/order-store.js';
 import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
-import { isEntryPoint, runMain } from './run-main.js';
+import { isEntryPoint, runMain, type Closable } from './run-main.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
 import { registerScripts } from './redis/scripts.js';
 
@@ -90,11 +95,61 @@ export function createOrderIds(): () => string {
   };
 }
 
+/** The gate's logger; `fields` go on every line (which process wrote it, under a primary). */
+function gateLogger(config: Config, fields: Record<string, string | number> = {}): Logger {
+  return pino({ level: config.logLevel, base: { service: 'gate', ...fields } });
+}
+
 /** Starts a gate with `config`, logging to `logger`; resolves once it listens. */
 export async function startGate(
   config: Config,
-  logger: Logger = pino({ level: config.logLevel, base: { service: 'gate' } }),
+  logger: Logger = gateLogger(config),
 ): Promise<RunningGate> {
+  const gate = await launchGate(config, logger, {}, (registry, readiness) =>
+    startOpsServer(registry, readiness, config.opsHost, config.gateOpsPort),
+  );
+  return { url: gate.url, opsUrl: gate.ops.url, close: () => gate.close() };
+}
+
+/**
+ * Starts one gate process under a cluster primary: its log lines and metric series say which
+ * process it is (`gateProcess` and its pid, `gate_process`), and the primary serves its
+ * operations pages.
+ */
+async function startGateProcess(config: Config, member: ClusterMember): Promise<Closable> {
+  const id = String(member.id);
+  const logger = gateLogger(config, { gateProcess: id, pid: process.pid });
+  return launchGate(config, logger, { gate_process: id }, (registry, readiness) =>
+    Promise.resolve(member.serveOps(registry, readiness)),
+  );
+}
+
+/**
+ * The process `node dist/src/main-gate.js` runs: one gate, or with FLUXGATE_GATE_PROCESSES
+ * above 1 the cluster primary (in the process it forks, one gate of those).
+ */
+async function startGateOrPrimary(config: Config): Promise<Closable> {
+  if (config.gateProcesses === 1) return startGate(config);
+  const member = clusterMember();
+  if (member !== undefined) return startGateProcess(config, member);
+  return startPrimary({
+    processes: config.gateProcesses,
+    logger: gateLogger(config, { gateProcess: 'primary', pid: process.pid }),
+    opsHost: config.opsHost,
+    opsPort: config.gateOpsPort,
+  });
+}
+
+/** How a gate serves its operations pages: its own port, or through its cluster primary. */
+type ServeOps<O extends Closable> = (registry: Registry, readiness: Readiness) => Promise<O>;
+
+/** The gate itself: `labels` on every metric series, its operations pages served by `serveOps`. */
+async function launchGate<O extends Closable & { readonly url?: string }>(
+  config: Config,
+  logger: Logger,
+  labels: Record<string, string>,
+  serveOps: ServeOps<O>,
+): Promise<{ readonly url: string; readonly ops: O; close(): Promise<void> }> {
   // First: a JWKS file that cannot be read stops the gate before it connects to anything.
   const buyerAuth = createBuyerAuth(config, logger);
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
@@ -120,6 +175,9 @@ export async function startGate(
   );
   const keys = createKeys(config.redisKeyPrefix);
   const kafkaOptions = {
+    // Shared by every gate process, on this machine or another: a client id only names clients
+    // in the broker's logs and quotas. An idempotent producer is told apart by the producer id
+    // the broker gives it on each connect; the gate uses no transactional id.
     clientId: 'fluxgate-gate',
     brokers: config.kafkaBrokers,
     logLevel: logLevel.WARN,
@@ -150,12 +208,15 @@ export async function startGate(
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
   });
   const stopWatchingLoop = watchEventLoop(overload, config.maxEventLoopDelayMs);
-  const metrics = createGateMetrics({
-    outbox: () => readOutboxStats(redis, keys),
-    soldOutFlags: () => soldOut.count(),
-    overload: () => overload.state(),
-    admission: () => admission.counts(),
-  });
+  const metrics = createGateMetrics(
+    {
+      outbox: () => readOutboxStats(redis, keys),
+      soldOutFlags: () => soldOut.count(),
+      overload: () => overload.state(),
+      admission: () => admission.counts(),
+    },
+    labels,
+  );
   const readiness = startReadiness([
     { name: 'redis', check: () => redis.ping() },
     { name: 'kafka', check: () => kafkaAdmin.describeCluster() },
@@ -374,11 +435,11 @@ export async function startGate(
   });
 
   const address = await app.listen({ host: config.gateHost, port: config.gatePort });
-  const ops = await startOpsServer(metrics.registry, readiness, config.opsHost, config.gateOpsPort);
+  const ops = await serveOps(metrics.registry, readiness);
   logger.info({ url: address, ops: ops.url }, 'gate listening');
   return {
     url: address,
-    opsUrl: ops.url,
+    ops,
     async close() {
       // Not ready first, so load balancers stop sending; then let in-flight calls finish.
       readiness.drain();
@@ -414,4 +475,4 @@ export async function startGate(
   };
 }
 
-if (isEntryPoint(import.meta.url)) await runMain(startGate);
+if (isEntryPoint(import.meta.url)) await runMain(startGateOrPrimary);

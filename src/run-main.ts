@@ -1,10 +1,13 @@
 /**
  * Process entry shared by the gate and the worker: load config (one clear line per problem,
  * exit 2), start (a dependency unreachable for the whole start-up timeout: one line, exit 1),
- * then stop gracefully on SIGTERM / SIGINT; a second signal forces exit.
+ * then stop gracefully on SIGTERM / SIGINT; a second signal forces exit. A gate process forked
+ * by a cluster primary also stops when the primary asks (once: that never forces), and tells
+ * the primary when it has started.
  */
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { clusterMember } from './ops/cluster.js';
 import { StartupError } from './ops/startup.js';
 
 /** Something running that can be stopped. */
@@ -41,6 +44,28 @@ export async function runMain(
   const config = loadConfigOrReport();
   if (config === undefined) process.exit(2);
   let running: Closable | undefined;
+  let stopping = false;
+  const stop = (why: string, closable: Closable) => {
+    if (stopping) {
+      console.error(`${why} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    closable.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  const member = clusterMember();
+  // Asked during start-up there is nothing to drain yet. A Ctrl-C reaches the primary's
+  // processes both directly and through the primary: its request never forces an exit.
+  member?.onStop(() => {
+    if (running === undefined) process.exit(0);
+    if (!stopping) stop('stop from the primary', running);
+  });
   try {
     running = await start(config);
   } catch (error) {
@@ -49,24 +74,11 @@ export async function runMain(
     process.exit(1);
   }
   if (running === undefined) process.exit(0);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      console.error(`${signal} again: exiting now`);
-      process.exit(1);
-    }
-    stopping = true;
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error('shutdown failed', error);
-        process.exit(1);
-      },
-    );
-  };
+  const closable = running;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
-      stop(signal);
+      stop(signal, closable);
     });
   }
+  member?.started();
 }

@@ -2,7 +2,16 @@
  * Every Prometheus metric the gate and the worker export: the one home of their names, labels
  * and buckets. Each process makes its own registry; grafana/flux-gate.json charts these names.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { EdgeAdmissionCounts } from '../admission/edge-admission.js';
 
 /** Latency buckets in seconds, from a fast Redis call to a slow Kafka ack. */
@@ -27,10 +36,13 @@ function bindOnce<L extends string[], T>(child: (...labels: L) => T): (...labels
   };
 }
 
-/** A registry with the process's default metrics (CPU, memory, event loop lag). */
-function newRegistry(service: 'gate' | 'worker'): Registry {
+/**
+ * A registry with the process's default metrics (CPU, memory, event loop lag); every series
+ * carries the service and `labels`.
+ */
+function newRegistry(service: 'gate' | 'worker', labels: Record<string, string> = {}): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ service });
+  registry.setDefaultLabels({ ...labels, service });
   collectDefaultMetrics({ register: registry, prefix: 'fluxgate_' });
   return registry;
 }
@@ -62,9 +74,13 @@ function followTotal(
   last.value = total;
 }
 
-/** The gate's metrics. */
-export function createGateMetrics(sources: GateGaugeSources) {
-  const registry = newRegistry('gate');
+/**
+ * The gate's metrics. `labels` go on every series: a gate process under a cluster primary
+ * (FLUXGATE_GATE_PROCESSES above 1) has `gate_process`, so that the primary's page keeps each
+ * process's series apart.
+ */
+export function createGateMetrics(sources: GateGaugeSources, labels: Record<string, string> = {}) {
+  const registry = newRegistry('gate', labels);
   const registers = [registry];
   const leaseCallsSeen = { value: 0 };
   const leasedTokensSeen = { value: 0 };
@@ -232,6 +248,51 @@ export function createGateMetrics(sources: GateGaugeSources) {
 
 /** The gate's metrics, as {@link createGateMetrics} makes them. */
 export type GateMetrics = ReturnType<typeof createGateMetrics>;
+
+/** Live values the gate's cluster primary reads at scrape time. */
+export interface PrimaryGaugeSources {
+  /** Gate processes serving now. */
+  readonly listening: () => number;
+}
+
+/**
+ * The metrics of the gate's cluster primary (FLUXGATE_GATE_PROCESSES above 1): its own process
+ * figures (`gate_process="primary"`), the gate processes serving, and the ones started again.
+ */
+export function createPrimaryMetrics(sources: PrimaryGaugeSources) {
+  const registry = newRegistry('gate', { gate_process: 'primary' });
+  const registers = [registry];
+  return {
+    registry,
+    processes: new Gauge({
+      name: 'fluxgate_gate_processes',
+      help: 'Gate processes serving the port under this primary (FLUXGATE_GATE_PROCESSES when all are up).',
+      registers,
+      collect() {
+        this.set(sources.listening());
+      },
+    }),
+    processRestarts: new Counter({
+      name: 'fluxgate_gate_process_restarts_total',
+      help: 'Gate processes the primary started again after one exited while it was not stopping.',
+      registers,
+    }),
+  };
+}
+
+/**
+ * One Prometheus page of several processes' registries (each as `getMetricsAsJSON` gives it).
+ * Every series carries its process's `gate_process` label, so no two series are ever added
+ * together: 'sum' for every metric keeps them all, where prom-client's own choices for a
+ * cluster would drop some ('omit' for the start time) or keep one process's ('first').
+ */
+export function mergeProcessMetrics(
+  registries: readonly MetricObjectWithValues<MetricValue<string>>[][],
+): Promise<string> {
+  return AggregatorRegistry.aggregate(
+    registries.map((metrics) => metrics.map((metric) => ({ ...metric, aggregator: 'sum' }))),
+  ).metrics();
+}
 
 /** Live values the worker's gauges read at scrape time. */
 export interface WorkerGaugeSources {

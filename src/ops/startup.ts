@@ -6,13 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
-/** Raised when a dependency stayed unreachable for the whole start-up timeout. */
+/**
+ * Raised when the process cannot start: a dependency stayed unreachable for the whole start-up
+ * timeout, or a gate process of a cluster primary exited before it served.
+ */
 export class StartupError extends Error {
-  constructor(what: string, seconds: number, cause: unknown) {
-    super(
-      `${what}: still unreachable after ${String(seconds)} s: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'StartupError';
   }
 }
@@ -29,7 +29,10 @@ export async function retryStartup<T>(
       return await step();
     } catch (error) {
       if (Date.now() + delay > deadline)
-        throw new StartupError(what, options.timeoutSeconds, error);
+        throw new StartupError(
+          `${what}: still unreachable after ${String(options.timeoutSeconds)} s: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
       options.logger.warn(
         {
           attempt,

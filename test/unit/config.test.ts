@@ -69,6 +69,14 @@ describe('config', () => {
     expect(loadConfig({}).buyerAuth).toBe('open');
   });
 
+  test('gate processes: one by default, a whole number from 1 to 256', () => {
+    expect(loadConfig({}).gateProcesses).toBe(1);
+    expect(loadConfig({ FLUXGATE_GATE_PROCESSES: '4' }).gateProcesses).toBe(4);
+    for (const bad of ['0', '257', '1.5', 'two']) {
+      expect(() => loadConfig({ FLUXGATE_GATE_PROCESSES: bad }), bad).toThrow(ConfigError);
+    }
+  });
+
   test("README's configuration table lists exactly the settings, with their defaults", () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const rows = readme

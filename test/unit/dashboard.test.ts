@@ -1,11 +1,12 @@
 /**
- * grafana/flux-gate.json charts every metric the gate and the worker export, and nothing
- * they don't: a renamed metric cannot silently leave a panel empty.
+ * grafana/flux-gate.json charts every metric the gate (with its cluster primary) and the worker
+ * export, and nothing they don't: a renamed metric cannot silently leave a panel empty.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import {
   createGateMetrics,
+  createPrimaryMetrics,
   createWorkerMetrics,
   type GateGaugeSources,
 } from '../../src/ops/metrics.js';
@@ -31,7 +32,8 @@ const idleGate: GateGaugeSources = {
 function exported(): Set<string> {
   const gate = createGateMetrics(idleGate);
   const worker = createWorkerMetrics({ lag: async () => [] });
-  const names = [gate.registry, worker.registry].flatMap((r) =>
+  const primary = createPrimaryMetrics({ listening: () => 0 });
+  const names = [gate.registry, worker.registry, primary.registry].flatMap((r) =>
     r.getMetricsAsArray().map((m) => m.name),
   );
   return new Set(
