@@ -274,13 +274,19 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     { dependency: 'postgresql', outcome: 'unknown', unsent: (e) => /ECONNREFUSED/.test(e.message) },
     ['getSale', 'listSales', 'orderTotals', 'reloadSnapshot', 'findOrder'],
   );
-  // The subscriber queues its subscriptions while it connects.
+  // The subscriber's commands wait in its offline queue while it reconnects.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', (error: Error) => {
+    logger.debug({ err: error }, 'redis subscriber connection');
+  });
   const feed = await createEventFeed(
-    redis.duplicate({ enableOfflineQueue: true }),
+    subscriber,
     keys,
     (error) => {
       log(error, 'event feed');
     },
+    // A subscription that timed out at start-up is retried like any other start-up step.
+    (step) => retryStartup('redis subscriber', step, startup),
   );
   feed.onSaleChanged((sku) => {
     soldOut.clear(sku);

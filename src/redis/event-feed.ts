@@ -2,6 +2,7 @@
  * One Redis subscriber connection per gate, fanned out in process: order status changes (for
  * WatchOrder) and sale changes (to drop sold-out flags, and to wake WatchStock streams).
  */
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { decodeOrderStatusChanged } from '../kafka/codec.js';
 import type { Keys } from './keys.js';
@@ -16,11 +17,19 @@ export interface EventFeed {
   close(): void;
 }
 
-/** Subscribes `subscriber` (a dedicated connection) to the feed's channels. */
+/**
+ * Subscribes `subscriber` (a dedicated connection) to the feed's channels, once its connection
+ * is ready: ioredis starts a command's timeout when the command is queued, so a SUBSCRIBE queued
+ * while the connection is still being set up (HELLO, CLIENT SETINFO, INFO: a round trip each)
+ * spent the whole command timeout on the set-up and, on a loaded machine, failed with "Command
+ * timed out" though Redis was fine (ioredis issue #2130). `retry` runs the subscription step (the
+ * gate passes its start-up retry); a step that failed may still subscribe later, harmlessly.
+ */
 export async function createEventFeed(
   subscriber: Redis,
   keys: Keys,
   onError: (error: unknown) => void,
+  retry: (step: () => Promise<void>) => Promise<void> = (step) => step(),
 ): Promise<EventFeed> {
   const orderListeners = new Map<string, Set<() => void>>();
   const saleListeners = new Set<(sku: string) => void>();
@@ -37,7 +46,10 @@ export async function createEventFeed(
       onError(error);
     }
   });
-  await subscriber.subscribe(keys.orderStatusChannel, keys.saleEventsChannel);
+  await retry(async () => {
+    if (subscriber.status !== 'ready') await once(subscriber, 'ready');
+    await subscriber.subscribe(keys.orderStatusChannel, keys.saleEventsChannel);
+  });
   return {
     onOrderStatus(orderId, listener) {
       const set = orderListeners.get(orderId) ?? new Set();
