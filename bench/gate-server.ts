@@ -4,7 +4,8 @@
  * - gate: the full gate (startGate): validation, the Lua reservation, the batched Kafka publish;
  * - noop: the same buildServer (Fastify + Connect, same limits), PlaceOrder answering at once;
  * - bare: plain Fastify with one JSON POST route.
- * Prints one JSON line with the three base URLs, then serves until SIGTERM.
+ * Prints one JSON line with the three base URLs and the gate's operations URL, then serves
+ * until SIGTERM.
  */
 import { create } from '@bufbuild/protobuf';
 import { fastify } from 'fastify';
@@ -37,7 +38,7 @@ const bare = fastify({ logger: false });
 bare.post('/order', () => ({ orderId: noopResponse.orderId, status: 'ORDER_STATUS_PENDING' }));
 const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
 
-console.log(JSON.stringify({ gate: gate.url, noop: noopUrl, bare: bareUrl }));
+console.log(JSON.stringify({ gate: gate.url, ops: gate.opsUrl, noop: noopUrl, bare: bareUrl }));
 
 process.on('SIGTERM', () => {
   void Promise.all([gate.close(), noop.close(), bare.close()]).then(() => process.exit(0));

@@ -64,6 +64,8 @@ export function benchEnvironment(prefix: string): {
 /** A gate of bench/gate-server.ts in its own process. */
 export interface BenchGate {
   readonly url: string;
+  /** Its operations port (/metrics). */
+  readonly opsUrl: string;
   readonly child: ChildProcess;
   /** SIGTERM, resolved once it has exited. */
   stop(): Promise<void>;
@@ -80,8 +82,10 @@ export async function spawnBenchGate(env: NodeJS.ProcessEnv, cpu: number): Promi
   const line = await new Promise<string>((resolve) =>
     createInterface({ input: child.stdout }).once('line', resolve),
   );
+  const urls = JSON.parse(line) as { gate: string; ops: string };
   return {
-    url: (JSON.parse(line) as { gate: string }).gate,
+    url: urls.gate,
+    opsUrl: urls.ops,
     child,
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
