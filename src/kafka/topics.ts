@@ -32,7 +32,11 @@ export function createTopics(prefix: string): Topics {
 const otherTopicPartitions = 3;
 
 /**
- * Creates any missing topic (idempotent), the order topic with `orderPartitions` partitions.
+ * Creates any missing topic (idempotent), the order topic with `orderPartitions` partitions,
+ * and resolves once every partition of the three has a leader in the metadata this client
+ * sees; before that it throws, for the caller's start-up retry. (Another process may be
+ * creating the topics at the same moment: its creation is not finished when ours finds them
+ * there, and a consumer subscribing then fails with UNKNOWN_TOPIC_OR_PARTITION.)
  * An existing order topic keeps its partitions: adding some would move sales to other
  * partitions while their earlier orders are still unread (see docs/order-path.md, "Partitions
  * and workers"), so that is an operator's step. A difference is told to `logger`.
@@ -43,10 +47,9 @@ export async function ensureTopics(
   orderPartitions: number,
   logger?: Pick<Logger, 'warn'>,
 ): Promise<void> {
+  const all = [topics.orders, topics.orderStatus, topics.deadLetter];
   const existing = new Set(await admin.listTopics());
-  const missing = [topics.orders, topics.orderStatus, topics.deadLetter].filter(
-    (t) => !existing.has(t),
-  );
+  const missing = all.filter((t) => !existing.has(t));
   if (missing.length > 0) {
     await admin.createTopics({
       waitForLeaders: true,
@@ -57,15 +60,19 @@ export async function ensureTopics(
       })),
     });
   }
-  if (logger !== undefined && existing.has(topics.orders)) {
-    const [metadata] = (await admin.fetchTopicMetadata({ topics: [topics.orders] })).topics;
-    const partitions = metadata?.partitions.length;
-    if (partitions !== orderPartitions)
-      logger.warn(
-        { topic: topics.orders, partitions, configured: orderPartitions },
-        'the order topic exists with another partition count than FLUXGATE_ORDER_TOPIC_PARTITIONS; it keeps its own',
-      );
+  const metadata = (await admin.fetchTopicMetadata({ topics: all })).topics;
+  for (const topic of all) {
+    const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
+    if (partitions.length === 0 || partitions.some((p) => p.leader < 0))
+      throw new Error(`topic ${topic} has no leader for every partition yet`);
   }
+  const orderTopic = metadata.find((m) => m.name === topics.orders);
+  const partitions = orderTopic?.partitions.length;
+  if (existing.has(topics.orders) && partitions !== orderPartitions)
+    logger?.warn(
+      { topic: topics.orders, partitions, configured: orderPartitions },
+      'the order topic exists with another partition count than FLUXGATE_ORDER_TOPIC_PARTITIONS; it keeps its own',
+    );
 }
 
 /** Records of `topic` not yet committed by consumer group `groupId`, per partition. */

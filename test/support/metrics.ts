@@ -1,4 +1,5 @@
-/** Reading a process's Prometheus text page in tests. */
+/** Reading a process's Prometheus text page in tests, and a quiet gate's gauge sources. */
+import type { GateGaugeSources } from '../../src/ops/metrics.js';
 
 /** The value of one sample in a Prometheus text page (labels in any order); 0 when absent. */
 export function sample(page: string, name: string, labels: Record<string, string> = {}): number {
@@ -11,3 +12,16 @@ export function sample(page: string, name: string, labels: Record<string, string
   }
   return 0;
 }
+
+/** What an idle gate's gauges read: no outbox, no flags, nothing in flight, no hot sale. */
+export const idleGateSources: GateGaugeSources = {
+  outbox: async () => [],
+  soldOutFlags: () => 0,
+  overload: () => ({ inFlight: 0, admittedShare: 1 }),
+  admission: () => ({
+    hotSales: 0,
+    leaseCalls: 0,
+    tokensLeased: 0,
+    refused: { RATE_LIMITED: 0, SALE_PAUSED: 0, SALE_NOT_OPEN: 0 },
+  }),
+};

@@ -8,29 +8,16 @@ import {
   createGateMetrics,
   createPrimaryMetrics,
   createWorkerMetrics,
-  type GateGaugeSources,
 } from '../../src/ops/metrics.js';
+import { idleGateSources } from '../support/metrics.js';
 
 const dashboard = JSON.parse(
   readFileSync(new URL('../../grafana/flux-gate.json', import.meta.url), 'utf8'),
 ) as { panels: { title: string; targets: { expr: string }[] }[] };
 
-/** What an idle gate's gauges read. */
-const idleGate: GateGaugeSources = {
-  outbox: async () => [],
-  soldOutFlags: () => 0,
-  overload: () => ({ inFlight: 0, admittedShare: 1 }),
-  admission: () => ({
-    hotSales: 0,
-    leaseCalls: 0,
-    tokensLeased: 0,
-    refused: { RATE_LIMITED: 0, SALE_PAUSED: 0, SALE_NOT_OPEN: 0 },
-  }),
-};
-
 /** Our own metric names (not the Node.js process defaults). */
 function exported(): Set<string> {
-  const gate = createGateMetrics(idleGate);
+  const gate = createGateMetrics(idleGateSources);
   const worker = createWorkerMetrics({ lag: async () => [] });
   const primary = createPrimaryMetrics({ listening: () => 0 });
   const names = [gate.registry, worker.registry, primary.registry].flatMap((r) =>
@@ -56,7 +43,7 @@ describe('Grafana dashboard', () => {
   });
 
   test('the process metrics it charts exist', () => {
-    const gate = createGateMetrics(idleGate);
+    const gate = createGateMetrics(idleGateSources);
     const defaults = new Set(gate.registry.getMetricsAsArray().map((m) => m.name));
     for (const name of charted()) {
       if (!/^fluxgate_(gate|worker)_/.test(name)) expect(defaults.has(name), name).toBe(true);

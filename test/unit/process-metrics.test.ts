@@ -4,21 +4,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createGateMetrics, mergeProcessMetrics } from '../../src/ops/metrics.js';
-import { sample } from '../support/metrics.js';
+import { idleGateSources, sample } from '../support/metrics.js';
 
 const gateProcess = (id: string) =>
   createGateMetrics(
-    {
-      outbox: async () => [{ sku: 'M-1', depth: 3, oldestAgeSeconds: 1 }],
-      soldOutFlags: () => 0,
-      overload: () => ({ inFlight: 0, admittedShare: 1 }),
-      admission: () => ({
-        hotSales: 0,
-        leaseCalls: 0,
-        tokensLeased: 0,
-        refused: { RATE_LIMITED: 0, SALE_PAUSED: 0, SALE_NOT_OPEN: 0 },
-      }),
-    },
+    { ...idleGateSources, outbox: async () => [{ sku: 'M-1', depth: 3, oldestAgeSeconds: 1 }] },
     { gate_process: id },
   );
 
