@@ -100,6 +100,13 @@ interface HotSale {
   hotUntil: number;
   /** Wait the script asked for when it made the sale hot, until the first lease reply. */
   firstWaitMs: number;
+  /**
+   * Whether the bucket is known dry: the last lease call brought fewer tokens than asked or
+   * left none, or the script has since refused an order for the rate. Only then does running
+   * out of leased tokens mean the sale is over its rate: otherwise the lease was merely small,
+   * and the order goes to the script's bucket.
+   */
+  dry: boolean;
 }
 
 /** Per gate process: the lease mode of each hot sale. */
@@ -144,6 +151,7 @@ export class EdgeAdmission {
       return 'leased';
     }
     this.renewAhead(sku, sale, now);
+    if (!sale.dry) return 'bucket';
     sale.unreported++;
     sale.hotUntil = now + this.coolMs(sale);
     return this.refuse(sku, sale, 'RATE_LIMITED', 'too many orders right now; wait for your turn', {
@@ -173,9 +181,12 @@ export class EdgeAdmission {
         unreported: 0,
         hotUntil: 0,
         firstWaitMs: refusal.facts.retryAfterMs ?? 0,
+        dry: true,
       };
       this.sales.set(sku, sale);
     }
+    // The bucket the script read was dry, whatever the last lease found.
+    sale.dry = true;
     sale.hotUntil = Math.max(sale.hotUntil, now + this.coolMs(sale));
     this.renewAhead(sku, sale, now);
   }
@@ -297,6 +308,7 @@ export class EdgeAdmission {
         }
         const received = this.now();
         sale.grant = grant;
+        sale.dry = grant.granted < wanted || grant.waitMs > 0;
         sale.clockOffsetMs = grant.nowMs - received;
         // Each lease lapses on its own: a token lives at most two intervals after the call
         // that took it, which is what bounds the tokens held across all gates.

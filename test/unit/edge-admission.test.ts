@@ -70,6 +70,21 @@ class FakeBucket implements LeaseSource {
     });
   }
 
+  /** The place-order script's own take of one token (a `bucket` verdict); false when dry. */
+  scriptTake(): boolean {
+    this.scriptCalls++;
+    const now = this.clock.t;
+    const { rate, burst } = this.sale;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.ts) * rate) / 1000);
+    this.ts = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    this.taken.push({ at: now, n: 1 });
+    return true;
+  }
+
+  scriptCalls = 0;
+
   /** Answers every call made so far. */
   async settle(): Promise<void> {
     const answers = this.pending;
@@ -102,6 +117,20 @@ function gateOn(bucket: FakeBucket, clock: Clock, leaseMs = 50) {
 
 const reasonOf = (v: ReturnType<EdgeAdmission['admit']>) => (v instanceof Refusal ? v.reason : v);
 
+/**
+ * One order through the edge and, on a `bucket` verdict, the script's own take from the bucket
+ * (whose dry answer the place-order use case reports back): admitted `leased` or by the
+ * `script`, or refused.
+ */
+function decide(edge: EdgeAdmission, bucket: FakeBucket): 'leased' | 'script' | string {
+  const verdict = edge.admit('S');
+  if (verdict instanceof Refusal) return verdict.reason;
+  if (verdict === 'leased') return 'leased';
+  if (bucket.scriptTake()) return 'script';
+  edge.refusedByScript('S', rateLimited);
+  return 'RATE_LIMITED by the script';
+}
+
 describe('EdgeAdmission', () => {
   test('a quiet sale takes no lease: every order goes to the script', () => {
     const clock = new Clock();
@@ -130,24 +159,28 @@ describe('EdgeAdmission', () => {
     expect(reasonOf(before)).toBe('RATE_LIMITED');
     expect((before as Refusal).facts.retryAfterMs).toBe(30); // the script's wait, until a lease
     await bucket.settle();
-    // The first lease: 16 tokens (no rate known before the first reply).
-    const verdicts = Array.from({ length: 40 }, () => reasonOf(edge.admit('S')));
-    expect(verdicts.filter((v) => v === 'leased')).toHaveLength(16);
-    expect(verdicts.slice(16).every((v) => v === 'RATE_LIMITED')).toBe(true);
-    // 40 requests, and still the one call: the next waits for the interval (16 tokens at
-    // 100/s: 160 ms; half the burst of 20 would take longer).
+    // The first lease: 16 tokens (no rate known before the first reply), 4 left in the bucket,
+    // so the lease running out is no refusal yet: the script takes those 4, then finds the
+    // bucket dry, and from then on the edge refuses.
+    const verdicts = Array.from({ length: 40 }, () => decide(edge, bucket));
+    expect(verdicts.slice(0, 16).every((v) => v === 'leased')).toBe(true);
+    expect(verdicts.slice(16, 20).every((v) => v === 'script')).toBe(true);
+    expect(verdicts[20]).toBe('RATE_LIMITED by the script');
+    expect(verdicts.slice(21).every((v) => v === 'RATE_LIMITED')).toBe(true);
+    // 40 requests, and still the one call: the next waits for the interval (half the burst of
+    // 20 at 100/s: 100 ms; 16 tokens would take longer).
     expect(bucket.calls).toBe(1);
     const refusal = edge.admit('S') as Refusal;
     expect(refusal.facts.retryAfterMs).toBeGreaterThan(0);
-    expect(refusal.facts.retryAfterMs).toBeLessThanOrEqual(160);
-    clock.t += 160;
+    expect(refusal.facts.retryAfterMs).toBeLessThanOrEqual(100);
+    clock.t += 100;
     edge.admit('S');
     expect(bucket.calls).toBe(2);
     await bucket.settle();
-    // 4 tokens were left in the burst, and 16 more came in 160 ms.
-    expect(edge.counts().tokensLeased).toBe(16 + 20);
+    // 10 more tokens came in 100 ms.
+    expect(edge.counts().tokensLeased).toBe(16 + 10);
     // The refusals made at the edge were reported with the second call.
-    expect(bucket.refusedReported).toBe(1 + 24 + 1);
+    expect(bucket.refusedReported).toBe(1 + 19 + 1);
   });
 
   test('a bucket refilled past its burst loses tokens: the interval is no longer than the burst takes', async () => {
@@ -158,7 +191,8 @@ describe('EdgeAdmission', () => {
     let admitted = 0;
     for (let step = 0; step < 10_000; step++) {
       clock.t += 1; // a request every ms for 10 s: 50 times the rate
-      if (edge.admit('S') === 'leased') admitted++;
+      const outcome = decide(edge, bucket);
+      if (outcome === 'leased' || outcome === 'script') admitted++;
       await bucket.settle();
     }
     // 2.5 tokens every 125 ms: the rate itself, not 5 tokens every 800 ms (16 tokens' time).
@@ -171,18 +205,40 @@ describe('EdgeAdmission', () => {
     const { edge } = gateOn(bucket, clock, 5);
     edge.refusedByScript('S', rateLimited);
     let refused = 0;
+    let refusedByScript = 0;
     // 2,000 requests a second: one every 0.5 ms; replies come within the millisecond.
     for (let step = 0; step < 20_000; step++) {
       clock.t += 0.5;
-      if (edge.admit('S') instanceof Refusal) refused++;
+      const outcome = decide(edge, bucket);
+      if (outcome.startsWith('RATE_LIMITED')) refused++;
+      if (outcome === 'RATE_LIMITED by the script') refusedByScript++;
       if (step % 2 === 0) await bucket.settle();
     }
     expect(bucket.calls).toBeLessThanOrEqual((10 * 200) / 16 + 1);
-    expect(bucket.calls / refused).toBeLessThan(0.01);
+    // Redis calls for refused requests: the leases, and the scripts that refused.
+    expect((bucket.calls + refusedByScript) / refused).toBeLessThan(0.02);
     // And the sale still sells at its rate: burst + rate x 10 s, less what the last lease holds.
     const admitted = 20_000 - refused;
     expect(admitted).toBeGreaterThanOrEqual(50 + 200 * 10 - 2 * 16 * 2);
     expect(admitted).toBeLessThanOrEqual(50 + 200 * 10);
+  });
+
+  test('a lease that was merely small is no refusal: with the bucket not dry, orders past the lease go to the script', async () => {
+    const clock = new Clock();
+    // A quiet sale made hot by one customer's own bucket: the sale's bucket is full.
+    const bucket = new FakeBucket(clock, openSale({ rate: 1000, burst: 1000 }));
+    const { edge } = gateOn(bucket, clock);
+    edge.refusedByScript('S', rateLimited);
+    await bucket.settle();
+    clock.t += 500; // the first lease's tokens lapsed; the next is sized by this gate's demand
+    expect(edge.admit('S')).toBe('bucket');
+    await bucket.settle();
+    const verdicts = Array.from({ length: 10 }, () => reasonOf(edge.admit('S')));
+    expect(verdicts).not.toContain('RATE_LIMITED');
+    expect(verdicts).toContain('bucket');
+    // Once the script finds the bucket dry, the edge refuses again.
+    edge.refusedByScript('S', rateLimited);
+    expect(reasonOf(edge.admit('S'))).toBe('RATE_LIMITED');
   });
 
   test('paused and not yet open are refused at the edge, by the Redis clock; forget() hands the sale back to the script', async () => {
@@ -238,13 +294,14 @@ describe('EdgeAdmission', () => {
 
   test('leased tokens lapse two intervals after the call that took them', async () => {
     const clock = new Clock();
-    const bucket = new FakeBucket(clock, openSale({ rate: 100, burst: 100 }));
+    // A burst of 16: the first lease takes it all, so the bucket is known dry.
+    const bucket = new FakeBucket(clock, openSale({ rate: 100, burst: 16 }));
     const { edge } = gateOn(bucket, clock);
     edge.refusedByScript('S', rateLimited);
     await bucket.settle();
     expect(edge.admit('S')).toBe('leased'); // 15 left of 16
-    // The rate is known now: interval 160 ms, lifetime 320 ms. Keep the sale hot meanwhile.
-    clock.t += 320;
+    // The rate is known now: interval 80 ms (half the burst), lifetime 160 ms.
+    clock.t += 160;
     bucket.fail = true; // no new lease either
     const v = edge.admit('S');
     expect(reasonOf(v)).toBe('RATE_LIMITED');
@@ -294,8 +351,8 @@ describe('EdgeAdmission', () => {
           const admittedAt: number[] = [];
           for (const [gate, advance, reply] of steps) {
             clock.t += advance;
-            const edge = edges[gate % gates]!;
-            if (edge.admit('S') === 'leased') admittedAt.push(clock.t);
+            const outcome = decide(edges[gate % gates]!, bucket);
+            if (outcome === 'leased' || outcome === 'script') admittedAt.push(clock.t);
             if (reply) await bucket.settle();
           }
           // The lifetime is two intervals; an interval is the time for 16 tokens or half the burst.
@@ -312,7 +369,7 @@ describe('EdgeAdmission', () => {
               burst + (rate * lifetimeMs) / 1000 + 1e-9,
             );
           }
-          // And no gate spent a token the bucket did not give.
+          // And no order was admitted without a token the bucket gave.
           const given = bucket.taken.reduce((sum, t) => sum + t.n, 0);
           expect(admittedAt.length).toBeLessThanOrEqual(given);
         },
