@@ -198,8 +198,10 @@ export class EdgeAdmission {
 
   /** Counters for metrics. */
   counts(): EdgeAdmissionCounts {
+    const now = this.now();
     return {
-      hotSales: this.sales.size,
+      // A cooled sale leaves the map at its next order; until then it is not counted.
+      hotSales: [...this.sales.values()].filter((s) => s.calling || now < s.hotUntil).length,
       leaseCalls: this.leaseCalls,
       tokensLeased: this.tokensLeased,
       refused: { ...this.refused },

@@ -122,7 +122,10 @@ const reasonOf = (v: ReturnType<EdgeAdmission['admit']>) => (v instanceof Refusa
  * (whose dry answer the place-order use case reports back): admitted `leased` or by the
  * `script`, or refused.
  */
-function decide(edge: EdgeAdmission, bucket: FakeBucket): 'leased' | 'script' | string {
+function decide(
+  edge: EdgeAdmission,
+  bucket: FakeBucket,
+): 'leased' | 'script' | 'RATE_LIMITED by the script' | Refusal['reason'] {
   const verdict = edge.admit('S');
   if (verdict instanceof Refusal) return verdict.reason;
   if (verdict === 'leased') return 'leased';
@@ -287,9 +290,10 @@ describe('EdgeAdmission', () => {
     edge.refusedByScript('S', rateLimited);
     await bucket.settle();
     expect(edge.admit('S')).toBe('leased');
+    expect(edge.counts().hotSales).toBe(1);
     clock.t += 1001;
+    expect(edge.counts().hotSales).toBe(0); // cooled, before any further order
     expect(edge.admit('S')).toBe('bucket');
-    expect(edge.counts().hotSales).toBe(0);
   });
 
   test('leased tokens lapse two intervals after the call that took them', async () => {
