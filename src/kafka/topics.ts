@@ -31,12 +31,15 @@ export function createTopics(prefix: string): Topics {
  */
 const otherTopicPartitions = 3;
 
+/** How long {@link ensureTopics} waits for every partition of the topics to have a leader. */
+const topicsReadyMs = 15_000;
+
 /**
  * Creates any missing topic (idempotent), the order topic with `orderPartitions` partitions,
  * and resolves once every partition of the three has a leader in the metadata this client
- * sees; before that it throws, for the caller's start-up retry. (Another process may be
- * creating the topics at the same moment: its creation is not finished when ours finds them
- * there, and a consumer subscribing then fails with UNKNOWN_TOPIC_OR_PARTITION.)
+ * sees. (Another process may be creating the topics at the same moment: its creation is not
+ * finished when ours finds them there, and a consumer subscribing then fails with
+ * UNKNOWN_TOPIC_OR_PARTITION.)
  * An existing order topic keeps its partitions: adding some would move sales to other
  * partitions while their earlier orders are still unread (see docs/order-path.md, "Partitions
  * and workers"), so that is an operator's step. A difference is told to `logger`.
@@ -60,19 +63,38 @@ export async function ensureTopics(
       })),
     });
   }
-  const metadata = (await admin.fetchTopicMetadata({ topics: all })).topics;
-  for (const topic of all) {
-    const partitions = metadata.find((m) => m.name === topic)?.partitions ?? [];
-    if (partitions.length === 0 || partitions.some((p) => p.leader < 0))
-      throw new Error(`topic ${topic} has no leader for every partition yet`);
-  }
-  const orderTopic = metadata.find((m) => m.name === topics.orders);
-  const partitions = orderTopic?.partitions.length;
+  const metadata = await topicsWithLeaders(admin, all);
+  const partitions = metadata.find((m) => m.name === topics.orders)?.partitions.length;
   if (existing.has(topics.orders) && partitions !== orderPartitions)
     logger?.warn(
       { topic: topics.orders, partitions, configured: orderPartitions },
       'the order topic exists with another partition count than FLUXGATE_ORDER_TOPIC_PARTITIONS; it keeps its own',
     );
+}
+
+/** The topics' metadata once every partition of each has a leader (polled; throws after a while). */
+async function topicsWithLeaders(admin: Admin, names: readonly string[]) {
+  const deadline = Date.now() + topicsReadyMs;
+  for (;;) {
+    const metadata = await admin
+      .fetchTopicMetadata({ topics: [...names] })
+      .then((m) => m.topics)
+      .catch((error: unknown) => {
+        // Not yet known to the broker that answered: another creator is still at it.
+        if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return [];
+        throw error;
+      });
+    const whole = names.every((name) => {
+      const partitions = metadata.find((m) => m.name === name)?.partitions ?? [];
+      return partitions.length > 0 && partitions.every((p) => p.leader >= 0);
+    });
+    if (whole) return metadata;
+    if (Date.now() > deadline)
+      throw new Error(
+        `topics ${names.join(', ')}: no leader for every partition after ${String(topicsReadyMs)} ms`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Records of `topic` not yet committed by consumer group `groupId`, per partition. */
