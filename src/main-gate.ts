@@ -55,7 +55,7 @@ import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
 import { isEntryPoint, runMain, type Closable } from './run-main.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
-import { registerScripts } from './redis/scripts.js';
+import { registerScripts, type ScriptName } from './redis/scripts.js';
 
 /** A running gate. */
 export interface RunningGate {
@@ -247,14 +247,12 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   const redisReads = { dependency: 'redis', outcome: 'none' } as const;
   const redisWrites = { dependency: 'redis', outcome: 'unknown', unsent: redisUnsent } as const;
   // Lease calls fail as the reservation would: the sale goes back to the script meanwhile.
+  // Every Lua script call, timed for the latency histogram.
+  const timeScript = (script: ScriptName, seconds: number) => {
+    metrics.scriptTimer(script).observe(seconds);
+  };
   const admission = new EdgeAdmission(
-    guarded(
-      createRedisLeaseSource(redis, keys, (seconds) => {
-        metrics.scriptTimer('leaseTokens').observe(seconds);
-      }),
-      redisBreaker,
-      redisReads,
-    ),
+    guarded(createRedisLeaseSource(redis, keys, timeScript), redisBreaker, redisReads),
     {
       leaseMs: config.admissionLeaseMs,
       onError: (error, sku) => {
@@ -332,9 +330,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
         outboxMaxEntries: config.outboxMaxEntries,
         outboxMaxAgeMs: config.outboxMaxAgeMs,
       },
-      (script, seconds) => {
-        metrics.scriptTimer(script).observe(seconds);
-      },
+      timeScript,
     ),
     redisBreaker,
     redisWrites,

@@ -42,6 +42,10 @@ export interface LeaseSource {
   lease(sku: string, wanted: number, refused: number): Promise<LeaseGrant | undefined>;
 }
 
+/** The refusals decided here: passing ones, never stored against a key. */
+const edgeReasons = ['RATE_LIMITED', 'SALE_PAUSED', 'SALE_NOT_OPEN'] as const;
+type EdgeReason = (typeof edgeReasons)[number];
+
 /**
  * What to do with one order: `leased` (a token of this gate's lease is spent: the script must
  * not take one), `bucket` (the script takes its token from the bucket), or a refusal.
@@ -65,7 +69,7 @@ export interface EdgeAdmissionCounts {
   readonly leaseCalls: number;
   readonly tokensLeased: number;
   /** Requests refused here, by reason. */
-  readonly refused: Readonly<Record<'RATE_LIMITED' | 'SALE_PAUSED' | 'SALE_NOT_OPEN', number>>;
+  readonly refused: Readonly<Record<EdgeReason, number>>;
 }
 
 /**
@@ -166,7 +170,7 @@ export class EdgeAdmission {
   refusedByScript(sku: string, refusal: Refusal): void {
     if (this.options.leaseMs <= 0 || refusal.replayed) return;
     const { reason } = refusal;
-    if (reason !== 'RATE_LIMITED' && reason !== 'SALE_PAUSED' && reason !== 'SALE_NOT_OPEN') return;
+    if (!edgeReasons.some((r) => r === reason)) return;
     const now = this.now();
     let sale = this.sales.get(sku);
     if (sale === undefined) {
@@ -228,7 +232,7 @@ export class EdgeAdmission {
   private refuse(
     sku: string,
     sale: HotSale,
-    reason: 'RATE_LIMITED' | 'SALE_PAUSED' | 'SALE_NOT_OPEN',
+    reason: EdgeReason,
     message: string,
     facts: Refusal['facts'] = {},
   ): Refusal {

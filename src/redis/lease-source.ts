@@ -3,26 +3,26 @@ import type { Redis } from 'ioredis';
 import type { LeaseSource } from '../admission/edge-admission.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
-import { leaseTokensArgs, type ScriptCaller } from './scripts.js';
+import { leaseTokensArgs, timedScripts, type ScriptName } from './scripts.js';
 
 /** lease-tokens.lua's reply to a sale it has (see the script's header). */
 type LeaseReply = [number, number, number, number, number, number, number, number, number];
 
-/** Creates the source on a client on which {@link registerScripts} was called. */
+/**
+ * Creates the source on a client on which {@link registerScripts} was called; each call is
+ * timed and told to `onScript`.
+ */
 export function createRedisLeaseSource(
   redis: Redis,
   keys: Keys,
-  onCall: (seconds: number) => void = () => undefined,
+  onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): LeaseSource {
-  const scripts = redis as unknown as ScriptCaller;
+  const run = timedScripts(redis, onScript);
   return {
     async lease(sku, wanted, refused) {
-      const started = performance.now();
-      const reply = (await scripts
-        .leaseTokens(...leaseTokensArgs(keys, sku, wanted, refused))
-        .finally(() => {
-          onCall((performance.now() - started) / 1000);
-        })) as number[];
+      const reply = (await run.leaseTokens(
+        ...leaseTokensArgs(keys, sku, wanted, refused),
+      )) as number[];
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
       if (reply[0] !== scriptStatus.LEASED || reply.length !== 9)
         throw new Error(`lease-tokens answered ${JSON.stringify(reply)}`);

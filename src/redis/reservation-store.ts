@@ -11,11 +11,9 @@ import { readOutbox } from './outbox.js';
 import {
   completeOrdersArgs,
   placeOrderArgs,
-  scriptFiles,
   soldOutArgs,
+  timedScripts,
   type PlaceOrderSettings,
-  type ScriptArgs,
-  type ScriptCaller,
   type ScriptName,
 } from './scripts.js';
 
@@ -26,24 +24,11 @@ export function createRedisReservationStore(
   settings: PlaceOrderSettings,
   onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): ReservationStore {
-  const scripts = redis as unknown as ScriptCaller;
   /** This store's mark on the relay locks it holds. */
   const relayToken = randomUUID();
   let passes = 0;
   // Every script call, timed for the latency histogram.
-  const run = Object.fromEntries(
-    (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
-      name,
-      async (...args: ScriptArgs) => {
-        const started = performance.now();
-        try {
-          return await scripts[name](...args);
-        } finally {
-          onScript(name, (performance.now() - started) / 1000);
-        }
-      },
-    ]),
-  ) as ScriptCaller;
+  const run = timedScripts(redis, onScript);
 
   return {
     async reserve(order, fingerprint, leased = false) {

@@ -80,6 +80,30 @@ export type ScriptArgs = (string | number)[];
 /** A client with the scripts registered, seen as callable commands. */
 export type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<unknown>>;
 
+/**
+ * The registered scripts of `redis`, each call timed and told to `onScript` (name, seconds),
+ * whether it succeeded or not.
+ */
+export function timedScripts(
+  redis: Redis,
+  onScript: (script: ScriptName, seconds: number) => void = () => undefined,
+): ScriptCaller {
+  const scripts = redis as unknown as ScriptCaller;
+  return Object.fromEntries(
+    (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
+      name,
+      async (...args: ScriptArgs) => {
+        const started = performance.now();
+        try {
+          return await scripts[name](...args);
+        } finally {
+          onScript(name, (performance.now() - started) / 1000);
+        }
+      },
+    ]),
+  ) as ScriptCaller;
+}
+
 /** Settings the place-order script needs besides the order. */
 export interface PlaceOrderSettings {
   readonly idempotencyTtlMs: number;
