@@ -2,17 +2,20 @@
 # The local stack: real Redis, PostgreSQL and Apache Kafka (KRaft) as processes on 127.0.0.1,
 # for machines without a Docker engine. docker-compose.yml runs the same servers for those with one.
 #
-#   scripts/stack.sh up [redis|postgres|kafka ...]    install what is missing, start, wait until each answers
-#   scripts/stack.sh down [redis|postgres|kafka ...]  stop exactly the processes this script started
+#   scripts/stack.sh up [redis|postgres|kafka|redis-cluster ...]
+#                                                     install what is missing, start, wait until each
+#                                                     answers (no name: all but redis-cluster)
+#   scripts/stack.sh down [name ...]                  stop exactly the processes this script started
 #   scripts/stack.sh kill postgres                    crash it: immediate shutdown, recovery at the next up
 #   scripts/stack.sh status                           each server: state, address, log file
 #   scripts/stack.sh logs [name]                      tail a server's log
 #   scripts/stack.sh reset                            down, then delete all data (caches are kept)
 #
 # Data and logs live under .stack/ (git-ignored; FLUXGATE_STACK_DIR moves them), downloaded Kafka
-# jars under the cache folder. Ports: FLUXGATE_REDIS_PORT, FLUXGATE_PG_PORT, FLUXGATE_KAFKA_PORT and
-# FLUXGATE_KAFKA_CONTROLLER_PORT (scripts/stack-env.sh). The services read URLs, not ports; npm start
-# and npm test derive those URLs from the same port variables, so one variable moves a server.
+# jars under the cache folder. Ports: FLUXGATE_REDIS_PORT, FLUXGATE_PG_PORT, FLUXGATE_KAFKA_PORT,
+# FLUXGATE_KAFKA_CONTROLLER_PORT and FLUXGATE_REDIS_CLUSTER_PORT (scripts/stack-env.sh). The services
+# read URLs, not ports; npm start and npm test derive those URLs from the same port variables, so
+# one variable moves a server.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +26,9 @@ source "$root/scripts/stack-env.sh"
 kafka_pom=$root/scripts/kafka/pom.xml
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$kafka_pom")
 kafka_libs=$cache_dir/kafka-$kafka_version/libs
-all_servers=(redis postgres kafka)
+all_servers=(redis postgres kafka redis-cluster)
+# What `up` starts when no server is named (the cluster only when asked for).
+default_servers=(redis postgres kafka)
 
 say() { printf '[stack] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -67,7 +72,7 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-log_file() { echo "$stack_dir/$1/$1.log"; }
+log_file() { if [ "$1" = redis-cluster ]; then echo "$stack_dir/$1/create.log"; else echo "$stack_dir/$1/$1.log"; fi; }
 
 # --- Redis -----------------------------------------------------------------------------------
 redis_pidfile=$stack_dir/redis/redis.pid
@@ -93,6 +98,58 @@ redis_down() {
     redis-cli -h 127.0.0.1 -p "$redis_port" shutdown >/dev/null 2>&1 || true
     stop_pid redis "$redis_pidfile" redis-server
   fi
+}
+
+# --- Redis Cluster (optional: `up redis-cluster`; the tests run the order path on it too) ---------
+# Three masters and three replicas on loopback ports from FLUXGATE_REDIS_CLUSTER_PORT (7000-7005),
+# each node its own redis-server with the single server's durability settings. A node that misses
+# its master for 2 s starts a failover; the other shards keep serving meanwhile (full coverage not
+# required), and a replica however stale may take over (validity factor 0) rather than none.
+cluster_dir=$stack_dir/redis-cluster
+cluster_node_pidfile() { echo "$cluster_dir/$1/redis.pid"; }
+cluster_ok() {
+  local port
+  for port in "${redis_cluster_ports[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+redis_cluster_up() {
+  command -v redis-server >/dev/null || apt_install redis-server redis-tools
+  local port started=0
+  for port in "${redis_cluster_ports[@]}"; do
+    if pid_alive "$(cluster_node_pidfile "$port")" redis-server; then continue; fi
+    port_open "$port" && die "port $port is taken by another process; set FLUXGATE_REDIS_CLUSTER_PORT"
+    mkdir -p "$cluster_dir/$port"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$cluster_dir/$port" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
+      --appendonly yes --appendfsync everysec --save '' --maxmemory-policy noeviction \
+      --daemonize yes --pidfile "$(cluster_node_pidfile "$port")" --logfile "$cluster_dir/$port/redis.log"
+    started=$((started + 1))
+  done
+  [ "$started" -eq 0 ] || say "started $started redis cluster node(s) on 127.0.0.1:${redis_cluster_ports[0]}-${redis_cluster_ports[5]}"
+  for port in "${redis_cluster_ports[@]}"; do
+    wait_for redis-cluster 30 redis-cli -h 127.0.0.1 -p "$port" ping
+  done
+  # A node restarted from its nodes.conf rejoins by itself; only fresh nodes need creating.
+  if [ "$(redis-cli -h 127.0.0.1 -p "${redis_cluster_ports[0]}" cluster info | sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')" -lt 6 ]; then
+    say "creating the redis cluster (3 masters, 3 replicas)"
+    redis-cli --cluster create $(printf '127.0.0.1:%s ' "${redis_cluster_ports[@]}") \
+      --cluster-replicas 1 --cluster-yes >"$cluster_dir/create.log" 2>&1 ||
+      die "redis-cli --cluster create failed; see $cluster_dir/create.log"
+  fi
+  wait_for redis-cluster 60 cluster_ok
+}
+
+redis_cluster_down() {
+  local port
+  for port in "${redis_cluster_ports[@]}"; do
+    if pid_alive "$(cluster_node_pidfile "$port")" redis-server; then
+      redis-cli -h 127.0.0.1 -p "$port" shutdown >/dev/null 2>&1 || true
+      stop_pid "redis cluster node $port" "$(cluster_node_pidfile "$port")" redis-server
+    fi
+  done
 }
 
 # --- PostgreSQL ------------------------------------------------------------------------------
@@ -258,6 +315,7 @@ kafka_down() { stop_pid kafka "$kafka_pidfile" kafka.Kafka; }
 state() {
   case $1 in
     redis) pid_alive "$redis_pidfile" redis-server && redis_ready ;;
+    redis-cluster) cluster_ok ;;
     postgres) [ -n "$(pg_bin)" ] && pg_ready ;;
     kafka) pid_alive "$kafka_pidfile" kafka.Kafka && kafka_ready ;;
   esac
@@ -266,17 +324,24 @@ state() {
 address() {
   case $1 in
     redis) echo "$stack_redis_url" ;;
+    redis-cluster) echo "${stack_redis_cluster_url%%,*},... (3 masters, 3 replicas)" ;;
     postgres) echo "$stack_database_url" ;;
     kafka) local v; v=$(kafka_running_version); echo "$stack_kafka_brokers (kafka ${v:-$kafka_version}, KRaft)" ;;
   esac
 }
 
-servers() { if [ $# -eq 0 ]; then echo "${all_servers[@]}"; else echo "$@"; fi; }
+# servers DEFAULT... -- NAME...: the names given, else the defaults.
+servers() {
+  local defaults=()
+  while [ "$1" != -- ]; do defaults+=("$1"); shift; done
+  shift
+  if [ $# -eq 0 ]; then echo "${defaults[@]}"; else echo "$@"; fi
+}
 
 check_names() {
   local name
   for name in "$@"; do
-    case $name in redis | postgres | kafka) ;; *) die "unknown server '$name' (expected: ${all_servers[*]})" ;; esac
+    case $name in redis | postgres | kafka | redis-cluster) ;; *) die "unknown server '$name' (expected: ${all_servers[*]})" ;; esac
   done
 }
 
@@ -286,15 +351,15 @@ check_names "$@"
 case $cmd in
   up)
     started=$SECONDS
-    for name in $(servers "$@"); do
-      case $name in redis) redis_up ;; postgres) pg_up ;; kafka) kafka_up ;; esac
+    for name in $(servers "${default_servers[@]}" -- "$@"); do
+      case $name in redis) redis_up ;; postgres) pg_up ;; kafka) kafka_up ;; redis-cluster) redis_cluster_up ;; esac
     done
     say "up in $((SECONDS - started))s"
     ;;
   down)
     # Reverse order: Kafka and Postgres stop before Redis.
-    for name in $(servers "$@" | tr ' ' '\n' | tac); do
-      case $name in redis) redis_down ;; postgres) pg_down ;; kafka) kafka_down ;; esac
+    for name in $(servers "${all_servers[@]}" -- "$@" | tr ' ' '\n' | tac); do
+      case $name in redis) redis_down ;; postgres) pg_down ;; kafka) kafka_down ;; redis-cluster) redis_cluster_down ;; esac
     done
     ;;
   kill)
@@ -304,8 +369,8 @@ case $cmd in
   status)
     code=0
     for name in "${all_servers[@]}"; do
-      if state "$name"; then s=up; else s=down; code=1; fi
-      printf '%-9s %-5s %-60s log: %s\n' "$name" "$s" "$(address "$name")" "$(log_file "$name")"
+      if state "$name"; then s=up; elif [ "$name" = redis-cluster ]; then s=off; else s=down; code=1; fi
+      printf '%-14s %-5s %-60s log: %s\n' "$name" "$s" "$(address "$name")" "$(log_file "$name")"
     done
     exit $code
     ;;
@@ -320,7 +385,7 @@ case $cmd in
     rm -rf "$stack_dir"
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
