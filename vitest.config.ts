@@ -1,5 +1,46 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The Redis Cluster of the local stack (scripts/stack-env.sh exports its URL; npm test starts
+ * it). The order path, the worker and the faults that do not stop Redis itself run on it as well,
+ * as the projects below whose names start with `cluster`.
+ */
+const clusterUrl = process.env.FLUXGATE_STACK_REDIS_CLUSTER_URL;
+const onCluster = { FLUXGATE_REDIS_URL: clusterUrl ?? '' };
+const clusterProjects =
+  clusterUrl === undefined
+    ? []
+    : [
+        {
+          test: {
+            name: 'cluster',
+            include: ['test/integration/**/*.test.ts', 'test/cluster/**/*.test.ts'],
+            // A TCP proxy in front of one Redis server: no cluster equivalent.
+            exclude: ['test/integration/overload.test.ts', 'test/cluster/redis-failover.test.ts'],
+            env: onCluster,
+            testTimeout: 60_000,
+            hookTimeout: 60_000,
+          },
+        },
+        {
+          test: {
+            name: 'cluster-faults',
+            include: [
+              'test/cluster/redis-failover.test.ts',
+              'test/faults/many-workers.test.ts',
+              'test/faults/worker-crash.test.ts',
+              'test/faults/kafka-outage.test.ts',
+            ],
+            env: onCluster,
+            // Like faults: one file at a time, after everything else (and after faults).
+            fileParallelism: false,
+            sequence: { groupOrder: 2 },
+            testTimeout: 180_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ];
+
 export default defineConfig({
   test: {
     projects: [
@@ -42,6 +83,7 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      ...clusterProjects,
     ],
     maxWorkers: 2,
     // The JSON report lets .ci/run print a plain "N passed, N failed" closing line.

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/stack-env.sh
 source scripts/stack-env.sh
-bash scripts/stack.sh up
+bash scripts/stack.sh up redis postgres kafka redis-cluster
 bash scripts/chromium.sh >/dev/null
 npm run --silent build
 exec vitest run "$@"

@@ -107,8 +107,28 @@ export const settings = {
   redisUrl: {
     env: 'FLUXGATE_REDIS_URL',
     default: 'redis://127.0.0.1:6379',
-    schema: z.url(),
-    doc: 'Redis holding stock, buckets, idempotency entries and the outbox.',
+    schema: list
+      .pipe(z.array(z.url().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')).min(1))
+      .transform((urls) => urls.join(',')),
+    doc: 'Redis holding stock, buckets, idempotency entries and the outbox; several comma-separated nodes name a Redis Cluster.',
+  },
+  redisCluster: {
+    env: 'FLUXGATE_REDIS_CLUSTER',
+    default: 'false',
+    schema: bool,
+    doc: 'Treat FLUXGATE_REDIS_URL as a Redis Cluster even when it names one node (the rest are discovered).',
+  },
+  redisWaitReplicas: {
+    env: 'FLUXGATE_REDIS_WAIT_REPLICAS',
+    default: '0',
+    schema: int(0, 5),
+    doc: 'Replicas that must hold an accepted order before the gate answers or publishes it (Redis WAIT; 0: none).',
+  },
+  redisWaitTimeoutMs: {
+    env: 'FLUXGATE_REDIS_WAIT_TIMEOUT_MS',
+    default: '100',
+    schema: int(1, 10_000),
+    doc: 'Longest the gate waits for those replicas; past it the buyer is told the outcome is unknown (retry with the same key), never accepted.',
   },
   kafkaBrokers: {
     env: 'FLUXGATE_KAFKA_BROKERS',

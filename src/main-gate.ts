@@ -11,7 +11,6 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
@@ -20,6 +19,7 @@ import { createAdmin } from './domain/admin.js';
 import { createOrderLookup } from './domain/order-lookup.js';
 import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
+import type { LiveSales } from './domain/ports.js';
 import { createSaleRecovery } from './domain/sale-recovery.js';
 import { createBreaker } from './resilience/breaker.js';
 import { guarded, redisUnsent } from './resilience/guard.js';
@@ -49,11 +49,13 @@ import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';
 import { createOrm } from './persistence/orm.js';
 import { createEventFeed } from './redis/event-feed.js';
+import { connectRedis, duplicateRedis } from './redis/client.js';
 import { createRedisLeaseSource } from './redis/lease-source.js';
 import { createRedisOrderStore } from './redis/order-store.js';
 import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
 import { isEntryPoint, runMain, type Closable } from './run-main.js';
+import { createReplicationBarrier, noBarrier } from './redis/replication.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
 import { registerScripts, type ScriptName } from './redis/scripts.js';
 
@@ -155,7 +157,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   // No offline queue and a command timeout: while Redis is unreachable or hung a command fails
   // at once or within the budget, and the breaker below turns that into a quick refusal.
-  const redis = new Redis(config.redisUrl, {
+  const redis = connectRedis(config, {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -273,7 +275,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     ['getSale', 'listSales', 'orderTotals', 'reloadSnapshot', 'findOrder'],
   );
   // The subscriber's commands wait in its offline queue while it reconnects.
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  const subscriber = duplicateRedis(redis, { enableOfflineQueue: true });
   subscriber.on('error', (error: Error) => {
     logger.debug({ err: error }, 'redis subscriber connection');
   });
@@ -286,10 +288,12 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     // A subscription that timed out at start-up is retried like any other start-up step.
     (step) => retryStartup('redis subscriber', step, startup),
   );
-  feed.onSaleChanged((sku) => {
+  /** What a gate knows of a sale besides Redis, dropped whenever the sale changes. */
+  const forgetSale = (sku: string) => {
     soldOut.clear(sku);
     admission.forget(sku);
-  });
+  };
+  feed.onSaleChanged(forgetSale);
 
   // Few, quick retries: a publish must settle well within a client's deadline.
   const kafka = new Kafka({
@@ -319,6 +323,16 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       metrics.publishSeconds.observe({ outcome }, seconds);
     },
   });
+  // Its own connection: a WAIT holds up every command sent after it on the same one.
+  const barrierConnection = config.redisWaitReplicas > 0 ? duplicateRedis(redis) : undefined;
+  const barrier = barrierConnection
+    ? createReplicationBarrier(
+        barrierConnection,
+        keys,
+        config.redisWaitReplicas,
+        config.redisWaitTimeoutMs,
+      )
+    : noBarrier;
   const store = guarded(
     createRedisReservationStore(
       redis,
@@ -331,18 +345,19 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
         outboxMaxAgeMs: config.outboxMaxAgeMs,
       },
       timeScript,
+      barrier,
     ),
     redisBreaker,
     redisWrites,
   );
   const admin = createAdmin({
     db: database,
-    live: guarded(createRedisSaleStore(redis, keys), redisBreaker, redisWrites, [
-      'read',
-      'counters',
-      'snapshot',
-      'outbox',
-    ]),
+    live: guarded(
+      announcingLocally(createRedisSaleStore(redis, keys), forgetSale),
+      redisBreaker,
+      redisWrites,
+      ['read', 'counters', 'snapshot', 'outbox'],
+    ),
     unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
     now: Date.now,
   });
@@ -464,6 +479,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
               feed.close();
               await kafkaAdmin.disconnect();
               await orm.close();
+              barrierConnection?.disconnect();
               redis.disconnect();
             },
           ],
@@ -473,6 +489,22 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
         logger,
       );
       logger.info('gate stopped');
+    },
+  };
+}
+
+/**
+ * `live`, whose announcements reach this gate at once, before the answer to the admin call:
+ * the pub/sub message reaches it too, but later on a Redis Cluster (published on one node,
+ * relayed to the subscriber's over the cluster bus), and this gate's next answer must already
+ * know the change it made.
+ */
+function announcingLocally(live: LiveSales, forget: (sku: string) => void): LiveSales {
+  return {
+    ...live,
+    async announce(sku) {
+      forget(sku);
+      await live.announce(sku);
     },
   };
 }

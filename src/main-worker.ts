@@ -3,7 +3,6 @@
  * metrics and health on its operations port. Unreachable dependencies are retried at start-up.
  * Shuts down gracefully on SIGTERM / SIGINT: the batch in hand finishes and commits first.
  */
-import { Redis } from 'ioredis';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import type { Config } from './config.js';
@@ -18,6 +17,7 @@ import { createOrderBatchStore } from './persistence/order-batch.js';
 import { createOrm, migrate } from './persistence/orm.js';
 import { isEntryPoint, runMain } from './run-main.js';
 import { createKeys } from './redis/keys.js';
+import { connectRedis } from './redis/client.js';
 import { createRedisWorkerNotifier } from './redis/worker-notifier.js';
 import { consumeOrders } from './worker/consume.js';
 
@@ -42,7 +42,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     const applied = await migrate(orm, config.databaseSchema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config);
   redis.on('error', (error: Error) => {
     logger.debug({ err: error }, 'redis connection');
   });

@@ -3,8 +3,8 @@
  * WatchOrder) and sale changes (to drop sold-out flags, and to wake WatchStock streams).
  */
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
 import { decodeOrderStatusChanged } from '../kafka/codec.js';
+import type { RedisClient } from './client.js';
 import type { Keys } from './keys.js';
 
 /** Subscriptions to the feed; each `on*` returns its unsubscribe function. */
@@ -26,7 +26,7 @@ export interface EventFeed {
  * gate passes its start-up retry); a step that failed may still subscribe later, harmlessly.
  */
 export async function createEventFeed(
-  subscriber: Redis,
+  subscriber: RedisClient,
   keys: Keys,
   onError: (error: unknown) => void,
   retry: (step: () => Promise<void>) => Promise<void> = (step) => step(),

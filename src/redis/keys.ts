@@ -33,6 +33,8 @@ export interface Keys {
   relayLock(sku: string): string;
   /** String: held by the gate process reloading this sale after the live store lost it. */
   reloadLock(sku: string): string;
+  /** String: written before a WAIT so the WAIT covers every write to the sale's shard before it. */
+  replicaBarrier(sku: string): string;
 }
 
 /** Builds the key names for `prefix`. */
@@ -53,5 +55,6 @@ export function createKeys(prefix: string): Keys {
     stats: (sku) => `${tag(sku)}:stats`,
     relayLock: (sku) => `${tag(sku)}:relay-lock`,
     reloadLock: (sku) => `${tag(sku)}:reload-lock`,
+    replicaBarrier: (sku) => `${tag(sku)}:replica-barrier`,
   };
 }

@@ -1,5 +1,5 @@
 /** The Redis implementation of {@link LeaseSource}: one lease-tokens.lua call per lease. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { LeaseSource } from '../admission/edge-admission.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
@@ -13,7 +13,7 @@ type LeaseReply = [number, number, number, number, number, number, number, numbe
  * timed and told to `onScript`.
  */
 export function createRedisLeaseSource(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): LeaseSource {

@@ -3,7 +3,7 @@
  * others skip it (a reload). It lapses by itself, so a holder that dies never blocks the rest.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /**
  * Takes `key` for `ms`; resolves its release function, or undefined when another process holds
@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
  * its holder was slow): this lock saves effort, it does not make anything correct.
  */
 export async function takeLock(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   ms: number,
 ): Promise<(() => Promise<void>) | undefined> {

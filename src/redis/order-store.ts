@@ -3,7 +3,7 @@
  * it at once, by id alone), the worker records the final status after its transaction
  * commits. Entries live as long as idempotency entries; older orders are read from PostgreSQL.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderView } from '../domain/order-view.js';
 import type { Keys } from './keys.js';
@@ -20,7 +20,11 @@ export interface RedisOrderStore {
 }
 
 /** Creates the store; entries expire after `ttlMs`. */
-export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): RedisOrderStore {
+export function createRedisOrderStore(
+  redis: RedisClient,
+  keys: Keys,
+  ttlMs: number,
+): RedisOrderStore {
   return {
     async remember(order) {
       // NX: the worker may already have written the final status; never overwrite it.
@@ -29,12 +33,11 @@ export function createRedisOrderStore(redis: Redis, keys: Keys, ttlMs: number): 
     },
     async finalize(views) {
       if (views.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const v of views)
-        pipeline.set(keys.order(v.order.orderId), orderViewToJson(v), 'PX', ttlMs);
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error !== null);
-      if (failed) throw failed[0] as Error;
+      // One command per order, sent together: the orders' keys lie in different cluster slots,
+      // which one pipeline may not span.
+      await Promise.all(
+        views.map((v) => redis.set(keys.order(v.order.orderId), orderViewToJson(v), 'PX', ttlMs)),
+      );
     },
     async get(orderId) {
       const json = await redis.get(keys.order(orderId));

@@ -2,7 +2,7 @@
  * The outbox stream of each sale, read for the relay, a reload and the metrics (place-order.lua
  * appends to it, complete-orders.lua removes from it).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { Reservation } from '../domain/ports.js';
 import type { Keys } from './keys.js';
 import { acceptedOrderFromJson } from './order-codec.js';
@@ -15,7 +15,7 @@ const orderField = 'order';
  * `count` of them. Stream ids start with the Redis clock in ms, so "older than" is an id range.
  */
 export async function readOutbox(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   sku: string,
   end: string = '+',
@@ -39,7 +39,7 @@ export interface OutboxStats {
 }
 
 /** Outbox depth and oldest age for every known sale (a few small calls per sale). */
-export async function readOutboxStats(redis: Redis, keys: Keys): Promise<OutboxStats[]> {
+export async function readOutboxStats(redis: RedisClient, keys: Keys): Promise<OutboxStats[]> {
   const [[seconds, micros], skus] = await Promise.all([redis.time(), redis.smembers(keys.sales)]);
   const nowMs = Number(seconds) * 1000 + Number(micros) / 1000;
   return Promise.all(

@@ -1,13 +1,15 @@
 /**
  * The Redis implementation of {@link ReservationStore}: each operation is one registered Lua
- * script call; completing a batch is one call per sale.
+ * script call; completing a batch is one call per sale. An acceptance waits for the replication
+ * barrier, when there is one (replication.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Reservation, ReservationStore } from '../domain/ports.js';
+import type { RedisClient } from './client.js';
+import type { Reservation, ReservationStore, SoldOutOutcome } from '../domain/ports.js';
 import { toReservationOutcome, type ScriptReply } from './codes.js';
 import type { Keys } from './keys.js';
 import { readOutbox } from './outbox.js';
+import { noBarrier, type ReplicationBarrier } from './replication.js';
 import {
   completeOrdersArgs,
   placeOrderArgs,
@@ -19,16 +21,23 @@ import {
 
 /** Creates the store on a client on which {@link registerScripts} was called. */
 export function createRedisReservationStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   settings: PlaceOrderSettings,
   onScript: (script: ScriptName, seconds: number) => void = () => undefined,
+  barrier: ReplicationBarrier = noBarrier,
 ): ReservationStore {
   /** This store's mark on the relay locks it holds. */
   const relayToken = randomUUID();
   let passes = 0;
   // Every script call, timed for the latency histogram.
   const run = timedScripts(redis, onScript);
+  /** An acceptance, new or replayed, is told only once the replicas asked for hold it. */
+  const replicated = async <O extends SoldOutOutcome>(outcome: O, sku: string): Promise<O> => {
+    if (outcome.kind === 'reserved' || outcome.kind === 'replay-accepted')
+      await barrier.replicated(sku);
+    return outcome;
+  };
 
   return {
     async reserve(order, fingerprint, leased = false) {
@@ -37,14 +46,14 @@ export function createRedisReservationStore(
       )) as ScriptReply;
       const outcome = toReservationOutcome(reply, order);
       if (outcome.kind === 'stock-left') throw new Error('place-order.lua answered STOCK_LEFT');
-      return outcome;
+      return replicated(outcome, order.sku);
     },
 
     async refuseSoldOut(order, fingerprint) {
       const reply = (await run.soldOut(
         ...soldOutArgs(keys, order, fingerprint, settings.idempotencyTtlMs),
       )) as ScriptReply;
-      return toReservationOutcome(reply, order);
+      return replicated(toReservationOutcome(reply, order), order.sku);
     },
 
     async complete(reservations) {
@@ -72,9 +81,16 @@ export function createRedisReservationStore(
             ? await redis.pexpire(keys.relayLock(sku), lockMs).then(() => 'OK')
             : null);
         if (locked !== 'OK') continue;
-        claimed.push(
-          ...(await readOutbox(redis, keys, sku, String(cutoffMs), limit - claimed.length)),
+        const entries = await readOutbox(
+          redis,
+          keys,
+          sku,
+          String(cutoffMs),
+          limit - claimed.length,
         );
+        // Published only once replicated, as the gate's own publish is.
+        if (entries.length > 0) await barrier.replicated(sku);
+        claimed.push(...entries);
       }
       return claimed;
     },

@@ -2,7 +2,7 @@
  * Sales in Redis: settings hash, stock counter, counters and the index of skus. Every write
  * that the gate must never see half-done is one MULTI or one script.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { LiveLoadOutcome, LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
 import type { Keys } from './keys.js';
@@ -42,7 +42,7 @@ function settingsOf(sale: Sale): Record<string, string | number> {
 
 /** Writes a sale's settings and sets its stock counter to `unitsLeft`, atomically (tests, benchmarks). */
 export async function loadSale(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   sale: Sale,
   unitsLeft: number,
@@ -65,16 +65,17 @@ function saleFrom(sku: string, h: Record<string, string>): Sale {
 }
 
 /** Creates the store. */
-export function createRedisSaleStore(redis: Redis, keys: Keys): LiveSales {
+export function createRedisSaleStore(redis: RedisClient, keys: Keys): LiveSales {
   const run = redis as unknown as ScriptCaller;
   return {
     async load(sale, unitsLeft, acceptedUnits) {
+      // The index lies outside the sale's slot, so apart from the transaction (as in reload).
+      await redis.sadd(keys.sales, sale.sku);
       await redis
         .multi()
         .hset(keys.sale(sale.sku), { ...settingsOf(sale), total: sale.totalStock })
         .set(keys.stock(sale.sku), unitsLeft)
         .hset(keys.stats(sale.sku), 'accepted_units', acceptedUnits)
-        .sadd(keys.sales, sale.sku)
         .exec();
     },
 

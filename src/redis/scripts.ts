@@ -7,7 +7,7 @@
  * src/>`, so that a concern shared by several scripts (idempotency, admission) is written once.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { LiveLoad, Reservation } from '../domain/ports.js';
 import { entryStates } from '../idempotency/states.js';
@@ -65,7 +65,7 @@ export function scriptSource(name: ScriptName): string {
 }
 
 /** Registers every script on the client; call once per client. */
-export function registerScripts(redis: Redis): void {
+export function registerScripts(redis: RedisClient): void {
   for (const name of Object.keys(scriptFiles) as ScriptName[]) {
     const { numberOfKeys } = scriptFiles[name];
     const lua = scriptSource(name);
@@ -85,7 +85,7 @@ export type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<u
  * whether it succeeded or not.
  */
 export function timedScripts(
-  redis: Redis,
+  redis: RedisClient,
   onScript: (script: ScriptName, seconds: number) => void = () => undefined,
 ): ScriptCaller {
   const scripts = redis as unknown as ScriptCaller;

@@ -4,7 +4,7 @@
  * and the dead-letter counter. Writing a final view again is harmless, so a redelivered batch
  * can simply notify again.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { statusChangeOf, type WorkerNotifier } from '../domain/order-events.js';
 import { skuPattern } from '../domain/order.js';
 import { encodeOrderStatusChanged } from '../kafka/codec.js';
@@ -13,7 +13,7 @@ import { createRedisOrderStore } from './order-store.js';
 
 /** Creates the notifier on `redis`; order records live `orderTtlMs`. */
 export function createRedisWorkerNotifier(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   orderTtlMs: number,
 ): WorkerNotifier {
@@ -23,13 +23,14 @@ export function createRedisWorkerNotifier(
       if (views.length === 0) return;
       // The record first: a watcher woken by the event reads the final status.
       await orders.finalize(views);
-      const pipeline = redis.pipeline();
-      for (const view of views) {
-        const event = encodeOrderStatusChanged(statusChangeOf(view));
-        pipeline.publish(keys.orderStatusChannel, Buffer.from(event));
-      }
-      const failed = ((await pipeline.exec()) ?? []).find(([error]) => error !== null);
-      if (failed) throw failed[0] as Error;
+      await Promise.all(
+        views.map((view) =>
+          redis.publish(
+            keys.orderStatusChannel,
+            Buffer.from(encodeOrderStatusChanged(statusChangeOf(view))),
+          ),
+        ),
+      );
     },
     async deadLettered(sku) {
       if (sku !== undefined && skuPattern.test(sku))

@@ -17,7 +17,7 @@ import { createRedisSaleStore } from '../../src/redis/sale-store.js';
 import { registerScripts } from '../../src/redis/scripts.js';
 import { randomAcceptedOrder } from '../fixtures/orders.js';
 import { testSale } from '../support/sales.js';
-import { isolatedConfig, redisFor } from '../support/stack.js';
+import { deleteKeys, isolatedConfig, keysMatching, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -38,8 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const ours = await redis.keys(`${config.redisKeyPrefix}:*`);
-  if (ours.length > 0) await redis.del(...ours);
+  await deleteKeys(redis, await keysMatching(redis, `${config.redisKeyPrefix}:*`));
   redis.disconnect();
   await orm.em.getConnection().execute(`drop schema "${config.databaseSchema}" cascade`);
   await orm.close();
@@ -189,7 +188,7 @@ describe('reload', () => {
     const holdings = new Map(Array.from({ length: 2500 }, (_, i) => [`c${i}`, i % 3]));
     const load = { sale, unitsLeft: 10, acceptedUnits: 0, holdings, outboxEntryIds: [] };
     expect(await live.reload(load)).toBe('loaded');
-    const counts = await redis.keys(`${config.redisKeyPrefix}:{${sku}}:bought:*`);
+    const counts = await keysMatching(redis, `${config.redisKeyPrefix}:{${sku}}:bought:*`);
     expect(counts).toHaveLength(2500 - 834); // 0 units: no count
     expect(
       await redis.mget(['c0', 'c1', 'c1001', 'c2498'].map((c) => keys.bought(sku, c))),

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startGate, type RunningGate } from '../../src/main-gate.js';
 import { loadTestSale, testSale } from '../support/sales.js';
-import { isolatedConfig, redisFor } from '../support/stack.js';
+import { isolatedConfig, keysMatching, redisFor } from '../support/stack.js';
 import { orderClient, reasonOf } from '../support/wire.js';
 
 /** One gate with leases off (every order asks the script's bucket) and one with the default. */
@@ -90,7 +90,7 @@ test.each([
       expect(hi - lo + 1).toBeLessThanOrEqual(burst + rate * (1 + slackS) + 1);
     }
     // Rate-limited requests store no idempotency entry: the same key is admitted later.
-    const idemKeys = await redis.keys(`${config.redisKeyPrefix}:{${sku}}:idem:*`);
+    const idemKeys = await keysMatching(redis, `${config.redisKeyPrefix}:{${sku}}:idem:*`);
     expect(idemKeys).toHaveLength(admittedAt.length);
   },
 );

@@ -7,7 +7,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { testSale, upsertRequest } from '../support/sales.js';
 import { RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
-import { eventually } from '../support/stack.js';
+import { deleteKeys, eventually, keysMatching } from '../support/stack.js';
 import { reasonOf } from '../support/wire.js';
 import { adminAuth, startSystem, type System } from '../support/system.js';
 
@@ -61,8 +61,8 @@ test('Redis loses the sale mid-sale: buyers are told to retry, the gate reloads 
   for (const c of ['a', 'b', 'c']) await live.place('LOST-1', c, 2);
 
   // The loss: every key of the sale is gone (the outbox was drained: these orders are in Kafka).
-  const lost = await live.redis.keys(`${live.config.redisKeyPrefix}:{LOST-1}:*`);
-  await live.redis.del(...lost);
+  const lost = await keysMatching(live.redis, `${live.config.redisKeyPrefix}:{LOST-1}:*`);
+  await deleteKeys(live.redis, lost);
 
   // Never "not found" for a sale that exists: unavailable, retry shortly, nothing reserved.
   const whileLost = await live.place('LOST-1', 'd', 1).catch((e: unknown) => e);

@@ -18,7 +18,6 @@ import { promisify } from 'node:util';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
@@ -27,6 +26,7 @@ import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_det
 import type { Config } from '../../src/config.js';
 import type { Sale } from '../../src/domain/sale.js';
 import { consumerLag, createTopics } from '../../src/kafka/topics.js';
+import { connectRedis, type RedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { envFor, exited, freePort, type Spawned } from './processes.js';
 import { createTestSale, testSale } from './sales.js';
@@ -56,7 +56,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // --- the stack's servers ------------------------------------------------------------------------
 
 /** A server of the local stack (scripts/stack.sh). */
-export type StackServer = 'redis' | 'postgres' | 'kafka';
+export type StackServer = 'redis' | 'postgres' | 'kafka' | 'redis-cluster';
 
 /** The servers whose process a fault signals directly (PostgreSQL only stops cleanly). */
 type SignalledServer = 'redis' | 'kafka';
@@ -91,7 +91,11 @@ function running(pid: number): boolean {
  * recycled pid is never signalled; undefined when it is not running.
  */
 export function stackPid(server: SignalledServer): number | undefined {
-  const { file, pattern } = pidFiles[server];
+  return pidIn(pidFiles[server]);
+}
+
+/** The pid recorded in `file` (under the stack's folder) if it runs a `pattern` command. */
+function pidIn({ file, pattern }: { file: string; pattern: string }): number | undefined {
   const path = join(stackDir, file);
   if (!existsSync(path)) return undefined;
   const pid = Number(readFileSync(path, 'utf8').trim().split('\n')[0]);
@@ -159,6 +163,11 @@ function childrenOf(pid: number): number[] {
 export async function killServer(server: SignalledServer): Promise<void> {
   const pid = stackPid(server);
   if (pid === undefined) throw new Error(`${server} is not running (pid file under ${stackDir})`);
+  await killFamily(pid);
+}
+
+/** {@link killServer} for the process `pid`. */
+async function killFamily(pid: number): Promise<void> {
   process.kill(pid, 'SIGSTOP');
   const deadline = performance.now() + 5000;
   while (stateOf(pid) === 'R' || stateOf(pid) === 'S' || stateOf(pid) === 'D') {
@@ -378,7 +387,7 @@ export interface FaultSystem {
    * named `worker 2`, `worker 3`, …; resolves once it answers. {@link FaultSystem.stop} stops it.
    */
   addWorker(): Promise<Service>;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   /** PostgreSQL, for reading the orders the worker recorded. */
   readonly db: pg.Pool;
@@ -496,7 +505,7 @@ async function startSystemOn(
   for (const s of sales) await createTestSale(admin, s, adminAuth);
   const skus = sales.map((s) => s.sku);
 
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config);
   redis.on('error', () => {
     // Faults take Redis away; commands fail and are retried by the caller.
   });
@@ -946,6 +955,66 @@ async function writePoisonAndDuplicates(system: FaultSystem): Promise<void> {
 
 /** How many records {@link writePoisonAndDuplicates} writes that the worker must dead-letter. */
 export const poisonRecordCount = poisonRecords.length;
+
+// --- a Redis Cluster master ---------------------------------------------------------------------
+
+/** The ports of the master serving `key`'s slot and of its replicas, as the cluster answers now. */
+export async function slotNodesOf(
+  redis: RedisClient,
+  key: string,
+): Promise<{ master: number; replicas: number[] }> {
+  const slot = await redis.cluster('KEYSLOT', key);
+  const ranges = (await redis.cluster('SLOTS')) as unknown as [
+    number,
+    number,
+    ...[string, number][],
+  ][];
+  const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+  if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+  const [, , master, ...replicas] = range;
+  if (master === undefined) throw new Error(`slot ${slot} has no master`);
+  return { master: master[1], replicas: replicas.map(([, port]) => port) };
+}
+
+/** The pid of the stack's Redis Cluster node on `port`; throws when it is not running. */
+export function clusterNodePid(port: number): number {
+  const pid = pidIn({ file: `redis-cluster/${port}/redis.pid`, pattern: 'redis-server' });
+  if (pid === undefined) throw new Error(`redis cluster node ${port} is not running`);
+  return pid;
+}
+
+/**
+ * The master of the first sale's slot killed (kill -9 of it and its children, as {@link
+ * killServer}), from the pid file stack.sh keeps per cluster node. Its replica takes over once
+ * the other masters find it gone (2 s node timeout); the heal waits for that, then starts the
+ * old master again, which rejoins as the new master's replica.
+ */
+export function clusterMasterFailover(): Fault {
+  let killedPort: number | undefined;
+  return {
+    label:
+      "Redis Cluster: the sale's master kill -9, its replica promoted, the old master back as a replica",
+    async inject(system) {
+      killedPort = (await slotNodesOf(system.redis, system.keys.stock(system.sale.sku))).master;
+      await killFamily(clusterNodePid(killedPort));
+    },
+    async heal(system) {
+      const deadline = performance.now() + 30_000;
+      for (;;) {
+        // Asked of whichever node answers: the dead one fails the call, and we ask again.
+        const port = await slotNodesOf(system.redis, system.keys.stock(system.sale.sku)).then(
+          (nodes) => nodes.master,
+          () => killedPort,
+        );
+        if (port !== killedPort) break;
+        if (performance.now() > deadline) throw new Error('no replica took over within 30 s');
+        await sleep(200);
+      }
+      await stackCommand('up', 'redis-cluster');
+    },
+    holdMs: 0,
+  };
+}
 
 /** The faults of issue #20, with the durations it measured them with. */
 export const faults = {

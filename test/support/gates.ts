@@ -1,7 +1,7 @@
 /** Several gates on one isolated config, without a worker, for tests of the order path alone. */
 import type { Client } from '@connectrpc/connect';
 import http from 'node:http';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { afterAll, beforeAll } from 'vitest';
 import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import type { Config } from '../../src/config.js';
@@ -14,7 +14,7 @@ import { orderClient } from './wire.js';
 /** The gates of one test file. */
 export interface FileGates {
   readonly config: Config;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   /** A client of gate `i` (Connect binary over HTTP/1.1, connections kept alive). */
   readonly client: (i: number) => Client<typeof OrderGateService>;

@@ -3,7 +3,7 @@
  * no database involved), or created through AdminService (recorded in PostgreSQL, then live).
  */
 import type { CallOptions, Client } from '@connectrpc/connect';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import type { AdminService, UpsertSaleResponse } from '../../gen/fluxgate/v1/admin_pb.js';
 import type { Sale as SaleMessage } from '../../gen/fluxgate/v1/sale_pb.js';
 import type { Sale } from '../../src/domain/sale.js';
@@ -11,6 +11,7 @@ import { saleToProto } from '../../src/gate/proto-mapping.js';
 import type { Keys } from '../../src/redis/keys.js';
 import { loadSale } from '../../src/redis/sale-store.js';
 import type { ReservationStore } from '../../src/domain/ports.js';
+import type { ReplicationBarrier } from '../../src/redis/replication.js';
 import { createRedisReservationStore } from '../../src/redis/reservation-store.js';
 import { registerScripts, type PlaceOrderSettings } from '../../src/redis/scripts.js';
 
@@ -36,7 +37,7 @@ export function testSale(sku: string, overrides: Partial<Sale> = {}): Sale {
 }
 
 /** Loads `sale` straight into Redis with its whole total stock available. */
-export async function loadTestSale(redis: Redis, keys: Keys, sale: Sale): Promise<void> {
+export async function loadTestSale(redis: RedisClient, keys: Keys, sale: Sale): Promise<void> {
   await loadSale(redis, keys, sale, sale.totalStock);
 }
 
@@ -59,17 +60,24 @@ export function createTestSale(
  * refuse and a roomy outbox unless `settings` say otherwise; registers the scripts on the client.
  */
 export function testReservationStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: Keys,
   settings: Partial<PlaceOrderSettings> = {},
+  barrier?: ReplicationBarrier,
 ): ReservationStore {
   registerScripts(redis);
-  return createRedisReservationStore(redis, keys, {
-    idempotencyTtlMs: 60_000,
-    customerRate: 1_000_000,
-    customerBurst: 1_000_000,
-    outboxMaxEntries: 1000,
-    outboxMaxAgeMs: 600_000,
-    ...settings,
-  });
+  return createRedisReservationStore(
+    redis,
+    keys,
+    {
+      idempotencyTtlMs: 60_000,
+      customerRate: 1_000_000,
+      customerBurst: 1_000_000,
+      outboxMaxEntries: 1000,
+      outboxMaxAgeMs: 600_000,
+      ...settings,
+    },
+    undefined,
+    barrier,
+  );
 }

@@ -4,10 +4,11 @@
  * snapshot of every Redis key a test owns.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { once } from 'node:events';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createOrm } from '../../src/persistence/orm.js';
+import { connectRedis, masters, type RedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 
 /** A config for one test file: unique prefixes, an ephemeral port, quiet logs. */
@@ -28,8 +29,8 @@ export function isolatedConfig(overrides: Partial<Config> = {}): Config {
 }
 
 /** A Redis client and the key builder for `config`. */
-export function redisFor(config: Config): { redis: Redis; keys: Keys } {
-  return { redis: new Redis(config.redisUrl), keys: createKeys(config.redisKeyPrefix) };
+export function redisFor(config: Config): { redis: RedisClient; keys: Keys } {
+  return { redis: connectRedis(config), keys: createKeys(config.redisKeyPrefix) };
 }
 
 /** Polls `probe` every 100 ms until it returns true; fails after `timeoutMs`. */
@@ -72,9 +73,12 @@ export async function readTopic(
 }
 
 /** Every key under the config's prefix with its serialized value: a snapshot to compare. */
-export async function redisSnapshot(redis: Redis, prefix: string): Promise<Map<string, string>> {
+export async function redisSnapshot(
+  redis: RedisClient,
+  prefix: string,
+): Promise<Map<string, string>> {
   const snapshot = new Map<string, string>();
-  for (const key of (await redis.keys(`${prefix}:*`)).sort()) {
+  for (const key of (await keysMatching(redis, `${prefix}:*`)).sort()) {
     // null when the key expired between KEYS and DUMP (ioredis types it as always present).
     const dump = (await redis.dumpBuffer(key)) as Buffer | null;
     snapshot.set(key, dump?.toString('hex') ?? '');
@@ -88,7 +92,18 @@ export async function dropTestData(config: Config): Promise<void> {
   await orm.em.getConnection().execute(`drop schema if exists "${config.databaseSchema}" cascade`);
   await orm.close();
   const { redis } = redisFor(config);
-  const ours = await redis.keys(`${config.redisKeyPrefix}:*`);
-  if (ours.length > 0) await redis.del(...ours);
+  await deleteKeys(redis, await keysMatching(redis, `${config.redisKeyPrefix}:*`));
   redis.disconnect();
+}
+
+/** Every key matching `pattern`, from every master (a cluster spreads them). */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  const found = await Promise.all(masters(redis).map((node) => node.keys(pattern)));
+  return found.flat();
+}
+
+/** Deletes `keys`, one DEL each: a cluster refuses a DEL whose keys lie in different slots. */
+export async function deleteKeys(redis: RedisClient, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((key) => redis.del(key)));
 }

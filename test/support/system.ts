@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
@@ -26,7 +26,7 @@ export const adminAuth = { headers: { authorization: `Bearer ${adminToken}` } };
 /** A worker and a gate on one config, with clients of the gate's services. */
 export interface System {
   readonly config: Config;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   readonly gate: RunningGate;
   /** The running worker; throws while it is stopped by {@link System.stopWorker}. */

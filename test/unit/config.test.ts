@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig, settings } from '../../src/config.js';
+import { isCluster, redisUrls } from '../../src/redis/client.js';
 
 describe('config', () => {
   test('defaults alone make a valid, frozen config', () => {
@@ -75,6 +76,22 @@ describe('config', () => {
     for (const bad of ['0', '257', '1.5', 'two']) {
       expect(() => loadConfig({ FLUXGATE_GATE_PROCESSES: bad }), bad).toThrow(ConfigError);
     }
+  });
+
+  test('Redis: one server by default; several nodes, or the flag, name a cluster', () => {
+    const one = loadConfig({});
+    expect(isCluster(one)).toBe(false);
+    const several = loadConfig({
+      FLUXGATE_REDIS_URL: 'redis://10.0.0.1:7000, redis://10.0.0.2:7000',
+    });
+    expect(several.redisUrl).toBe('redis://10.0.0.1:7000,redis://10.0.0.2:7000');
+    expect(redisUrls(several.redisUrl)).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']);
+    expect(isCluster(several)).toBe(true);
+    expect(isCluster(loadConfig({ FLUXGATE_REDIS_CLUSTER: 'true' }))).toBe(true);
+    for (const bad of ['', 'http://127.0.0.1:6379', 'redis://a:1,nonsense', ','])
+      expect(() => loadConfig({ FLUXGATE_REDIS_URL: bad }), bad).toThrow(ConfigError);
+    expect(loadConfig({}).redisWaitReplicas).toBe(0);
+    expect(() => loadConfig({ FLUXGATE_REDIS_WAIT_REPLICAS: '-1' })).toThrow(ConfigError);
   });
 
   test("README's configuration table lists exactly the settings, with their defaults", () => {
