@@ -23,7 +23,7 @@
  */
 import { ghzBinary, ghzPlaceOrders, type GhzReport } from './ghz.js';
 import { percentile, processCpuSeconds, redisCommandCalls, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, loadBenchSale, spawnBenchGate } from './setup.js';
+import { benchEnvironment, dropBenchKeys, loadBenchSale, spawnBenchGate } from './setup.js';
 import { sample } from '../test/support/metrics.js';
 
 const rate = Number(process.env.BENCH_RATE ?? 20);
@@ -202,10 +202,6 @@ for (const gates of [1, 2]) {
   );
 }
 
-// Leave Redis as we found it (see bench/gate.ts).
-for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-  string[]
->) {
-  if (batch.length > 0) await redis.unlink(...batch);
-}
+// Leave Redis as we found it.
+await dropBenchKeys(redis, prefix);
 redis.disconnect();
