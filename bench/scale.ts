@@ -28,12 +28,12 @@
  * Kafka and PostgreSQL are not pinned. On two cores nothing gets a core of its own.
  * BENCH_PARTS=edge or =scale runs one part.
  */
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { createTopics } from '../src/kafka/topics.js';
-import { runMigrations } from '../src/main-migrate.js';
 import { floodHeader, floodRow, floodSale, leaseMsOf } from './edge-flood.js';
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import {
@@ -93,6 +93,8 @@ const config = loadConfig(systemEnv);
 const partitions = config.orderTopicPartitions;
 const sales = Number(process.env.BENCH_SALES ?? partitions);
 const gateNodeFlags = ['--max-semi-space-size=32']; // the gate's production flag (scripts/start.sh)
+const admin = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
+await admin.connect();
 
 const fmt = (x: number, digits = 0, width = 8) =>
   (Number.isFinite(x)
@@ -221,7 +223,7 @@ async function drained(system: System, ms = 60_000): Promise<boolean> {
 }
 
 /** Waits until the consumer group is stable with `members` members (each then has partitions). */
-async function groupStable(admin: Admin, members: number, ms = 60_000): Promise<void> {
+async function groupStable(members: number, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const { groups } = await admin.describeGroups([config.workerGroupId]);
@@ -261,7 +263,6 @@ async function scaleRun(
   gates: number,
   workerCount: number,
   db: pg.Client,
-  admin: Admin,
 ): Promise<Run> {
   const skus = salesOf(index, sales);
   for (const sku of skus) {
@@ -287,7 +288,7 @@ async function scaleRun(
     const allServing = async () =>
       gates === 1 || sumSamples(await metricsOf(gate), 'fluxgate_gate_processes') === gates;
     await Promise.all([gate.waitReady(allServing), ...workers.map((w) => w.waitReady())]);
-    await groupStable(admin, workerCount);
+    await groupStable(workerCount);
     if (gates > 1) {
       const children = childPids(gate.child.pid ?? 0);
       children.forEach((pid, i) => pinProcess(pid, gateCpus[i % gateCpus.length] ?? '0'));
@@ -396,14 +397,15 @@ if (parts.includes('scale')) {
   );
   const db = new pg.Client({ connectionString: config.databaseUrl });
   await db.connect();
-  await runMigrations(config);
-  const kafka = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
+  // The one-shot migration command, its output kept unless it fails (MikroORM logs each step).
+  execFileSync(process.execPath, [new URL('../src/main-migrate.js', import.meta.url).pathname], {
+    env: systemEnv,
+    stdio: 'pipe',
+  });
   const results: Run[] = [];
   try {
     for (const [i, { gates, workers }] of runs.entries()) {
-      const run = await scaleRun(i, gates, workers, db, admin);
+      const run = await scaleRun(i, gates, workers, db);
       results.push(run);
       process.stderr.write(
         `  [${((performance.now() - startedAt) / 1000).toFixed(0)} s] ${String(gates)} gate(s), ${String(workers)} worker(s): ${run.accepted.toLocaleString('en-US')} accepted\n`,
@@ -412,13 +414,8 @@ if (parts.includes('scale')) {
   } finally {
     await db.query(`drop schema if exists "${config.databaseSchema}" cascade`);
     await db.end();
-    const topics = createTopics(config.topicPrefix);
-    // The group exists only if a worker joined it; the topics once a gate or worker started.
+    // The group exists only if a worker joined it.
     await admin.deleteGroups([config.workerGroupId]).catch(() => undefined);
-    await admin
-      .deleteTopics({ topics: [topics.orders, topics.orderStatus, topics.deadLetter] })
-      .catch(() => undefined);
-    await admin.disconnect();
   }
 
   const baseline = results[0];
@@ -539,6 +536,12 @@ if (parts.includes('scale')) {
   }
 }
 
+// Leave Redis and Kafka as we found them: the gates created their topics under the run's prefix.
 await dropBenchKeys(redis, prefix);
 redis.disconnect();
+const topics = createTopics(config.topicPrefix);
+await admin
+  .deleteTopics({ topics: [topics.orders, topics.orderStatus, topics.deadLetter] })
+  .catch(() => undefined);
+await admin.disconnect();
 console.log(`\n(${((performance.now() - startedAt) / 1000).toFixed(0)} s in all)`);
