@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
 import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, loadBenchSale } from './setup.js';
+import { benchEnvironment, dropBenchKeys, loadBenchSale } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -179,11 +179,6 @@ console.log(`ratio PlaceOrder / bare Fastify:   ${(full / bare).toFixed(2)}`);
 
 server.kill('SIGTERM');
 await new Promise((resolve) => server.once('exit', resolve));
-// Leave Redis as we found it: a run leaves ~10^5 idempotency entries (24 h TTL), whose AOF
-// rewrites would slow every later run on this machine.
-for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-  string[]
->) {
-  if (batch.length > 0) await redis.unlink(...batch);
-}
+// Leave Redis as we found it.
+await dropBenchKeys(redis, prefix);
 redis.disconnect();

@@ -29,24 +29,37 @@ export interface GhzReport {
 export interface GhzPlaceOrders {
   readonly ghz: string;
   readonly host: string;
-  readonly sku: string;
+  /** The sale; several: the calls go to each in turn. */
+  readonly sku: string | readonly string[];
   /** Makes each call's idempotency key (and customer) unique to this run. */
   readonly keyPrefix: string;
-  readonly total: number;
-  /** Calls per second without waiting for answers (`--async --rps`); 0: 64 closed-loop callers. */
+  /** How many calls; or, with `seconds` instead, as many as fit in that long. */
+  readonly total?: number;
+  /** How long to send for (ghz --duration; calls in flight at the end are waited for). */
+  readonly seconds?: number;
+  /** Calls per second without waiting for answers (`--async --rps`); 0: closed-loop callers. */
   readonly rate: number;
   /** The CPU ghz is pinned to. */
   readonly cpu: number;
+  /** Callers (default 64) sharing `connections` HTTP/2 connections (default 4). */
+  readonly concurrency?: number;
+  readonly connections?: number;
 }
 
 /** Runs ghz to the end and returns its report. */
 export async function ghzPlaceOrders(run: GhzPlaceOrders): Promise<GhzReport> {
-  const data = {
-    sku: run.sku,
+  const order = (sku: string) => ({
+    sku,
     quantity: 1,
     customerId: `${run.keyPrefix}-{{.UUID}}`,
     idempotencyKey: `${run.keyPrefix}-{{.UUID}}`,
-  };
+  });
+  // An array: ghz sends a unary call's data round robin, call n the (n mod length)th.
+  const data = typeof run.sku === 'string' ? order(run.sku) : run.sku.map(order);
+  const length =
+    run.seconds === undefined
+      ? [`--total=${String(run.total ?? 0)}`]
+      : [`--duration=${String(run.seconds)}s`, '--duration-stop=wait'];
   const args = [
     '-c',
     String(run.cpu),
@@ -57,9 +70,9 @@ export async function ghzPlaceOrders(run: GhzPlaceOrders): Promise<GhzReport> {
     `--proto=${join(root, 'proto/fluxgate/v1/order_gate.proto')}`,
     '--call=fluxgate.v1.OrderGateService/PlaceOrder',
     `--data=${JSON.stringify(data)}`,
-    `--total=${String(run.total)}`,
-    '--concurrency=64',
-    '--connections=4',
+    ...length,
+    `--concurrency=${String(run.concurrency ?? 64)}`,
+    `--connections=${String(run.connections ?? 4)}`,
     ...(run.rate > 0 ? ['--async', `--rps=${String(run.rate)}`] : []),
     '--format=json',
     run.host,

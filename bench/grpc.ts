@@ -26,7 +26,7 @@ import { PlaceOrderRequestSchema } from '../gen/fluxgate/v1/order_gate_pb.js';
 import { createTopics } from '../src/kafka/topics.js';
 
 import { percentile, processCpuSeconds } from './measure.js';
-import { benchEnvironment, loadBenchSale } from './setup.js';
+import { benchEnvironment, dropBenchKeys, loadBenchSale } from './setup.js';
 import type { ServerCounters } from './grpc-server.js';
 
 const calls = Number(process.env.BENCH_CALLS ?? 30_000);
@@ -495,12 +495,8 @@ console.log(
 );
 
 rmSync(work, { recursive: true, force: true });
-// Leave Redis as we found it: the full path leaves an idempotency entry per call (24 h TTL).
-for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-  string[]
->) {
-  if (batch.length > 0) await redis.unlink(...batch);
-}
+// Leave Redis as we found it.
+await dropBenchKeys(redis, prefix);
 redis.disconnect();
 // And Kafka: the gate created its topics under the run's own prefix.
 if (targets.some((t) => t.server === 'gate')) {

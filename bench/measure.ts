@@ -1,6 +1,6 @@
 /** Measuring helpers the benchmarks share. */
 import type { Redis } from 'ioredis';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** The `p`th percentile of ascending `sorted` (NaN when empty). */
 export const percentile = (sorted: readonly number[], p: number): number =>
@@ -21,13 +21,98 @@ export async function redisCommandCalls(redis: Redis): Promise<number> {
   return calls;
 }
 
+/**
+ * The fields of /proc/`pid`/stat after the command name (which may hold spaces): utime, stime,
+ * cutime and cstime are the 12th to 15th of them, the parent's pid the 2nd. Undefined when the
+ * process is gone.
+ */
+function procStat(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const ticks = 100;
+
 /** CPU seconds (user + system) process `pid` has used so far, from /proc (NaN elsewhere). */
 export function processCpuSeconds(pid: number | undefined): number {
   if (pid === undefined || process.platform !== 'linux') return NaN;
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 per second on Linux
+  const fields = procStat(pid);
+  if (fields === undefined) return NaN;
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+}
+
+/** The pids of the live children of process `pid` (Linux; empty elsewhere). */
+export function childPids(pid: number): number[] {
+  if (process.platform !== 'linux') return [];
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => procStat(child)?.[1] === String(pid))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * CPU seconds process `pid` and all its descendants have used so far: its own, its exited
+ * children's (cutime and cstime, once reaped) and each live descendant's, so a window's delta
+ * counts a child that came or went meanwhile too (the cluster primary and its gate processes,
+ * PostgreSQL's postmaster and its backends). NaN when `pid` is gone or unknown.
+ */
+export function processTreeCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined || process.platform !== 'linux') return NaN;
+  const fields = procStat(pid);
+  if (fields === undefined) return NaN;
+  const own = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / ticks;
+  return childPids(pid).reduce((sum, child) => sum + (processTreeCpuSeconds(child) || 0), own);
+}
+
+/**
+ * CPU seconds this process's exited and reaped children have used (cutime + cstime): a load
+ * generator run to its end (ghz) adds its whole CPU here once it has exited.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const fields = procStat('self');
+  if (fields === undefined) return NaN;
+  return (Number(fields[13]) + Number(fields[14])) / ticks;
+}
+
+/** CPU seconds the whole machine has been busy so far, all cores together (/proc/stat). */
+export function machineBusySeconds(): number {
+  if (process.platform !== 'linux') return NaN;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest is in user)
+  const [user, nice, system, , , irq, softirq, steal] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (
+    [user, nice, system, irq, softirq, steal].reduce<number>((s, x) => s + (x ?? 0), 0) / ticks
+  );
+}
+
+/**
+ * The sum of every sample of `name` in a Prometheus text page whose labels include `labels`
+ * (all processes of a cluster primary's page, say); 0 when there is none.
+ */
+export function sumSamples(
+  page: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  let sum = 0;
+  for (const line of page.split('\n')) {
+    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const have = (match[2] ?? '').split(',');
+    if (wanted.every((w) => have.includes(w))) sum += Number(match[3]);
+  }
+  return sum;
 }
 
 /**

@@ -22,7 +22,7 @@ import { Pool } from 'undici';
 
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, loadBenchSale, spawnBenchGate } from './setup.js';
+import { benchEnvironment, dropBenchKeys, loadBenchSale, spawnBenchGate } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -212,10 +212,6 @@ for (const [name, env] of configurations) {
   await gate.stop();
 }
 
-// Leave Redis as we found it (see bench/gate.ts).
-for await (const batch of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<
-  string[]
->) {
-  if (batch.length > 0) await redis.unlink(...batch);
-}
+// Leave Redis as we found it.
+await dropBenchKeys(redis, prefix);
 redis.disconnect();

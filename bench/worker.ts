@@ -14,6 +14,7 @@ import { createTopics, ensureTopics } from '../src/kafka/topics.js';
 import { runMigrations } from '../src/main-migrate.js';
 import { startWorker } from '../src/main-worker.js';
 import { randomAcceptedOrder } from '../test/fixtures/orders.js';
+import { insertBenchProduct } from './setup.js';
 
 const total = Number(process.env.BENCH_ORDERS ?? 50_000);
 const baselineBatch = Number(process.env.BENCH_BATCH ?? 500);
@@ -35,11 +36,7 @@ const db = new pg.Client({ connectionString: config.databaseUrl });
 await db.connect();
 for (const schema of [config.databaseSchema, baselineSchema]) {
   await runMigrations({ ...config, databaseSchema: schema });
-  await db.query(
-    `insert into "${schema}".product (sku, name, stock, total_stock, per_customer_limit, starts_at, ends_at, admission_rate, admission_burst)
-     values ($1, 'bench', 100000000, 100000000, 1000000, now(), now() + interval '1 hour', 1000, 1000)`,
-    [sku],
-  );
+  await insertBenchProduct(db, schema, sku);
 }
 
 console.log(`worker benchmark: ${total} orders`);
