@@ -11,10 +11,10 @@
  * its own, just before: commands per accepted order). The gates' Redis calls for refused
  * requests (lease calls and place-order calls that did not accept) come from their /metrics.
  */
-import type { Redis } from 'ioredis';
 import { ghzPlaceOrders, type GhzReport } from './ghz.js';
 import { percentile, processCpuSeconds, redisCommandCalls, redisCpuSeconds } from './measure.js';
 import { loadBenchSale, spawnBenchGate } from './setup.js';
+import type { RedisClient } from '../src/redis/client.js';
 import { sample } from '../test/support/metrics.js';
 
 /** What a flood needs: ghz, the benchmark's key prefix, environment and Redis client. */
@@ -22,7 +22,7 @@ export interface FloodSetup {
   readonly ghz: string;
   readonly prefix: string;
   readonly serverEnv: NodeJS.ProcessEnv;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** The sale's admission rate per second (burst half of it); the flood is ten times that. */
   readonly rate: number;
   /** How long the flood lasts. */

@@ -1,23 +1,35 @@
 /** Measuring helpers the benchmarks share. */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { readdirSync, readFileSync } from 'node:fs';
+import { masters, type RedisClient } from '../src/redis/client.js';
 
 /** The `p`th percentile of ascending `sorted` (NaN when empty). */
 export const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-/** CPU seconds Redis has used so far (INFO cpu, main and background threads). */
-export async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
-  return field('used_cpu_sys') + field('used_cpu_user');
+/** CPU seconds Redis has used so far (INFO cpu, main and background threads; every node of a cluster). */
+export async function redisCpuSeconds(redis: RedisClient): Promise<number> {
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  let seconds = 0;
+  for (const node of nodes) {
+    const info = await node.info('cpu');
+    const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+    seconds += field('used_cpu_sys') + field('used_cpu_user');
+  }
+  return seconds;
 }
 
-/** Commands Redis has run so far, all kinds together (INFO commandstats). */
-export async function redisCommandCalls(redis: Redis): Promise<number> {
-  const info = await redis.info('commandstats');
+/**
+ * Commands Redis has run so far (INFO commandstats; a cluster's masters): all kinds together,
+ * or only `command`'s.
+ */
+export async function redisCommandCalls(redis: RedisClient, command?: string): Promise<number> {
+  const pattern = new RegExp(`^cmdstat_${command ?? '[^:]+'}:calls=(\\d+)`, 'gm');
   let calls = 0;
-  for (const match of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) calls += Number(match[1]);
+  for (const node of masters(redis)) {
+    const info = await node.info('commandstats');
+    for (const match of info.matchAll(pattern)) calls += Number(match[1]);
+  }
   return calls;
 }
 

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
+import { connectRedis, masters, type RedisClient } from '../src/redis/client.js';
 import { createKeys } from '../src/redis/keys.js';
 import { loadSale } from '../src/redis/sale-store.js';
 
@@ -20,7 +20,7 @@ const units = 100_000_000;
 
 /** Loads the benchmark sale `sku` under the Redis key `prefix` (admission never the limit). */
 export async function loadBenchSale(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   sku: string,
   admission: { readonly rate: number; readonly burst: number } = {
@@ -67,12 +67,15 @@ export async function insertBenchProduct(
  * Deletes every Redis key under `prefix`: a run leaves an idempotency entry per accepted order
  * (24 h TTL), whose AOF rewrites would slow every later run on the machine.
  */
-export async function dropBenchKeys(redis: Redis, prefix: string): Promise<void> {
-  for await (const batch of redis.scanStream({
-    match: `${prefix}:*`,
-    count: 1000,
-  }) as AsyncIterable<string[]>) {
-    if (batch.length > 0) await redis.unlink(...batch);
+export async function dropBenchKeys(redis: RedisClient, prefix: string): Promise<void> {
+  for (const node of masters(redis)) {
+    for await (const batch of node.scanStream({
+      match: `${prefix}:*`,
+      count: 1000,
+    }) as AsyncIterable<string[]>) {
+      // One UNLINK per key: a cluster node refuses one whose keys lie in different slots.
+      await Promise.all(batch.map((key) => node.unlink(key)));
+    }
   }
 }
 
@@ -80,7 +83,7 @@ export async function dropBenchKeys(redis: Redis, prefix: string): Promise<void>
 export function benchEnvironment(prefix: string): {
   serverEnv: NodeJS.ProcessEnv;
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
 } {
   const serverEnv = {
     // The load generators open up to 256 connections at once from one address: more than the
@@ -92,7 +95,7 @@ export function benchEnvironment(prefix: string): {
     FLUXGATE_TOPIC_PREFIX: `${prefix}.`,
   };
   const config = loadConfig(serverEnv);
-  return { serverEnv, config, redis: new Redis(config.redisUrl) };
+  return { serverEnv, config, redis: connectRedis(config) };
 }
 
 /** A gate of bench/gate-server.ts in its own process. */
