@@ -26,7 +26,9 @@ const clusterUrl = process.env.FLUXGATE_STACK_REDIS_CLUSTER_URL;
 if (clusterUrl === undefined) throw new Error('run through npm run bench:replication');
 const prefix = `repl${Date.now().toString(36)}`;
 const ghz = ghzBinary();
-const { serverEnv, config } = benchEnvironment(prefix);
+const { serverEnv, config, redis: setupRedis } = benchEnvironment(prefix);
+// Each run connects to its own deployment.
+setupRedis.disconnect();
 
 interface Row {
   readonly name: string;
