@@ -6,7 +6,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type pg from 'pg';
@@ -132,14 +131,7 @@ export async function spawnBenchGate(env: NodeJS.ProcessEnv, cpu: number): Promi
   };
 }
 
-/** A TCP port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../test/support/processes.js';
 
 /** A compiled service (dist/src/main-gate.js or main-worker.js) in a child process. */
 export interface Service {
