@@ -26,6 +26,7 @@ import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
 import { EdgeAdmission } from './admission/edge-admission.js';
 import { SoldOutFlags } from './admission/sold-out-flags.js';
+import { AcceptedKeys } from './admission/accepted-keys.js';
 import { OverloadGuard, watchEventLoop } from './admission/overload.js';
 import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
 import { Refusal } from './domain/refusal.js';
@@ -51,6 +52,7 @@ import { createOrm } from './persistence/orm.js';
 import { createEventFeed } from './redis/event-feed.js';
 import { connectRedis, duplicateRedis } from './redis/client.js';
 import { createRedisLeaseSource } from './redis/lease-source.js';
+import { createRedisAcceptedKeySource } from './redis/accepted-keys-source.js';
 import { createRedisOrderStore } from './redis/order-store.js';
 import { createRedisSaleStore } from './redis/sale-store.js';
 import { createKeys } from './redis/keys.js';
@@ -215,7 +217,10 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       outbox: () => readOutboxStats(redis, keys),
       soldOutFlags: () => soldOut.count(),
       overload: () => overload.state(),
-      admission: () => admission.counts(),
+      admission: () => {
+        const counts = admission.counts();
+        return { ...counts, refused: { ...counts.refused, SOLD_OUT: acceptedKeys.refusals() } };
+      },
     },
     labels,
   );
@@ -262,6 +267,12 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       },
     },
   );
+  const acceptedKeys = new AcceptedKeys(
+    guarded(createRedisAcceptedKeySource(redis, keys), redisBreaker, redisReads),
+    (error, sku) => {
+      logger.warn({ err: error, sku }, 'loading a sold-out sale’s accepted keys failed');
+    },
+  );
   const orderStore = guarded(
     createRedisOrderStore(redis, keys, idempotencyTtlMs),
     redisBreaker,
@@ -291,6 +302,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   /** What a gate knows of a sale besides Redis, dropped whenever the sale changes. */
   const forgetSale = (sku: string) => {
     soldOut.clear(sku);
+    acceptedKeys.forget(sku);
     admission.forget(sku);
   };
   feed.onSaleChanged(forgetSale);
@@ -366,6 +378,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     publisher,
     recorder: orderStore,
     soldOut,
+    acceptedKeys,
     admission,
     deciding: overload,
     lostSales: createSaleRecovery({

@@ -4,6 +4,7 @@
  * nothing of Redis, Kafka or the wire; those come in through the ports.
  */
 import type { EdgeAdmission } from '../admission/edge-admission.js';
+import type { AcceptedKeys } from '../admission/accepted-keys.js';
 import type { SoldOutFlags } from '../admission/sold-out-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
@@ -23,6 +24,8 @@ export interface OrderPlacerDeps {
   readonly store: ReservationStore;
   readonly publisher: OrderPublisher;
   readonly soldOut: SoldOutFlags;
+  /** Refuses a sold-out sale's orders without the store, but for retries of accepted ones. */
+  readonly acceptedKeys: Pick<AcceptedKeys, 'refuses' | 'refresh'>;
   /** Refuses over-rate, paused and not-yet-open orders of hot sales without the store. */
   readonly admission: Pick<EdgeAdmission, 'admit' | 'refusedByScript'>;
   readonly recorder: OrderRecorder;
@@ -99,7 +102,11 @@ function batchCompletions(store: ReservationStore): (reservation: Reservation) =
 
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
-  const { store, publisher, soldOut, admission } = deps;
+  const { store, publisher, soldOut, admission, acceptedKeys } = deps;
+  const flagSoldOut = (sku: string) => {
+    if (!soldOut.has(sku)) acceptedKeys.refresh(sku);
+    soldOut.set(sku);
+  };
   const complete = batchCompletions(store);
 
   /**
@@ -137,8 +144,8 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
 
   return {
     async place(request, requestId, answerByMs) {
-      // Sold out first: a buyer who cannot buy is told so, not told to wait (and that answer,
-      // stored against the key, is the store's to give). Then the edge, before any work.
+      // Sold out first: a buyer who cannot buy is told so, not told to wait; at the edge unless
+      // the key may hold an accepted order (the store replays it). Then the edge's admission.
       const flaggedSoldOut = soldOut.has(request.sku);
       const verdict = flaggedSoldOut ? 'bucket' : admission.admit(request.sku);
       if (verdict instanceof Refusal) throw verdict;
@@ -151,6 +158,8 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         acceptedAtMs: deps.now(),
         requestId,
       };
+      if (flaggedSoldOut && acceptedKeys.refuses(request.sku, order.idempotencyKeyHash))
+        throw new Refusal('SOLD_OUT', 'no units left');
       const fingerprint = fingerprintOf(request);
       deps.deciding.enter();
       let outcome: SoldOutOutcome;
@@ -168,14 +177,14 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       }
       switch (outcome.kind) {
         case 'reserved':
-          if (outcome.unitsLeft === 0) soldOut.set(request.sku);
+          if (outcome.unitsLeft === 0) flagSoldOut(request.sku);
           return settle(outcome.reservation, answerByMs);
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
         case 'refused': {
           const { refusal } = outcome;
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.
-          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) soldOut.set(request.sku);
+          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flagSoldOut(request.sku);
           admission.refusedByScript(request.sku, refusal);
           // The live store does not have the sale: lost (reloaded by itself) or unknown.
           if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')

@@ -3,6 +3,9 @@
  * one Lua script can touch them all and the design runs unchanged on Redis Cluster.
  */
 
+/** The member of a sale's accepted keys that says the set holds every accepted order's key. */
+export const acceptedKeysComplete = '*';
+
 /** Key builders for one key prefix (one environment or one test). */
 export interface Keys {
   /** Set of every sku with a sale (a global index: not in any sale's slot). */
@@ -33,6 +36,11 @@ export interface Keys {
   relayLock(sku: string): string;
   /** String: held by the gate process reloading this sale after the live store lost it. */
   reloadLock(sku: string): string;
+  /**
+   * Set: the idempotency key hashes of the sale's accepted orders, and `*` when it holds all of
+   * them (the sale was loaded fresh; a reload drops it). Bounded by the stock.
+   */
+  acceptedKeys(sku: string): string;
   /** String: written before a WAIT so the WAIT covers every write to the sale's shard before it. */
   replicaBarrier(sku: string): string;
 }
@@ -56,5 +64,6 @@ export function createKeys(prefix: string): Keys {
     relayLock: (sku) => `${tag(sku)}:relay-lock`,
     reloadLock: (sku) => `${tag(sku)}:reload-lock`,
     replicaBarrier: (sku) => `${tag(sku)}:replica-barrier`,
+    acceptedKeys: (sku) => `${tag(sku)}:accepted-keys`,
   };
 }

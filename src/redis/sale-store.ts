@@ -5,7 +5,7 @@
 import type { RedisClient } from './client.js';
 import type { LiveLoadOutcome, LiveSales } from '../domain/ports.js';
 import type { Sale } from '../domain/sale.js';
-import type { Keys } from './keys.js';
+import { acceptedKeysComplete, type Keys } from './keys.js';
 import { readOutbox } from './outbox.js';
 import {
   adjustStockArgs,
@@ -71,12 +71,16 @@ export function createRedisSaleStore(redis: RedisClient, keys: Keys): LiveSales 
     async load(sale, unitsLeft, acceptedUnits) {
       // The index lies outside the sale's slot, so apart from the transaction (as in reload).
       await redis.sadd(keys.sales, sale.sku);
-      await redis
+      const accepted = keys.acceptedKeys(sale.sku);
+      const load = redis
         .multi()
         .hset(keys.sale(sale.sku), { ...settingsOf(sale), total: sale.totalStock })
         .set(keys.stock(sale.sku), unitsLeft)
         .hset(keys.stats(sale.sku), 'accepted_units', acceptedUnits)
-        .exec();
+        .del(accepted);
+      // A sale loaded fresh has accepted nothing yet: its (empty) accepted keys are complete.
+      if (acceptedUnits === 0) load.sadd(accepted, acceptedKeysComplete);
+      await load.exec();
     },
 
     async updateSettings(sale) {

@@ -20,7 +20,7 @@ import { acceptedOrderToJson } from './order-codec.js';
  * `null`: the count varies per call and is passed first (EVALSHA's own numkeys argument).
  */
 export const scriptFiles = {
-  placeOrder: { file: 'place-order.lua', numberOfKeys: 8 },
+  placeOrder: { file: 'place-order.lua', numberOfKeys: 9 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 3 },
   leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 3 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
@@ -136,6 +136,7 @@ export function placeOrderArgs(
     keys.idempotency(sku, order.idempotencyKeyHash),
     keys.outbox(sku),
     keys.stats(sku),
+    keys.acceptedKeys(sku),
     fingerprint,
     order.orderId,
     order.quantity,
@@ -146,6 +147,7 @@ export function placeOrderArgs(
     s.outboxMaxEntries,
     s.outboxMaxAgeMs,
     leased ? '1' : '0',
+    order.idempotencyKeyHash,
   ];
 }
 
@@ -221,11 +223,12 @@ export function reloadSaleArgs(
 ): ScriptArgs {
   const { sku } = load.sale;
   return [
-    holdings.length + 4,
+    holdings.length + 5,
     keys.sale(sku),
     keys.stock(sku),
     keys.stats(sku),
     keys.outbox(sku),
+    keys.acceptedKeys(sku),
     ...holdings.map(([customerId]) => keys.bought(sku, customerId)),
     JSON.stringify(Object.entries(settings).flatMap(([field, value]) => [field, String(value)])),
     load.unitsLeft,

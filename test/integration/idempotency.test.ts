@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { loadTestSale, testSale } from '../support/sales.js';
 import { gatesForFile } from '../support/gates.js';
+import { eventually } from '../support/stack.js';
 import { reasonOf } from '../support/wire.js';
 
 const { redis, keys, client: connectClient } = gatesForFile(2);
@@ -75,17 +76,24 @@ describe('idempotency', () => {
     expect(again.orderId).toBe(first.orderId);
   });
 
-  test('a refusal is replayed too: same key after a restock still gets SOLD_OUT', async () => {
+  test('a refusal the store gave is replayed too: same key after a restock still gets SOLD_OUT', async () => {
     await loadTestSale(redis, keys, testSale('IDEM-2', { totalStock: 1 }));
-    await client.placeOrder({ ...request, sku: 'IDEM-2', quantity: 1, idempotencyKey: 'last' });
+    // Sold out behind the gates' back: no gate has flagged the sale, so the script answers,
+    // and stores the refusal against the key.
+    await redis.set(keys.stock('IDEM-2'), 0);
     const big = { sku: 'IDEM-2', quantity: 2, customerId: 'bob', idempotencyKey: 'idem-key-2' };
-    expect(reasonOf(await client.placeOrder(big).catch((e: unknown) => e))).toBe('SOLD_OUT');
+    const first = await client.placeOrder(big).catch((e: unknown) => e);
+    expect(reasonOf(first)).toBe('SOLD_OUT');
+    expect((first as ConnectError).metadata.get('idempotent-replayed')).toBeNull();
+    // Restocked and announced, as the admin API does: every retry is SOLD_OUT, and once the
+    // gate has the notice (its sold-out flag dropped) the store replays the stored answer.
     await redis.set(keys.stock('IDEM-2'), 10);
-    const headers: Headers[] = [];
-    const replay = await client
-      .placeOrder(big, { onHeader: (h) => headers.push(h) })
-      .catch((e: unknown) => e);
-    expect(reasonOf(replay)).toBe('SOLD_OUT');
-    expect((replay as ConnectError).metadata.get('idempotent-replayed')).toBe('true');
+    await redis.publish(keys.saleEventsChannel, 'IDEM-2');
+    await eventually(async () => {
+      const retry = await client.placeOrder(big).catch((e: unknown) => e);
+      expect(reasonOf(retry)).toBe('SOLD_OUT');
+      return (retry as ConnectError).metadata.get('idempotent-replayed') === 'true';
+    }, 5000);
+    expect(await redis.get(keys.stock('IDEM-2'))).toBe('10');
   });
 });

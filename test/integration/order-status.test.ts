@@ -84,11 +84,15 @@ test('a full sale: orders watched from PENDING to CONFIRMED, the stock stream re
   });
   expect(got.order?.finalizedAt).toBeDefined();
 
+  // Confirmations come from the worker; a sold-out refusal given at the edge is added to the
+  // statistics within 100 ms (src/admission/accepted-keys.ts).
   await eventually(
-    async () =>
-      (await live.admin.getSaleStats({ sku: 'FLOW-1' }, adminAuth)).stats?.confirmed === 3n,
+    async () => {
+      const { stats } = await live.admin.getSaleStats({ sku: 'FLOW-1' }, adminAuth);
+      return stats?.confirmed === 3n && stats.soldOutRefusals === 1n;
+    },
     30_000,
-    'three confirmed',
+    'three confirmed, one sold-out refusal counted',
   );
   const { stats } = await live.admin.getSaleStats({ sku: 'FLOW-1' }, adminAuth);
   expect(stats).toMatchObject({

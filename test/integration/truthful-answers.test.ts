@@ -37,8 +37,11 @@ function placerFor() {
     deciding: { enter: () => undefined, leave: () => undefined },
     // Every order asks the store, as with FLUXGATE_ADMISSION_LEASE_MS=0.
     admission: { admit: () => 'bucket', refusedByScript: () => undefined },
-    // A long-lived flag: a restock below is never announced, so the flag goes stale.
+    // A long-lived flag: a restock below is never announced, so the flag goes stale. The edge
+    // never refuses (its sold-out refusals are tested in place-order.test.ts): every answer
+    // here is the store's.
     soldOut: new SoldOutFlags(60_000),
+    acceptedKeys: { refuses: () => false, refresh: () => undefined },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: Date.now,
     onBackgroundError: () => undefined,

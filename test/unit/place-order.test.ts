@@ -17,6 +17,7 @@ import type {
 } from '../../src/domain/ports.js';
 import { Refusal } from '../../src/domain/refusal.js';
 import type { EdgeVerdict } from '../../src/admission/edge-admission.js';
+import { AcceptedKeys } from '../../src/admission/accepted-keys.js';
 import { SoldOutFlags } from '../../src/admission/sold-out-flags.js';
 
 /** A store with one sale's stock and idempotency entries, and the same rules as the Lua script's core. */
@@ -63,8 +64,10 @@ class FakeStore implements ReservationStore {
     return { kind: 'reserved', reservation: { order, entryId }, unitsLeft: this.stock };
   }
   soldOutChecks = 0;
-  async refuseSoldOut(): Promise<SoldOutOutcome> {
+  async refuseSoldOut(order: AcceptedOrder): Promise<SoldOutOutcome> {
     this.soldOutChecks++;
+    const known = this.entries.get(order.idempotencyKeyHash);
+    if (known) return { kind: 'replay-accepted', order: known.order };
     if (this.stock > 0) return { kind: 'stock-left' };
     return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out (flag)') };
   }
@@ -87,9 +90,22 @@ function setup(
     brokerDown?: boolean;
     saleInDatabase?: boolean;
     admission?: OrderPlacerDeps['admission'];
+    /** The gate knows the sold-out sale's accepted keys (else it never refuses at the edge). */
+    acceptedKeysKnown?: boolean;
   } = {},
 ) {
   const store = new FakeStore(stock);
+  const acceptedKeys =
+    options.acceptedKeysKnown === true
+      ? new AcceptedKeys(
+          {
+            count: async () => store.entries.size,
+            members: async () => [...store.entries.keys()],
+            reportRefusals: async () => undefined,
+          },
+          () => undefined,
+        )
+      : { refuses: () => false, refresh: () => undefined };
   const published: AcceptedOrder[] = [];
   const publisher: OrderPublisher = {
     async publish(order) {
@@ -111,6 +127,7 @@ function setup(
       },
     },
     soldOut: new SoldOutFlags(60_000),
+    acceptedKeys,
     admission: options.admission ?? { admit: () => 'bucket', refusedByScript: () => undefined },
     lostSales: {
       async refusalFor(sku) {
@@ -305,6 +322,24 @@ describe('createOrderPlacer', () => {
     expect((refusal as Refusal).reason).toBe('SOLD_OUT');
     expect(store.soldOutChecks).toBe(1);
     expect(asked).toBe(1);
+  });
+
+  test('a sold-out sale whose accepted keys are known refuses new keys at the edge, and sends retries of accepted orders to the store', async () => {
+    const { store, placer } = setup(2, 'acked', { acceptedKeysKnown: true });
+    const accepted = await placer.place(request, 'r1'); // the last two units: flagged, keys loaded
+    await new Promise((resolve) => setImmediate(resolve));
+    const calls = store.storeCalls;
+    for (const k of ['k2', 'k3', 'k4']) {
+      const refusal = await placer
+        .place({ ...request, idempotencyKey: k }, k)
+        .catch((e: unknown) => e);
+      expect(refusal).toMatchObject({ reason: 'SOLD_OUT', replayed: false });
+    }
+    expect(store.storeCalls).toBe(calls);
+    expect(store.soldOutChecks).toBe(0);
+    // The buyer whose answer was lost retries: the store replays the order.
+    expect(await placer.place(request, 'r5')).toEqual({ order: accepted.order, replayed: true });
+    expect(store.soldOutChecks).toBe(1);
   });
 
   test('the fingerprint separates requests that differ in any field, even when concatenations collide', () => {

@@ -19,6 +19,8 @@
   KEYS[6] idempotency entry (src/idempotency/idempotency.lua)
   KEYS[7] outbox stream
   KEYS[8] stats hash
+  KEYS[9] accepted keys (set of the key hashes of the sale's accepted orders; its member '*'
+          says it is complete: written when the sale was loaded fresh, gone after a reload)
 
   ARGV[1] request fingerprint (hex)
   ARGV[2] order id
@@ -31,6 +33,8 @@
   ARGV[9] oldest age an outbox entry may reach, ms
   ARGV[10] '1' when the gate spent a token of its lease on this order (lease-tokens.lua): the
           sale bucket was charged already and is skipped; '0' otherwise
+  ARGV[11] idempotency key hash (added to the accepted keys on acceptance, so that a gate can
+          refuse a sold-out sale without Redis to anyone else: src/admission/accepted-keys.ts)
 
   Returns an array whose first element is a STATUS code (src/redis/codes.ts gives meaning):
   {RESERVED, outbox entry id, units left}
@@ -50,12 +54,14 @@
 
 local sale_key, stock_key, sale_bucket, customer_bucket, bought_key, idem_key, outbox_key, stats_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local accepted_keys = KEYS[9]
 local fingerprint, order_id = ARGV[1], ARGV[2]
 local quantity, idem_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local accepted_json = ARGV[5]
 local customer_rate, customer_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local outbox_max_entries, outbox_max_age_ms = tonumber(ARGV[8]), tonumber(ARGV[9])
 local leased = ARGV[10] == '1'
+local key_hash = ARGV[11]
 
 local known = idempotency_known(idem_key, fingerprint, stats_key)
 if known then return known end
@@ -120,6 +126,7 @@ local left = redis.call('DECRBY', stock_key, quantity)
 redis.call('INCRBY', bought_key, quantity)
 local entry = redis.call('XADD', outbox_key, '*', 'order', accepted_json)
 idempotency_reserve(idem_key, fingerprint, idem_ttl, order_id, accepted_json, entry)
+redis.call('SADD', accepted_keys, key_hash)
 redis.call('HINCRBY', stats_key, 'accepted', 1)
 -- Units ever reserved: reconcile compares it with the units the database has recorded.
 redis.call('HINCRBY', stats_key, 'accepted_units', quantity)

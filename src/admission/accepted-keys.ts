@@ -1,0 +1,113 @@
+/**
+ * Refusing a sold-out sale without Redis. Once a sale is sold out (the gate's sold-out flag),
+ * the only request that must still reach Redis is a retry of an order the sale accepted: it is
+ * owed that order (I5). The sale's accepted keys (the idempotency key hashes of its accepted
+ * orders, kept by place-order.lua, bounded by the stock) tell those apart, so every other
+ * request is refused SOLD_OUT at the edge: no script call, and no refusal stored per key for a
+ * crowd that arrives after the sell-out.
+ *
+ * The gate loads a sale's keys when it flags the sale, and keeps them while their count in
+ * Redis stays the same (the set only grows, so the same count is the same set); a sale change
+ * (restock, reload) drops them. Keys Redis does not hold completely (after a reload) are not
+ * used: the sale's refusals then go through sold-out.lua as before. The refusals are added to
+ * the sale's statistics in one call per sale every {@link reportEveryMs} at most.
+ */
+
+/** How long refusals wait to be reported together. */
+export const reportEveryMs = 100;
+
+/** Where the accepted keys live (src/redis/accepted-keys-source.ts). */
+export interface AcceptedKeySource {
+  /** How many members the sale's set has (the completeness marker included). */
+  count(sku: string): Promise<number>;
+  /** The sale's accepted key hashes, or undefined when the set is not complete. */
+  members(sku: string): Promise<readonly string[] | undefined>;
+  /** Adds `refused` sold-out refusals to the sale's statistics. */
+  reportRefusals(sku: string, refused: number): Promise<void>;
+}
+
+/** A gate's copy of its sold-out sales' accepted keys. */
+export class AcceptedKeys {
+  private readonly known = new Map<
+    string,
+    { readonly count: number; readonly keys: Set<string> }
+  >();
+  private readonly loading = new Set<string>();
+  private refusedCount = 0;
+  /** Refusals per sale not yet in the sale's statistics. */
+  private readonly unreported = new Map<string, number>();
+  private reportTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly source: AcceptedKeySource,
+    private readonly onError: (error: unknown, sku: string) => void,
+  ) {}
+
+  /**
+   * True when `keyHash` is known to hold no accepted order of `sku`, counted as a refusal: the
+   * caller, which knows the sale is sold out, refuses it without Redis. False while the keys are
+   * unknown, and for a key that holds an accepted order (its retry is owed the order).
+   */
+  refuses(sku: string, keyHash: string): boolean {
+    const known = this.known.get(sku);
+    if (known === undefined || known.keys.has(keyHash)) return false;
+    this.refusedCount++;
+    this.unreport(sku, 1);
+    return true;
+  }
+
+  /** Requests refused by {@link AcceptedKeys.refuses} so far. */
+  refusals(): number {
+    return this.refusedCount;
+  }
+
+  /** Brings the sale's keys up to date in the background (the sale was just flagged sold out). */
+  refresh(sku: string): void {
+    if (this.loading.has(sku)) return;
+    this.loading.add(sku);
+    this.load(sku)
+      .catch((error: unknown) => {
+        this.known.delete(sku);
+        this.onError(error, sku);
+      })
+      .finally(() => this.loading.delete(sku));
+  }
+
+  /** Drops the sale's keys (it changed: restocked, reloaded). */
+  forget(sku: string): void {
+    this.known.delete(sku);
+  }
+
+  /** How many sales' keys are held. */
+  size(): number {
+    return this.known.size;
+  }
+
+  private unreport(sku: string, refused: number): void {
+    this.unreported.set(sku, (this.unreported.get(sku) ?? 0) + refused);
+    this.reportTimer ??= setTimeout(() => {
+      this.reportTimer = undefined;
+      this.report();
+    }, reportEveryMs).unref();
+  }
+
+  private report(): void {
+    const batch = [...this.unreported];
+    this.unreported.clear();
+    for (const [sku, refused] of batch) {
+      this.source.reportRefusals(sku, refused).catch((error: unknown) => {
+        // Reported with the next batch.
+        this.unreport(sku, refused);
+        this.onError(error, sku);
+      });
+    }
+  }
+
+  private async load(sku: string): Promise<void> {
+    const count = await this.source.count(sku);
+    if (this.known.get(sku)?.count === count) return;
+    const members = await this.source.members(sku);
+    if (members === undefined) this.known.delete(sku);
+    else this.known.set(sku, { count, keys: new Set(members) });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A sold-out sale refused at the edge (src/admission/accepted-keys.ts) through a real gate on
+ * real Redis: once the gate knows the sale's accepted keys, new requests are refused SOLD_OUT
+ * without a script call, a retry of an accepted order still gets that order from Redis, the
+ * refusals are counted in the sale's statistics, and a restock is sold at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { expect, test } from 'vitest';
+import { masters } from '../../src/redis/client.js';
+import { gatesForFile } from '../support/gates.js';
+import { loadTestSale, testSale } from '../support/sales.js';
+import { eventually } from '../support/stack.js';
+import { reasonOf } from '../support/wire.js';
+
+const { redis, keys, client: connectClient } = gatesForFile(1);
+
+/** Script calls Redis has run so far (EVALSHA and EVAL, over every master). */
+async function scriptCalls(): Promise<number> {
+  let calls = 0;
+  for (const node of masters(redis)) {
+    const info = await node.info('commandstats');
+    for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+  }
+  return calls;
+}
+
+test('a sold-out sale refuses new keys without Redis, and still gives a retry its order', async () => {
+  const sku = 'EDGE-SOLD-1';
+  await loadTestSale(redis, keys, testSale(sku, { totalStock: 3, perCustomerLimit: 1 }));
+  const client = connectClient(0);
+  const order = (customerId: string, idempotencyKey = randomUUID()) => ({
+    sku,
+    quantity: 1,
+    customerId,
+    idempotencyKey,
+  });
+  const bought = [order('a'), order('b'), order('c')];
+  const accepted = [];
+  for (const o of bought) accepted.push(await client.placeOrder(o));
+  expect(await redis.get(keys.stock(sku))).toBe('0');
+  expect(await redis.sismember(keys.acceptedKeys(sku), '*')).toBe(1);
+  expect(await redis.scard(keys.acceptedKeys(sku))).toBe(4);
+
+  // The gate flagged the sale with the last unit and loads its keys meanwhile: wait until a
+  // refusal costs no script call.
+  let n = 0;
+  await eventually(async () => {
+    const before = await scriptCalls();
+    expect(reasonOf(await client.placeOrder(order(`w${n++}`)).catch((e: unknown) => e))).toBe(
+      'SOLD_OUT',
+    );
+    return (await scriptCalls()) === before;
+  }, 10_000);
+
+  const before = await scriptCalls();
+  const flood = await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      client.placeOrder(order(`f${i}`)).catch((e: unknown) => e),
+    ),
+  );
+  expect(new Set(flood.map(reasonOf))).toEqual(new Set(['SOLD_OUT']));
+  // The flag lives 1 s and is renewed by one script call when it lapses: at most a couple.
+  expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+
+  // The buyer whose answer was lost retries: Redis replays the order.
+  const retry = await client.placeOrder(bought[1]!);
+  expect(retry.orderId).toBe(accepted[1]!.orderId);
+
+  // Every refusal is in the statistics (the script's and the edge's).
+  const refused = n + flood.length;
+  await eventually(
+    async () => Number(await redis.hget(keys.stats(sku), 'sold_out')) === refused,
+    5000,
+    `${refused} sold-out refusals counted`,
+  );
+
+  // Restocked and announced: the next order is sold.
+  await redis.set(keys.stock(sku), 2);
+  await redis.publish(keys.saleEventsChannel, sku);
+  await eventually(async () => {
+    const placed = await client.placeOrder(order(`r${n++}`)).catch((e: unknown) => e);
+    return reasonOf(placed) === undefined;
+  }, 5000);
+});
