@@ -25,7 +25,7 @@ import { createBreaker } from './resilience/breaker.js';
 import { guarded, redisUnsent } from './resilience/guard.js';
 import { takeLock } from './redis/lock.js';
 import { EdgeAdmission } from './admission/edge-admission.js';
-import { SoldOutFlags } from './admission/sold-out-flags.js';
+import { SaleFlags } from './admission/sale-flags.js';
 import { AcceptedKeys } from './admission/accepted-keys.js';
 import { OverloadGuard, watchEventLoop } from './admission/overload.js';
 import { OrderGateService } from '../gen/fluxgate/v1/order_gate_pb.js';
@@ -71,8 +71,8 @@ export interface RunningGate {
   close(): Promise<void>;
 }
 
-/** How long a sold-out flag is trusted before the counter is asked again. */
-const soldOutFlagTtlMs = 1000;
+/** How long a sold-out or ended flag is trusted before Redis is asked again. */
+const saleFlagTtlMs = 1000;
 /** Most outbox entries one relay pass re-publishes. */
 const relayBatchSize = 500;
 /** How long the database's circuit stays open before a call probes it. */
@@ -206,7 +206,8 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   );
   const unguardedDatabase = createRepository(orm.em);
   const idempotencyTtlMs = config.idempotencyTtlSeconds * 1000;
-  const soldOut = new SoldOutFlags(soldOutFlagTtlMs);
+  const soldOut = new SaleFlags(saleFlagTtlMs);
+  const ended = new SaleFlags(saleFlagTtlMs);
   const overload = new OverloadGuard({
     maxInFlight: config.maxOrdersInFlight,
     maxEventLoopDelayMs: config.maxEventLoopDelayMs,
@@ -219,7 +220,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       overload: () => overload.state(),
       admission: () => {
         const counts = admission.counts();
-        return { ...counts, refused: { ...counts.refused, SOLD_OUT: acceptedKeys.refusals() } };
+        return { ...counts, refused: { ...counts.refused, ...acceptedKeys.refusals() } };
       },
     },
     labels,
@@ -302,6 +303,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   /** What a gate knows of a sale besides Redis, dropped whenever the sale changes. */
   const forgetSale = (sku: string) => {
     soldOut.clear(sku);
+    ended.clear(sku);
     acceptedKeys.forget(sku);
     admission.forget(sku);
   };
@@ -378,6 +380,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     publisher,
     recorder: orderStore,
     soldOut,
+    ended,
     acceptedKeys,
     admission,
     deciding: overload,

@@ -1,17 +1,21 @@
 /**
- * Refusing a sold-out sale without Redis. Once a sale is sold out (the gate's sold-out flag),
- * the only request that must still reach Redis is a retry of an order the sale accepted: it is
- * owed that order (I5). The sale's accepted keys (the idempotency key hashes of its accepted
- * orders, kept by place-order.lua, bounded by the stock) tell those apart, so every other
- * request is refused SOLD_OUT at the edge: no script call, and no refusal stored per key for a
- * crowd that arrives after the sell-out.
+ * Refusing a closed sale (sold out, or ended) without Redis. Once a sale is closed (the gate's
+ * sold-out or ended flag), the only request that must still reach Redis is a retry of an order
+ * the sale accepted: it is owed that order (I5). The sale's accepted keys (the idempotency key
+ * hashes of its accepted orders, kept by place-order.lua, bounded by the stock) tell those
+ * apart, so every other request is refused at the edge: no script call, and no refusal stored
+ * per key for a crowd that arrives after the sell-out or the end.
  *
  * The gate loads a sale's keys when it flags the sale, and keeps them while their count in
  * Redis stays the same (the set only grows, so the same count is the same set); a sale change
  * (restock, reload) drops them. Keys Redis does not hold completely (after a reload) are not
- * used: the sale's refusals then go through sold-out.lua as before. The refusals are added to
- * the sale's statistics in one call per sale every {@link reportEveryMs} at most.
+ * used: the sale's refusals then go through the scripts as before. Sold-out refusals are added
+ * to the sale's statistics in one call per sale every {@link reportEveryMs} at most (the
+ * statistics count no ended refusals).
  */
+
+/** The refusals a closed sale gets at the edge. */
+export type ClosedReason = 'SOLD_OUT' | 'SALE_ENDED';
 
 /** How long refusals wait to be reported together. */
 export const reportEveryMs = 100;
@@ -33,7 +37,7 @@ export class AcceptedKeys {
     { readonly count: number; readonly keys: Set<string> }
   >();
   private readonly loading = new Set<string>();
-  private refusedCount = 0;
+  private readonly refusedCount: Record<ClosedReason, number> = { SOLD_OUT: 0, SALE_ENDED: 0 };
   /** Refusals per sale not yet in the sale's statistics. */
   private readonly unreported = new Map<string, number>();
   private reportTimer: NodeJS.Timeout | undefined;
@@ -44,21 +48,21 @@ export class AcceptedKeys {
   ) {}
 
   /**
-   * True when `keyHash` is known to hold no accepted order of `sku`, counted as a refusal: the
-   * caller, which knows the sale is sold out, refuses it without Redis. False while the keys are
-   * unknown, and for a key that holds an accepted order (its retry is owed the order).
+   * True when `keyHash` is known to hold no accepted order of `sku`, counted as a refusal for
+   * `reason`: the caller, which knows the sale is closed, refuses it without Redis. False while
+   * the keys are unknown, and for a key that holds an accepted order (owed the order).
    */
-  refuses(sku: string, keyHash: string): boolean {
+  refuses(sku: string, keyHash: string, reason: ClosedReason): boolean {
     const known = this.known.get(sku);
     if (known === undefined || known.keys.has(keyHash)) return false;
-    this.refusedCount++;
-    this.unreport(sku, 1);
+    this.refusedCount[reason]++;
+    if (reason === 'SOLD_OUT') this.unreport(sku, 1);
     return true;
   }
 
-  /** Requests refused by {@link AcceptedKeys.refuses} so far. */
-  refusals(): number {
-    return this.refusedCount;
+  /** Requests refused by {@link AcceptedKeys.refuses} so far, by reason. */
+  refusals(): Readonly<Record<ClosedReason, number>> {
+    return { ...this.refusedCount };
   }
 
   /** Brings the sale's keys up to date in the background (the sale was just flagged sold out). */

@@ -11,8 +11,9 @@
  *
  * Only passing refusals are decided here (RATE_LIMITED, SALE_PAUSED, SALE_NOT_OPEN): they are
  * never stored against an idempotency key, so a retry of an order that was accepted still gets
- * its answer once it is let through. Final refusals (sold out, ended) are the key's stored
- * answer and stay with the scripts.
+ * its answer once it is let through. Final refusals (sold out, ended) are decided apart, by the
+ * sale's flags and its accepted keys (accepted-keys.ts), which let a retry of an accepted order
+ * through to its answer.
  */
 import { Refusal } from '../domain/refusal.js';
 

@@ -5,7 +5,7 @@
  */
 import type { EdgeAdmission } from '../admission/edge-admission.js';
 import type { AcceptedKeys } from '../admission/accepted-keys.js';
-import type { SoldOutFlags } from '../admission/sold-out-flags.js';
+import type { SaleFlags } from '../admission/sale-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
 import { Refusal } from './refusal.js';
@@ -23,8 +23,10 @@ import type {
 export interface OrderPlacerDeps {
   readonly store: ReservationStore;
   readonly publisher: OrderPublisher;
-  readonly soldOut: SoldOutFlags;
-  /** Refuses a sold-out sale's orders without the store, but for retries of accepted ones. */
+  readonly soldOut: SaleFlags;
+  /** Sales whose window has closed (a change to the window drops the flag). */
+  readonly ended: SaleFlags;
+  /** Refuses a closed sale's orders without the store, but for retries of accepted ones. */
   readonly acceptedKeys: Pick<AcceptedKeys, 'refuses' | 'refresh'>;
   /** Refuses over-rate, paused and not-yet-open orders of hot sales without the store. */
   readonly admission: Pick<EdgeAdmission, 'admit' | 'refusedByScript'>;
@@ -102,10 +104,11 @@ function batchCompletions(store: ReservationStore): (reservation: Reservation) =
 
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
-  const { store, publisher, soldOut, admission, acceptedKeys } = deps;
-  const flagSoldOut = (sku: string) => {
-    if (!soldOut.has(sku)) acceptedKeys.refresh(sku);
-    soldOut.set(sku);
+  const { store, publisher, soldOut, ended, admission, acceptedKeys } = deps;
+  /** Flags a closed sale, bringing its accepted keys up to date when the flag is new. */
+  const flag = (flags: SaleFlags, sku: string) => {
+    if (!flags.has(sku)) acceptedKeys.refresh(sku);
+    flags.set(sku);
   };
   const complete = batchCompletions(store);
 
@@ -144,10 +147,11 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
 
   return {
     async place(request, requestId, answerByMs) {
-      // Sold out first: a buyer who cannot buy is told so, not told to wait; at the edge unless
-      // the key may hold an accepted order (the store replays it). Then the edge's admission.
+      // A closed sale first: a buyer who cannot buy is told so, not told to wait; at the edge
+      // unless the key may hold an accepted order (the store replays it). Then admission.
       const flaggedSoldOut = soldOut.has(request.sku);
-      const verdict = flaggedSoldOut ? 'bucket' : admission.admit(request.sku);
+      const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
+      const verdict = closed === null ? admission.admit(request.sku) : 'bucket';
       if (verdict instanceof Refusal) throw verdict;
       const order: AcceptedOrder = {
         orderId: deps.newOrderId(),
@@ -158,8 +162,10 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         acceptedAtMs: deps.now(),
         requestId,
       };
-      if (flaggedSoldOut && acceptedKeys.refuses(request.sku, order.idempotencyKeyHash))
-        throw new Refusal('SOLD_OUT', 'no units left');
+      if (closed !== null && acceptedKeys.refuses(request.sku, order.idempotencyKeyHash, closed))
+        throw closed === 'SOLD_OUT'
+          ? new Refusal('SOLD_OUT', 'no units left')
+          : new Refusal('SALE_ENDED', 'the sale has ended');
       const fingerprint = fingerprintOf(request);
       deps.deciding.enter();
       let outcome: SoldOutOutcome;
@@ -177,14 +183,15 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       }
       switch (outcome.kind) {
         case 'reserved':
-          if (outcome.unitsLeft === 0) flagSoldOut(request.sku);
+          if (outcome.unitsLeft === 0) flag(soldOut, request.sku);
           return settle(outcome.reservation, answerByMs);
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
         case 'refused': {
           const { refusal } = outcome;
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.
-          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flagSoldOut(request.sku);
+          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flag(soldOut, request.sku);
+          if (refusal.reason === 'SALE_ENDED' && !refusal.replayed) flag(ended, request.sku);
           admission.refusedByScript(request.sku, refusal);
           // The live store does not have the sale: lost (reloaded by itself) or unknown.
           if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')

@@ -1,8 +1,8 @@
 /**
- * A sold-out sale refused at the edge (src/admission/accepted-keys.ts) through a real gate on
- * real Redis: once the gate knows the sale's accepted keys, new requests are refused SOLD_OUT
- * without a script call, a retry of an accepted order still gets that order from Redis, the
- * refusals are counted in the sale's statistics, and a restock is sold at once.
+ * A closed sale refused at the edge (src/admission/accepted-keys.ts) through a real gate on
+ * real Redis: once the gate knows a sold-out or ended sale's accepted keys, new requests are
+ * refused without a script call, a retry of an accepted order still gets that order from Redis,
+ * sold-out refusals are counted in the sale's statistics, and a restock is sold at once.
  */
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
@@ -24,6 +24,20 @@ async function scriptCalls(): Promise<number> {
   return calls;
 }
 
+/** Places orders with new keys until one is refused `reason` without a script call. */
+async function untilRefusedAtEdge(
+  place: (i: number) => Promise<unknown>,
+  reason: string,
+): Promise<number> {
+  let n = 0;
+  await eventually(async () => {
+    const before = await scriptCalls();
+    expect(reasonOf(await place(n++).catch((e: unknown) => e))).toBe(reason);
+    return (await scriptCalls()) === before;
+  }, 10_000);
+  return n;
+}
+
 test('a sold-out sale refuses new keys without Redis, and still gives a retry its order', async () => {
   const sku = 'EDGE-SOLD-1';
   await loadTestSale(redis, keys, testSale(sku, { totalStock: 3, perCustomerLimit: 1 }));
@@ -43,14 +57,7 @@ test('a sold-out sale refuses new keys without Redis, and still gives a retry it
 
   // The gate flagged the sale with the last unit and loads its keys meanwhile: wait until a
   // refusal costs no script call.
-  let n = 0;
-  await eventually(async () => {
-    const before = await scriptCalls();
-    expect(reasonOf(await client.placeOrder(order(`w${n++}`)).catch((e: unknown) => e))).toBe(
-      'SOLD_OUT',
-    );
-    return (await scriptCalls()) === before;
-  }, 10_000);
+  let n = await untilRefusedAtEdge((i) => client.placeOrder(order(`w${i}`)), 'SOLD_OUT');
 
   const before = await scriptCalls();
   const flood = await Promise.all(
@@ -81,4 +88,30 @@ test('a sold-out sale refuses new keys without Redis, and still gives a retry it
     const placed = await client.placeOrder(order(`r${n++}`)).catch((e: unknown) => e);
     return reasonOf(placed) === undefined;
   }, 5000);
+});
+
+test('an ended sale refuses new keys without Redis, and still gives a retry its order', async () => {
+  const sku = 'EDGE-ENDED-1';
+  await loadTestSale(redis, keys, testSale(sku, { endsAtMs: Date.now() + 1500 }));
+  const client = connectClient(0);
+  const order = (customerId: string) => ({
+    sku,
+    quantity: 1,
+    customerId,
+    idempotencyKey: randomUUID(),
+  });
+  const early = order('early');
+  const accepted = await client.placeOrder(early);
+  await new Promise((resolve) => setTimeout(resolve, 1600));
+
+  await untilRefusedAtEdge((i) => client.placeOrder(order(`w${i}`)), 'SALE_ENDED');
+  const before = await scriptCalls();
+  const flood = await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      client.placeOrder(order(`f${i}`)).catch((e: unknown) => e),
+    ),
+  );
+  expect(new Set(flood.map(reasonOf))).toEqual(new Set(['SALE_ENDED']));
+  expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+  expect((await client.placeOrder(early)).orderId).toBe(accepted.orderId);
 });

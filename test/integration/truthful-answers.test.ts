@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { SoldOutFlags } from '../../src/admission/sold-out-flags.js';
+import { SaleFlags } from '../../src/admission/sale-flags.js';
 import type { ValidOrderRequest } from '../../src/domain/order.js';
 import { relayOutboxOnce } from '../../src/domain/outbox-relay.js';
 import { createOrderPlacer } from '../../src/domain/place-order.js';
@@ -40,7 +40,8 @@ function placerFor() {
     // A long-lived flag: a restock below is never announced, so the flag goes stale. The edge
     // never refuses (its sold-out refusals are tested in place-order.test.ts): every answer
     // here is the store's.
-    soldOut: new SoldOutFlags(60_000),
+    soldOut: new SaleFlags(60_000),
+    ended: new SaleFlags(60_000),
     acceptedKeys: { refuses: () => false, refresh: () => undefined },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: Date.now,

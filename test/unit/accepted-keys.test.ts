@@ -50,15 +50,16 @@ afterEach(() => {
 test('refuses only keys known to hold no accepted order; unknown until loaded', async () => {
   const redis = source(['a', 'b']);
   const keys = new AcceptedKeys(redis.port, () => undefined);
-  expect(keys.refuses('S', 'x')).toBe(false); // nothing loaded: the store decides
+  expect(keys.refuses('S', 'x', 'SOLD_OUT')).toBe(false); // nothing loaded: the store decides
   keys.refresh('S');
   await settle();
-  expect(keys.refuses('S', 'x')).toBe(true);
-  expect(keys.refuses('S', 'a')).toBe(false); // a retry of an accepted order
-  expect(keys.refuses('OTHER', 'x')).toBe(false);
-  expect(keys.refusals()).toBe(1);
+  expect(keys.refuses('S', 'x', 'SOLD_OUT')).toBe(true);
+  expect(keys.refuses('S', 'a', 'SOLD_OUT')).toBe(false); // a retry of an accepted order
+  expect(keys.refuses('OTHER', 'x', 'SOLD_OUT')).toBe(false);
+  expect(keys.refuses('S', 'y', 'SALE_ENDED')).toBe(true);
+  expect(keys.refusals()).toEqual({ SOLD_OUT: 1, SALE_ENDED: 1 });
   keys.forget('S');
-  expect(keys.refuses('S', 'x')).toBe(false);
+  expect(keys.refuses('S', 'x', 'SOLD_OUT')).toBe(false);
 });
 
 test('keys Redis does not hold completely (after a reload) are never used', async () => {
@@ -66,7 +67,7 @@ test('keys Redis does not hold completely (after a reload) are never used', asyn
   const keys = new AcceptedKeys(redis.port, () => undefined);
   keys.refresh('S');
   await settle();
-  expect(keys.refuses('S', 'x')).toBe(false);
+  expect(keys.refuses('S', 'x', 'SOLD_OUT')).toBe(false);
 });
 
 test('a refresh re-reads the keys only when their count changed', async () => {
@@ -81,18 +82,19 @@ test('a refresh re-reads the keys only when their count changed', async () => {
   keys.refresh('S');
   await settle();
   expect(redis.calls.members).toBe(2);
-  expect(keys.refuses('S', 'b')).toBe(false);
+  expect(keys.refuses('S', 'b', 'SOLD_OUT')).toBe(false);
 });
 
-test('refusals reach the statistics in one call per sale, and a failed report is retried', async () => {
+test('sold-out refusals reach the statistics in one call per sale, and a failed report is retried', async () => {
   const redis = source([]);
   const errors: unknown[] = [];
   const keys = new AcceptedKeys(redis.port, (e) => errors.push(e));
   keys.refresh('S');
   keys.refresh('T');
   await settle();
-  for (let i = 0; i < 5; i++) keys.refuses('S', `k${i}`);
-  keys.refuses('T', 'k');
+  for (let i = 0; i < 5; i++) keys.refuses('S', `k${i}`, 'SOLD_OUT');
+  keys.refuses('T', 'k', 'SOLD_OUT');
+  keys.refuses('T', 'k2', 'SALE_ENDED'); // the statistics count no ended refusals
   expect(redis.reported).toEqual([]);
   redis.failNextReports(1);
   await vi.advanceTimersByTimeAsync(reportEveryMs);

@@ -18,7 +18,7 @@ import type {
 import { Refusal } from '../../src/domain/refusal.js';
 import type { EdgeVerdict } from '../../src/admission/edge-admission.js';
 import { AcceptedKeys } from '../../src/admission/accepted-keys.js';
-import { SoldOutFlags } from '../../src/admission/sold-out-flags.js';
+import { SaleFlags } from '../../src/admission/sale-flags.js';
 
 /** A store with one sale's stock and idempotency entries, and the same rules as the Lua script's core. */
 class FakeStore implements ReservationStore {
@@ -35,6 +35,8 @@ class FakeStore implements ReservationStore {
   dry = false;
   /** The live store lost the sale: every reservation is refused SALE_NOT_FOUND. */
   lost = false;
+  /** The sale's window has closed: every new request is refused SALE_ENDED. */
+  ended = false;
   constructor(stock: number) {
     this.stock = stock;
   }
@@ -48,6 +50,7 @@ class FakeStore implements ReservationStore {
       return { kind: 'replay-accepted', order: known.order };
     }
     if (this.lost) return { kind: 'refused', refusal: new Refusal('SALE_NOT_FOUND', 'no sale') };
+    if (this.ended) return { kind: 'refused', refusal: new Refusal('SALE_ENDED', 'ended') };
     if (this.dry) {
       const facts = { retryAfterMs: 40 };
       return { kind: 'refused', refusal: new Refusal('RATE_LIMITED', 'dry', facts) };
@@ -126,7 +129,8 @@ function setup(
         recorded.set(order.orderId, order);
       },
     },
-    soldOut: new SoldOutFlags(60_000),
+    soldOut: new SaleFlags(60_000),
+    ended: new SaleFlags(60_000),
     acceptedKeys,
     admission: options.admission ?? { admit: () => 'bucket', refusedByScript: () => undefined },
     lostSales: {
@@ -340,6 +344,25 @@ describe('createOrderPlacer', () => {
     // The buyer whose answer was lost retries: the store replays the order.
     expect(await placer.place(request, 'r5')).toEqual({ order: accepted.order, replayed: true });
     expect(store.soldOutChecks).toBe(1);
+  });
+
+  test('an ended sale whose accepted keys are known refuses new keys at the edge, and a retry of an accepted order still gets it', async () => {
+    const { store, placer } = setup(10, 'acked', { acceptedKeysKnown: true });
+    const accepted = await placer.place(request, 'r1');
+    store.ended = true;
+    const first = await placer
+      .place({ ...request, idempotencyKey: 'k2' }, 'r2')
+      .catch((e: unknown) => e);
+    expect(first).toMatchObject({ reason: 'SALE_ENDED' }); // the store's: the gate flags the sale
+    await new Promise((resolve) => setImmediate(resolve));
+    const calls = store.storeCalls;
+    const atEdge = await placer
+      .place({ ...request, idempotencyKey: 'k3' }, 'r3')
+      .catch((e: unknown) => e);
+    expect(atEdge).toMatchObject({ reason: 'SALE_ENDED', replayed: false });
+    expect(store.storeCalls).toBe(calls);
+    expect(await placer.place(request, 'r4')).toEqual({ order: accepted.order, replayed: true });
+    expect(store.storeCalls).toBe(calls + 1);
   });
 
   test('the fingerprint separates requests that differ in any field, even when concatenations collide', () => {

@@ -1,9 +1,10 @@
 /**
- * Local memory of sold-out sales, so a gate can refuse without touching stock once a sale is
- * out. A flag lives `ttlMs` at most, so a restock made through another gate process is seen
- * within that time even if its notification is missed; {@link SoldOutFlags.clear} drops it at once.
+ * Local memory of sales in a closed state (one instance per state: sold out, ended), so a gate
+ * can refuse without asking Redis whether they still are. A flag lives `ttlMs` at most, so a
+ * change made through another gate process (a restock, a longer window) is seen within that
+ * time even if its notification is missed; {@link SaleFlags.clear} drops it at once.
  */
-export class SoldOutFlags {
+export class SaleFlags {
   private readonly until = new Map<string, number>();
 
   constructor(
@@ -11,7 +12,7 @@ export class SoldOutFlags {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** True while the sale is flagged sold out. */
+  /** True while the sale is flagged. */
   has(sku: string): boolean {
     const until = this.until.get(sku);
     if (until === undefined) return false;
@@ -20,7 +21,7 @@ export class SoldOutFlags {
     return false;
   }
 
-  /** Flags the sale sold out. */
+  /** Flags the sale. */
   set(sku: string): void {
     this.until.set(sku, this.now() + this.ttlMs);
   }
@@ -31,7 +32,7 @@ export class SoldOutFlags {
     return [...this.until.values()].filter((until) => until > now).length;
   }
 
-  /** Drops the flag (the sale was restocked). */
+  /** Drops the flag (the sale changed). */
   clear(sku: string): void {
     this.until.delete(sku);
   }
