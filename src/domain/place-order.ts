@@ -107,8 +107,18 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   const { store, publisher, soldOut, ended, admission, acceptedKeys } = deps;
   /** Flags a closed sale, bringing its accepted keys up to date when the flag is new. */
   const flag = (flags: SaleFlags, sku: string) => {
-    if (!flags.has(sku)) acceptedKeys.refresh(sku);
-    flags.set(sku);
+    if (flags.set(sku)) acceptedKeys.refresh(sku);
+  };
+  /** Fresh answers the script gives only past its window and stock checks: the sale is open. */
+  const openAnswers: ReadonlySet<string> = new Set([
+    'RATE_LIMITED',
+    'PURCHASE_LIMIT_REACHED',
+    'INSUFFICIENT_STOCK',
+  ]);
+  /** The store found the sale open with units left: a lapsed flag's probe ends, cleared. */
+  const open = (sku: string) => {
+    soldOut.clear(sku);
+    ended.clear(sku);
   };
   const complete = batchCompletions(store);
 
@@ -184,6 +194,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       switch (outcome.kind) {
         case 'reserved':
           if (outcome.unitsLeft === 0) flag(soldOut, request.sku);
+          else open(request.sku);
           return settle(outcome.reservation, answerByMs);
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
@@ -192,6 +203,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.
           if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flag(soldOut, request.sku);
           if (refusal.reason === 'SALE_ENDED' && !refusal.replayed) flag(ended, request.sku);
+          if (openAnswers.has(refusal.reason) && !refusal.replayed) open(request.sku);
           admission.refusedByScript(request.sku, refusal);
           // The live store does not have the sale: lost (reloaded by itself) or unknown.
           if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')

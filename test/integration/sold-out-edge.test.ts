@@ -66,8 +66,9 @@ test('a sold-out sale refuses new keys without Redis, and still gives a retry it
     ),
   );
   expect(new Set(flood.map(reasonOf))).toEqual(new Set(['SOLD_OUT']));
-  // The flag lives 1 s and is renewed by one script call when it lapses: at most a couple.
-  expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+  // The flag lives 1 s and one request probes Redis when it lapses: a call per second of the
+  // flood, well within the issue's 0.05 Redis calls per refused request.
+  expect((await scriptCalls()) - before).toBeLessThanOrEqual(0.05 * flood.length);
 
   // The buyer whose answer was lost retries: Redis replays the order.
   const retry = await client.placeOrder(bought[1]!);
@@ -112,6 +113,6 @@ test('an ended sale refuses new keys without Redis, and still gives a retry its 
     ),
   );
   expect(new Set(flood.map(reasonOf))).toEqual(new Set(['SALE_ENDED']));
-  expect((await scriptCalls()) - before).toBeLessThanOrEqual(2);
+  expect((await scriptCalls()) - before).toBeLessThanOrEqual(0.05 * flood.length);
   expect((await client.placeOrder(early)).orderId).toBe(accepted.orderId);
 });

@@ -95,6 +95,8 @@ function setup(
     admission?: OrderPlacerDeps['admission'];
     /** The gate knows the sold-out sale's accepted keys (else it never refuses at the edge). */
     acceptedKeysKnown?: boolean;
+    /** Lifetime of the sold-out and ended flags (default: longer than any test). */
+    flagTtlMs?: number;
   } = {},
 ) {
   const store = new FakeStore(stock);
@@ -129,8 +131,8 @@ function setup(
         recorded.set(order.orderId, order);
       },
     },
-    soldOut: new SaleFlags(60_000),
-    ended: new SaleFlags(60_000),
+    soldOut: new SaleFlags(options.flagTtlMs ?? 60_000),
+    ended: new SaleFlags(options.flagTtlMs ?? 60_000),
     acceptedKeys,
     admission: options.admission ?? { admit: () => 'bucket', refusedByScript: () => undefined },
     lostSales: {
@@ -344,6 +346,23 @@ describe('createOrderPlacer', () => {
     // The buyer whose answer was lost retries: the store replays the order.
     expect(await placer.place(request, 'r5')).toEqual({ order: accepted.order, replayed: true });
     expect(store.soldOutChecks).toBe(1);
+  });
+
+  test("a lapsed sold-out flag's probe that finds units (a restock whose notice was missed) clears it for everyone", async () => {
+    const { store, placer } = setup(2, 'acked', { acceptedKeysKnown: true, flagTtlMs: 20 });
+    await placer.place(request, 'r1'); // the last two units: flagged
+    await new Promise((resolve) => setImmediate(resolve));
+    store.stock = 5; // restocked through another gate; this gate missed the notice
+    const refused = await placer
+      .place({ ...request, idempotencyKey: 'k2' }, 'r2')
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ reason: 'SOLD_OUT' }); // stale for up to the flag's life
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const probe = await placer.place({ ...request, idempotencyKey: 'k3' }, 'r3');
+    expect(probe.replayed).toBe(false);
+    const next = await placer.place({ ...request, idempotencyKey: 'k4' }, 'r4');
+    expect(next.replayed).toBe(false);
+    expect(store.stock).toBe(1);
   });
 
   test('an ended sale whose accepted keys are known refuses new keys at the edge, and a retry of an accepted order still gets it', async () => {
