@@ -271,7 +271,10 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   const acceptedKeys = new AcceptedKeys(
     guarded(createRedisAcceptedKeySource(redis, keys), redisBreaker, redisReads),
     (error, sku) => {
-      logger.warn({ err: error, sku }, 'loading a sold-out sale’s accepted keys failed');
+      logger.warn(
+        { err: error, sku },
+        'a closed sale’s accepted keys: loading or reporting failed',
+      );
     },
   );
   const orderStore = guarded(
