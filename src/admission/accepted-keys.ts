@@ -30,7 +30,7 @@ export interface AcceptedKeySource {
   reportRefusals(sku: string, refused: number): Promise<void>;
 }
 
-/** A gate's copy of its sold-out sales' accepted keys. */
+/** A gate's copy of its closed sales' accepted keys. */
 export class AcceptedKeys {
   private readonly known = new Map<
     string,
@@ -65,7 +65,7 @@ export class AcceptedKeys {
     return { ...this.refusedCount };
   }
 
-  /** Brings the sale's keys up to date in the background (the sale was just flagged sold out). */
+  /** Brings the sale's keys up to date in the background (the sale was just flagged closed). */
   refresh(sku: string): void {
     if (this.loading.has(sku)) return;
     this.loading.add(sku);
@@ -80,11 +80,6 @@ export class AcceptedKeys {
   /** Drops the sale's keys (it changed: restocked, reloaded). */
   forget(sku: string): void {
     this.known.delete(sku);
-  }
-
-  /** How many sales' keys are held. */
-  size(): number {
-    return this.known.size;
   }
 
   private unreport(sku: string, refused: number): void {
