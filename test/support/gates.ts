@@ -18,6 +18,8 @@ export interface FileGates {
   readonly keys: Keys;
   /** A client of gate `i` (Connect binary over HTTP/1.1, connections kept alive). */
   readonly client: (i: number) => Client<typeof OrderGateService>;
+  /** Base URL of gate `i`'s operations port (/metrics, /readyz). */
+  readonly opsUrl: (i: number) => string;
 }
 
 /** Starts `count` gates before the file's tests and stops them after (registers the hooks). */
@@ -26,6 +28,11 @@ export function gatesForFile(count: number): FileGates {
   const { redis, keys } = redisFor(config);
   const gates: RunningGate[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const gate = (i: number): RunningGate => {
+    const started = gates[i];
+    if (started === undefined) throw new Error(`no gate ${i}: the file started ${count}`);
+    return started;
+  };
   beforeAll(async () => {
     // A gate asks the database whether a sale it does not have exists: it needs the tables.
     await runMigrations(config);
@@ -41,10 +48,7 @@ export function gatesForFile(count: number): FileGates {
     config,
     redis,
     keys,
-    client: (i) => {
-      const gate = gates[i];
-      if (gate === undefined) throw new Error(`no gate ${i}: the file started ${count}`);
-      return orderClient(gate.url, agent);
-    },
+    client: (i) => orderClient(gate(i).url, agent),
+    opsUrl: (i) => gate(i).opsUrl,
   };
 }

@@ -13,6 +13,16 @@ export function sample(page: string, name: string, labels: Record<string, string
   return 0;
 }
 
+/** The sum of every series of one metric in a Prometheus text page, whatever its labels. */
+export function total(page: string, name: string): number {
+  let sum = 0;
+  for (const line of page.split('\n')) {
+    const match = /^([a-z_:]+)(?:\{.*\})? (\S+)$/.exec(line);
+    if (match?.[1] === name) sum += Number(match[2]);
+  }
+  return sum;
+}
+
 /** What an idle gate's gauges read: no outbox, no flags, nothing in flight, no hot sale. */
 export const idleGateSources: GateGaugeSources = {
   outbox: async () => [],
