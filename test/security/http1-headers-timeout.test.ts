@@ -1,14 +1,16 @@
 /**
- * Issue #20: the HTTP/1.1 headers timeout takes effect within FLUXGATE_TIMEOUT_CHECK_INTERVAL_MS
- * of its value (Node checks it on a sweep every connectionsCheckingInterval, 30 s by default,
- * so a 10 s limit acted after up to 40 s). HTTP/1.1 clients that send their headers a byte at a
- * time are cut off; a legitimate client keeps its latency (p99 within 5x of its unattacked
- * figure, no errors), and the process's descriptors and heap return to where they were.
+ * Issue #20: the HTTP/1.1 headers timeout takes effect within FLUXGATE_TIMEOUT_CHECK_INTERVAL_MS of
+ * its value (Node checks it on a sweep every connectionsCheckingInterval, 30 s by default, so a 10
+ * s limit acted after up to 40 s). HTTP/1.1 clients that send their headers a byte at a time are
+ * cut off; a legitimate client keeps its latency (no errors, and a p99 within 5x, or 250 ms, of its
+ * unattacked figure: expectServedThrough), and the process's descriptors and heap return to where
+ * they were.
  */
 import { describe, expect, test } from 'vitest';
 import { eventually, isolatedConfig } from '../support/stack.js';
 import {
   connectRaw,
+  expectServedThrough,
   heapMiB,
   measureLegitimate,
   openDescriptors,
@@ -53,9 +55,7 @@ describe('HTTP/1.1 headers timeout', () => {
         `p99 unattacked ${baseline.p99Ms.toFixed(2)} ms, attacked ${attacked.p99Ms.toFixed(2)} ms;` +
           ` lifetimes ${Math.min(...lifetimes).toFixed(0)}-${Math.max(...lifetimes).toFixed(0)} ms`,
       );
-      expect(baseline.errors).toBe(0);
-      expect(attacked.errors, attacked.firstError).toBe(0);
-      expect(attacked.p99Ms).toBeLessThanOrEqual(5 * baseline.p99Ms);
+      expectServedThrough(baseline, attacked);
       // The headers would take request.length x 20 ms (over 5 s): the timeout ended them,
       // answering 408 where Node could still write one.
       expect(Math.min(...lifetimes)).toBeGreaterThanOrEqual(config.headersTimeoutMs);

@@ -1,9 +1,9 @@
 /**
- * Issue #20: rapid reset (HEADERS then RST_STREAM, as fast as the socket takes them) from a
- * client that reconnects whenever it is thrown out. Each connection is closed with a GOAWAY
- * once its resets pass FLUXGATE_HTTP2_RESET_BURST, and its address must then
- * wait a whole connection burst before it is let in again; a legitimate client keeps its
- * latency (p99 within 5x of its unattacked figure, no errors), and once the attack stops the
+ * Issue #20: rapid reset (HEADERS then RST_STREAM, as fast as the socket takes them) from a client
+ * that reconnects whenever it is thrown out. Each connection is closed with a GOAWAY once its
+ * resets pass FLUXGATE_HTTP2_RESET_BURST, and its address must then wait a whole connection burst
+ * before it is let in again; a legitimate client keeps its latency (no errors, and a p99 within 5x,
+ * or 250 ms, of its unattacked figure: expectServedThrough), and once the attack stops the
  * process's descriptors and heap return to where they were.
  */
 import { performance } from 'node:perf_hooks';
@@ -13,6 +13,7 @@ import {
   clientStart,
   connectRaw,
   errorCode,
+  expectServedThrough,
   headers,
   heapMiB,
   measureLegitimate,
@@ -96,9 +97,7 @@ describe('rapid reset with reconnects', () => {
         ` ${onslaught.streams} streams reset over ${onslaught.admitted.length} admitted` +
         ` and ${onslaught.refused} refused connections in ${onslaught.ms.toFixed(0)} ms`,
     );
-    expect(baseline.errors).toBe(0);
-    expect(attacked.errors, attacked.firstError).toBe(0);
-    expect(attacked.p99Ms).toBeLessThanOrEqual(5 * baseline.p99Ms);
+    expectServedThrough(baseline, attacked);
     // Every connection the attack got in was thrown out for its resets, by nghttp2's limit
     // (INTERNAL_ERROR) or the gate's (ENHANCE_YOUR_CALM), whichever counted past it first; the
     // last perhaps ended by the attacker itself when the test stopped it.
