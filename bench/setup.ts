@@ -17,7 +17,10 @@ import { loadSale } from '../src/redis/sale-store.js';
 /** Units of the benchmark sale: more than any run sells. */
 const units = 100_000_000;
 
-/** Loads the benchmark sale `sku` under the Redis key `prefix` (admission never the limit). */
+/**
+ * Loads the benchmark sale `sku` under the Redis key `prefix`: by default admission and stock
+ * are never the limit; `stock` 0 gives a sold-out sale.
+ */
 export async function loadBenchSale(
   redis: RedisClient,
   prefix: string,
@@ -26,6 +29,7 @@ export async function loadBenchSale(
     rate: 1_000_000,
     burst: 1_000_000,
   },
+  stock = units,
 ): Promise<void> {
   const now = Date.now();
   await loadSale(
@@ -34,7 +38,7 @@ export async function loadBenchSale(
     {
       sku,
       name: 'benchmark',
-      totalStock: units,
+      totalStock: Math.max(stock, 1),
       perCustomerLimit: 1_000_000,
       startsAtMs: now - 1000,
       endsAtMs: now + 3_600_000,
@@ -42,7 +46,7 @@ export async function loadBenchSale(
       admissionBurst: admission.burst,
       paused: false,
     },
-    units,
+    stock,
   );
 }
 
