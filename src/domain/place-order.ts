@@ -163,19 +163,20 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
       const verdict = closed === null ? admission.admit(request.sku) : 'bucket';
       if (verdict instanceof Refusal) throw verdict;
+      const idempotencyKeyHash = hashIdempotencyKey(request.customerId, request.idempotencyKey);
+      if (closed !== null && acceptedKeys.refuses(request.sku, idempotencyKeyHash, closed))
+        throw closed === 'SOLD_OUT'
+          ? new Refusal('SOLD_OUT', 'no units left')
+          : new Refusal('SALE_ENDED', 'the sale has ended');
       const order: AcceptedOrder = {
         orderId: deps.newOrderId(),
         sku: request.sku,
         quantity: request.quantity,
         customerId: request.customerId,
-        idempotencyKeyHash: hashIdempotencyKey(request.customerId, request.idempotencyKey),
+        idempotencyKeyHash,
         acceptedAtMs: deps.now(),
         requestId,
       };
-      if (closed !== null && acceptedKeys.refuses(request.sku, order.idempotencyKeyHash, closed))
-        throw closed === 'SOLD_OUT'
-          ? new Refusal('SOLD_OUT', 'no units left')
-          : new Refusal('SALE_ENDED', 'the sale has ended');
       const fingerprint = fingerprintOf(request);
       deps.deciding.enter();
       let outcome: SoldOutOutcome;

@@ -50,7 +50,13 @@ export interface RefusalFacts {
   readonly dependency?: 'redis' | 'kafka' | 'postgresql';
 }
 
-/** A request was refused. `replayed` is true when the answer came from the idempotency store. */
+/**
+ * A request was refused. `replayed` is true when the answer came from the idempotency store.
+ *
+ * A refusal is an answer, not a fault: it carries no stack trace, whose capture was the
+ * largest single cost of a refusal decided without Redis (docs/performance.md). A refusal
+ * caused by a fault keeps that fault, with its trace, as `cause`.
+ */
 export class Refusal extends Error {
   /** Why. */
   readonly reason: RefusalReason;
@@ -65,11 +71,28 @@ export class Refusal extends Error {
     facts: RefusalFacts = {},
     options: { replayed?: boolean; cause?: unknown } = {},
   ) {
+    const traceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, { cause: options.cause });
+    Error.stackTraceLimit = traceLimit;
     this.name = 'Refusal';
     this.reason = reason;
     this.facts = facts;
     this.replayed = options.replayed ?? false;
+  }
+}
+
+/**
+ * `make()` with no stack trace captured by the errors it constructs: for errors that are
+ * answers (a refusal, the wire error made of it), whose trace nobody reads.
+ */
+export function withoutStackTrace<T>(make: () => T): T {
+  const traceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = traceLimit;
   }
 }
 

@@ -9,7 +9,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { randomUUID } from 'node:crypto';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
-import { Refusal, type RefusalReason } from '../domain/refusal.js';
+import { Refusal, withoutStackTrace, type RefusalReason } from '../domain/refusal.js';
 
 /** ErrorInfo.domain of every Flux-Gate refusal. */
 export const errorDomain = 'fluxgate.dev';
@@ -88,7 +88,10 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
       });
     }
   }
-  return new ConnectError(refusal.message, code, headers, details, refusal);
+  // An answer, like the refusal it carries.
+  return withoutStackTrace(
+    () => new ConnectError(refusal.message, code, headers, details, refusal),
+  );
 }
 
 /** Adds RetryInfo and the matching `retry-after` header (whole seconds, at least 1). */

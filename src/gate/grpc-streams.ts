@@ -157,21 +157,39 @@ async function serve(
   }
 }
 
-/** Writes `response` to `stream`: headers, body chunks (with back-pressure), then trailers. */
+/** What a response without a body is read as. */
+const noBody: AsyncIterable<Uint8Array> = {
+  [Symbol.asyncIterator]: () => ({
+    next: () => Promise.resolve({ done: true, value: undefined }),
+  }),
+};
+
+/**
+ * Writes `response` to `stream`: headers, body chunks (with back-pressure), then trailers; or,
+ * when there is no body, headers and trailers in one frame.
+ */
 async function respond(
   stream: http2.ServerHttp2Stream,
   response: UniversalServerResponse,
 ): Promise<void> {
-  if (gone(stream)) return;
   const { trailer } = response;
-  stream.respond(
-    { ...nodeHeaders(response.header), [HTTP2_HEADER_STATUS]: response.status },
-    { waitForTrailers: trailer !== undefined },
-  );
+  const chunks = (response.body ?? noBody)[Symbol.asyncIterator]();
+  let next = await chunks.next();
+  if (gone(stream)) return;
+  const headers = { ...nodeHeaders(response.header), [HTTP2_HEADER_STATUS]: response.status };
+  if (next.done === true && trailer !== undefined) {
+    // No message (an error): gRPC's Trailers-Only answer, the status in the one HEADERS frame,
+    // as grpc-go and grpc-java answer errors.
+    stream.respond({ ...headers, ...nodeHeaders(trailer) }, { endStream: true });
+    if (!stream.readableEnded) stream.resume();
+    return;
+  }
+  stream.respond(headers, { waitForTrailers: trailer !== undefined });
   if (trailer !== undefined) {
     stream.once('wantTrailers', () => stream.sendTrailers(nodeHeaders(trailer)));
   }
-  for await (const chunk of response.body ?? []) {
+  for (; next.done !== true; next = await chunks.next()) {
+    const chunk = next.value;
     if (gone(stream)) return;
     if (!stream.write(chunk)) {
       await new Promise<void>((resolve) => {

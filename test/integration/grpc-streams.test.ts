@@ -5,16 +5,17 @@
  * request ids, access logs, cancellation, a graceful close). The protocol, client and security
  * suites run every gRPC case of theirs through it too.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import type { FastifyInstance } from 'fastify';
+import http2 from 'node:http2';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { InventoryService, WatchStockResponseSchema } from '../../gen/fluxgate/v1/inventory_pb.js';
-import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { loadConfig } from '../../src/config.js';
 import { buildServer } from '../../src/gate/build-server.js';
 import { requestIdKey } from '../../src/gate/request-id.js';
@@ -118,6 +119,55 @@ describe('unary gRPC calls straight from the stream', () => {
     expect(e.findDetails(WaitingRoomTicketSchema)).toMatchObject([
       { sku: 'refuse', ticketId: 't-7' },
     ]);
+  });
+
+  test('an error answered directly is Trailers-Only: status and details in one HEADERS frame', async () => {
+    const session = http2.connect(url);
+    try {
+      const answer = await new Promise<{
+        headers: http2.IncomingHttpHeaders;
+        trailers: boolean;
+        endStream: boolean;
+      }>((resolve, reject) => {
+        const stream = session.request({
+          ':method': 'POST',
+          ':path': placeOrderPath,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        });
+        let headers: http2.IncomingHttpHeaders = {};
+        let trailers = false;
+        let endStream = false;
+        stream.on('response', (h, flags) => {
+          headers = h;
+          // The END_STREAM flag on the response's HEADERS frame: nothing follows it.
+          endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+        });
+        stream.on('trailers', () => (trailers = true));
+        stream.on('data', () => reject(new Error('an error answer has no message')));
+        stream.on('end', () => resolve({ headers, trailers, endStream }));
+        stream.on('error', reject);
+        const message = toBinary(
+          PlaceOrderRequestSchema,
+          create(PlaceOrderRequestSchema, { sku: 'refuse' }),
+        );
+        const frame = new Uint8Array(5 + message.length);
+        new DataView(frame.buffer).setUint32(1, message.length);
+        frame.set(message, 5);
+        stream.end(frame);
+      });
+      expect(answer).toMatchObject({ trailers: false, endStream: true });
+      expect(answer.headers).toMatchObject({
+        ':status': 200,
+        'content-type': 'application/grpc+proto',
+        'grpc-status': String(Code.ResourceExhausted),
+        'grpc-message': 'not%20now',
+        'retry-after': '1',
+      });
+      expect(answer.headers['grpc-status-details-bin']).toBeTypeOf('string');
+    } finally {
+      session.close();
+    }
   });
 
   test('the caller’s x-request-id reaches the handler and the access log; a new one otherwise', async () => {

@@ -137,4 +137,17 @@ describe('error mapping', () => {
     );
     expect(error.metadata.get('idempotent-replayed')).toBe('true');
   });
+
+  test('a refusal and its wire error carry no stack trace; a fault behind them keeps its own', () => {
+    const fault = new Error('connection reset');
+    const refusal = new Refusal('DEPENDENCY_UNAVAILABLE', 'redis is down', {}, { cause: fault });
+    const error = refusalToConnectError(refusal, 'S', 0);
+    expect(refusal.stack).toBe('Refusal: redis is down');
+    expect(error.stack).toBe('ConnectError: [unavailable] redis is down');
+    expect(error.cause).toBe(refusal);
+    expect(refusal.cause).toBe(fault);
+    expect(fault.stack).toMatch(/\n +at /);
+    // Other errors still get theirs.
+    expect(new Error('after').stack).toMatch(/\n +at /);
+  });
 });
