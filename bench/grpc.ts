@@ -469,7 +469,9 @@ for (const t of targets) {
   try {
     const f = await measure(t, server);
     figures.set(t.name, f);
-    const problems = [f.errors > 0 ? `${f.errors} other answers` : '', f.note].filter(Boolean).join('; ');
+    const problems = [f.errors > 0 ? `${f.errors} other answers` : '', f.note]
+      .filter(Boolean)
+      .join('; ');
     console.log(
       `${t.name.padEnd(58)} ${cell(f.rps)} ${cell(f.p50Ms, 2)} ${cell(f.p99Ms, 2)} ${cell(f.cpuUs)} ${cell(f.gcPer1k, 1)} ${cell(f.gcShare * 100, 0)} ${cell(f.allocKb, 1)}${problems ? `   (${problems})` : ''}`,
     );
