@@ -4,7 +4,7 @@
  * nothing of Redis, Kafka or the wire; those come in through the ports.
  */
 import type { EdgeAdmission } from '../admission/edge-admission.js';
-import type { AcceptedKeys } from '../admission/accepted-keys.js';
+import type { AcceptedKeys, ClosedReason } from '../admission/accepted-keys.js';
 import type { SaleFlags } from '../admission/sale-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
@@ -102,6 +102,15 @@ function batchCompletions(store: ReservationStore): (reservation: Reservation) =
     });
 }
 
+/**
+ * What every request refused at the edge for a closed sale is told: the same answer for all,
+ * made once (the error mapping makes its wire error once too).
+ */
+const closedAtEdge: Readonly<Record<ClosedReason, Refusal>> = {
+  SOLD_OUT: new Refusal('SOLD_OUT', 'no units left'),
+  SALE_ENDED: new Refusal('SALE_ENDED', 'the sale has ended'),
+};
+
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   const { store, publisher, soldOut, ended, admission, acceptedKeys } = deps;
@@ -165,9 +174,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       if (verdict instanceof Refusal) throw verdict;
       const idempotencyKeyHash = hashIdempotencyKey(request.customerId, request.idempotencyKey);
       if (closed !== null && acceptedKeys.refuses(request.sku, idempotencyKeyHash, closed))
-        throw closed === 'SOLD_OUT'
-          ? new Refusal('SOLD_OUT', 'no units left')
-          : new Refusal('SALE_ENDED', 'the sale has ended');
+        throw closedAtEdge[closed];
       const order: AcceptedOrder = {
         orderId: deps.newOrderId(),
         sku: request.sku,

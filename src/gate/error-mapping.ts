@@ -56,8 +56,17 @@ export function jittered(ms: number): number {
   return Math.max(1, Math.round(ms * (1 + Math.random() / 5)));
 }
 
+/**
+ * Wire errors of refusals whose answer is the same whoever gets it (no facts, no retry delay,
+ * not replayed), by refusal: one refusal thrown for many calls (a closed sale refused at the
+ * edge) is mapped once. Nothing changes a wire error once made.
+ */
+const fixedAnswers = new WeakMap<Refusal, ConnectError>();
+
 /** Builds the wire error for a refusal about `sku` (empty when there is no sale involved). */
 export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: number): ConnectError {
+  const known = fixedAnswers.get(refusal);
+  if (known !== undefined) return known;
   const { facts } = refusal;
   const code = codeOfReason[refusal.reason];
   const metadata: Record<string, string> = {};
@@ -89,9 +98,13 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
     }
   }
   // An answer, like the refusal it carries.
-  return withoutStackTrace(
+  const error = withoutStackTrace(
     () => new ConnectError(refusal.message, code, headers, details, refusal),
   );
+  if (Object.keys(facts).length === 0 && !refusal.replayed && !retryCodes.has(code)) {
+    fixedAnswers.set(refusal, error);
+  }
+  return error;
 }
 
 /** Adds RetryInfo and the matching `retry-after` header (whole seconds, at least 1). */

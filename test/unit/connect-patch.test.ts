@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import * as esmConnect from '@connectrpc/connect';
 import * as esmProtocol from '@connectrpc/connect/protocol';
+import * as esmProtocolConnect from '@connectrpc/connect/protocol-connect';
 import * as esmProtocolGrpc from '@connectrpc/connect/protocol-grpc';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
@@ -178,4 +179,13 @@ describe.each(builds)('@connectrpc/connect, %s build', (_, connect, protocol, pr
       await codeRejectedBy(protocol.envelopeDecompress(env, null, 1024, Code.InvalidArgument)),
     ).toBe(Code.InvalidArgument);
   });
+});
+
+test('codeToString (its table, ES modules build) names every code as the unpatched CommonJS build does', () => {
+  const esm = esmProtocolConnect.codeToString;
+  const cjs = (require('@connectrpc/connect/protocol-connect') as typeof esmProtocolConnect)
+    .codeToString;
+  const codes = Array.from({ length: 20 }, (_, i) => i);
+  expect(codes.map(esm)).toEqual(codes.map(cjs));
+  expect(esm(esmConnect.Code.FailedPrecondition)).toBe('failed_precondition');
 });

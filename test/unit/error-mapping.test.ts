@@ -138,6 +138,23 @@ describe('error mapping', () => {
     expect(error.metadata.get('idempotent-replayed')).toBe('true');
   });
 
+  test('a refusal with a fixed answer is mapped once; one with facts, a delay or a replay each time', () => {
+    const soldOut = new Refusal('SOLD_OUT', 'no units left');
+    const first = refusalToConnectError(soldOut, 'S', 0);
+    expect(refusalToConnectError(soldOut, 'S', 0)).toBe(first);
+    expect(first.code).toBe(Code.FailedPrecondition);
+    expect(first.findDetails(ErrorInfoSchema)).toMatchObject([{ reason: 'SOLD_OUT' }]);
+    for (const refusal of [
+      new Refusal('INSUFFICIENT_STOCK', 'fewer left', { unitsLeft: 2 }),
+      new Refusal('RATE_LIMITED', 'wait', { retryAfterMs: 100 }),
+      new Refusal('SOLD_OUT', 'gone', {}, { replayed: true }),
+    ]) {
+      expect(refusalToConnectError(refusal, 'S', 0)).not.toBe(
+        refusalToConnectError(refusal, 'S', 0),
+      );
+    }
+  });
+
   test('a refusal and its wire error carry no stack trace; a fault behind them keeps its own', () => {
     const fault = new Error('connection reset');
     const refusal = new Refusal('DEPENDENCY_UNAVAILABLE', 'redis is down', {}, { cause: fault });
