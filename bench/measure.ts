@@ -108,26 +108,6 @@ export function machineBusySeconds(): number {
 }
 
 /**
- * The sum of every sample of `name` in a Prometheus text page whose labels include `labels`
- * (all processes of a cluster primary's page, say); 0 when there is none.
- */
-export function sumSamples(
-  page: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let sum = 0;
-  for (const line of page.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match?.[1] !== name) continue;
-    const have = (match[2] ?? '').split(',');
-    if (wanted.every((w) => have.includes(w))) sum += Number(match[3]);
-  }
-  return sum;
-}
-
-/**
  * Sends `total` calls at `rate` per second on a fixed schedule, never waiting for an answer
  * before the next send (open loop), and tells `onAnswer` each outcome with its latency in ms.
  * Resolves, once every call has answered, to the seconds since the first scheduled send.

@@ -9,7 +9,9 @@
  * loops at 25 %, 50 %, 100 %, 200 % and 400 % of the baseline's maximum, latency counted from
  * each request's scheduled send time. Per level: goodput (accepted orders per second, and as a
  * share of the maximum), accepted p50/p99, refusals (GATE_OVERLOADED) and their p50/p99, other
- * failures, and the gate's and Redis's CPU per accepted order.
+ * failures, and the gate's and Redis's CPU per accepted order; under each row, where the time
+ * went inside the gate (bench/gate-stages.ts: handler, Redis script, Kafka produce, event-loop
+ * delay, GC), to tell a tail made in a stage from one made waiting to be run.
  *
  * Then the same over gRPC, with ghz (scripts/go-tool.sh) as the load generator: its closed-loop
  * maximum (64 callers on 4 connections), then `--async --rps` at the same shares of that maximum.
@@ -20,6 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 
+import { scrape, stagesLine } from './gate-stages.js';
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, dropBenchKeys, loadBenchSale, spawnBenchGate } from './setup.js';
@@ -192,7 +195,10 @@ for (const [name, env] of configurations) {
     console.log(header);
     for (const level of levels) {
       const rate = Math.round(level * base);
-      console.log(row(rate, await openLevel(gate.url, gate.child.pid, rate), base));
+      const before = await scrape(gate.opsUrl);
+      const r = await openLevel(gate.url, gate.child.pid, rate);
+      console.log(row(rate, r, base));
+      console.log(stagesLine(before, await scrape(gate.opsUrl), r.seconds));
     }
   }
   if (protocols.includes('grpc')) {
@@ -205,8 +211,10 @@ for (const [name, env] of configurations) {
     console.log(header);
     for (const level of levels) {
       const rate = Math.round(level * base);
+      const before = await scrape(gate.opsUrl);
       const r = await ghzLevel(host, gate.child.pid, rate * openSeconds, rate);
       console.log(row(rate, r, base));
+      console.log(stagesLine(before, await scrape(gate.opsUrl), r.seconds));
     }
   }
   await gate.stop();

@@ -44,8 +44,8 @@ import {
   processTreeCpuSeconds,
   reapedChildrenCpuSeconds,
   redisCpuSeconds,
-  sumSamples,
 } from './measure.js';
+import { sumSamples } from '../test/support/metrics.js';
 import {
   benchEnvironment,
   dropBenchKeys,

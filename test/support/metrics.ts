@@ -1,25 +1,41 @@
 /** Reading a process's Prometheus text page in tests, and a quiet gate's gauge sources. */
 import type { GateGaugeSources } from '../../src/ops/metrics.js';
 
-/** The value of one sample in a Prometheus text page (labels in any order); 0 when absent. */
-export function sample(page: string, name: string, labels: Record<string, string> = {}): number {
+/**
+ * The samples of `name` in a Prometheus text page whose labels include `labels` (in any
+ * order): each one's full label text and value.
+ */
+export function* samples(
+  page: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Generator<{ readonly labels: readonly string[]; readonly value: number }> {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   for (const line of page.split('\n')) {
     const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match?.[1] !== name) continue;
     const have = (match[2] ?? '').split(',');
-    if (wanted.every((w) => have.includes(w))) return Number(match[3]);
+    if (wanted.every((w) => have.includes(w))) yield { labels: have, value: Number(match[3]) };
   }
+}
+
+/** The value of the first sample of `name` with `labels` in a Prometheus text page; 0 when absent. */
+export function sample(page: string, name: string, labels: Record<string, string> = {}): number {
+  for (const { value } of samples(page, name, labels)) return value;
   return 0;
 }
 
-/** The sum of every series of one metric in a Prometheus text page, whatever its labels. */
-export function total(page: string, name: string): number {
+/**
+ * The sum of every sample of `name` with `labels` in a Prometheus text page (every series of a
+ * metric, or all processes of a cluster primary's page); 0 when there is none.
+ */
+export function sumSamples(
+  page: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   let sum = 0;
-  for (const line of page.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{.*\})? (\S+)$/.exec(line);
-    if (match?.[1] === name) sum += Number(match[2]);
-  }
+  for (const { value } of samples(page, name, labels)) sum += value;
   return sum;
 }
 
