@@ -59,21 +59,25 @@ const ms = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1));
 
 /**
  * One line of the gate's stages between two scrapes taken `seconds` apart. The event loop's
- * delay is the window's own: the process's metrics reset it at every scrape.
+ * figures are the window's own (the process's metrics reset them at every scrape): the time
+ * between ticks of a 10 ms timer, so 10 ms on an idle loop and more when work held it up.
  */
 export function stagesLine(before: string, after: string, seconds: number): string {
   const pair = (name: string) =>
     `${ms(quantileMs(before, after, name, 0.5))} / ${ms(quantileMs(before, after, name, 0.99))}`;
-  const delta = (name: string) => sumSamples(after, name) - sumSamples(before, name);
+  const delta = (name: string, labels: Record<string, string> = {}) =>
+    sumSamples(after, name, labels) - sumSamples(before, name, labels);
   const gcName = 'fluxgate_nodejs_gc_duration_seconds';
   const longGcs = delta(`${gcName}_count`) - gcCountUpTo(after, 0.01) + gcCountUpTo(before, 0.01);
   return (
     `    in the gate, p50 / p99 ms: handler ${pair('fluxgate_gate_place_order_seconds')}, ` +
     `Redis script ${pair('fluxgate_gate_redis_script_seconds')}, ` +
     `Kafka produce ${pair('fluxgate_gate_kafka_publish_seconds')}; ` +
-    `event-loop delay p99 ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_p99_seconds') * 1000)}, ` +
-    `max ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_max_seconds') * 1000)}; ` +
-    `GC ${ms((delta(`${gcName}_sum`) * 1000) / seconds)} ms/s, ${String(longGcs)} pauses over 10 ms`
+    `event-loop tick p99 ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_p99_seconds') * 1000)}, ` +
+    `max ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_max_seconds') * 1000)} (10 idle); ` +
+    `GC ${ms((delta(`${gcName}_sum`) * 1000) / seconds)} ms/s ` +
+    `(major ${ms((delta(`${gcName}_sum`, { kind: 'major' }) * 1000) / seconds)}), ` +
+    `${String(longGcs)} pauses over 10 ms`
   );
 }
 

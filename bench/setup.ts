@@ -111,12 +111,21 @@ export interface BenchGate {
   stop(): Promise<void>;
 }
 
+/**
+ * The benchmark gate's Node flags: the production ones (scripts/start.sh), or
+ * BENCH_GATE_NODE_FLAGS when set (space-separated), to compare others in the same script.
+ */
+function gateNodeFlags(): string[] {
+  const flags = process.env.BENCH_GATE_NODE_FLAGS ?? '--max-semi-space-size=32';
+  return flags.split(' ').filter(Boolean);
+}
+
 /** Starts bench/gate-server.ts with `env`, pinned to `cpu`; resolves once it listens. */
 export async function spawnBenchGate(env: NodeJS.ProcessEnv, cpu: number): Promise<BenchGate> {
   const script = new URL('./gate-server.js', import.meta.url).pathname;
   const child = spawn(
     'taskset',
-    ['-c', String(cpu), process.execPath, '--max-semi-space-size=32', script],
+    ['-c', String(cpu), process.execPath, ...gateNodeFlags(), script],
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const line = await new Promise<string>((resolve) =>

@@ -12,7 +12,8 @@ export function* samples(
 ): Generator<{ readonly labels: readonly string[]; readonly value: number }> {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   for (const line of page.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    // A metric name may hold digits (nodejs_eventloop_lag_p99_seconds).
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match?.[1] !== name) continue;
     const have = (match[2] ?? '').split(',');
     if (wanted.every((w) => have.includes(w))) yield { labels: have, value: Number(match[3]) };
