@@ -71,6 +71,7 @@ export class Refusal extends Error {
     facts: RefusalFacts = {},
     options: { replayed?: boolean; cause?: unknown } = {},
   ) {
+    // withoutStackTrace (below) inline: super() cannot be called from a callback.
     const traceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message, { cause: options.cause });

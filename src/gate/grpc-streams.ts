@@ -174,8 +174,12 @@ async function respond(
 ): Promise<void> {
   const { trailer } = response;
   const chunks = (response.body ?? noBody)[Symbol.asyncIterator]();
+  // What a for-await loop left early would do: the body may hold resources to let go of.
+  const abandon = async () => {
+    await chunks.return?.();
+  };
   let next = await chunks.next();
-  if (gone(stream)) return;
+  if (gone(stream)) return abandon();
   const headers = { ...nodeHeaders(response.header), [HTTP2_HEADER_STATUS]: response.status };
   if (next.done === true && trailer !== undefined) {
     // No message (an error): gRPC's Trailers-Only answer, the status in the one HEADERS frame,
@@ -190,7 +194,7 @@ async function respond(
   }
   for (; next.done !== true; next = await chunks.next()) {
     const chunk = next.value;
-    if (gone(stream)) return;
+    if (gone(stream)) return abandon();
     if (!stream.write(chunk)) {
       await new Promise<void>((resolve) => {
         const done = () => {
