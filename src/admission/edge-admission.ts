@@ -186,12 +186,14 @@ export class EdgeAdmission {
         unreported: 0,
         hotUntil: 0,
         firstWaitMs: refusal.facts.retryAfterMs ?? 0,
-        dry: true,
+        dry: false,
       };
       this.sales.set(sku, sale);
     }
-    // The bucket the script read was dry, whatever the last lease found.
-    sale.dry = true;
+    // The bucket the script read was dry, whatever the last lease found. A paused or not yet
+    // open sale says nothing of its bucket: until a lease brings the sale's state, its orders
+    // go to the script, which gives them the right answer (not RATE_LIMITED).
+    if (reason === 'RATE_LIMITED') sale.dry = true;
     sale.hotUntil = Math.max(sale.hotUntil, now + this.coolMs(sale));
     this.renewAhead(sku, sale, now);
   }
@@ -315,7 +317,10 @@ export class EdgeAdmission {
         }
         const received = this.now();
         sale.grant = grant;
-        sale.dry = grant.granted < wanted || grant.waitMs > 0;
+        // A closed sale grants nothing whatever its bucket holds: that is no sign of a dry one.
+        const open =
+          !grant.paused && grant.nowMs >= grant.startsAtMs && grant.nowMs < grant.endsAtMs;
+        sale.dry = open && (grant.granted < wanted || grant.waitMs > 0);
         sale.clockOffsetMs = grant.nowMs - received;
         // Each lease lapses on its own: a token lives at most two intervals after the call
         // that took it, which is what bounds the tokens held across all gates.

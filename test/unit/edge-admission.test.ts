@@ -267,10 +267,28 @@ describe('EdgeAdmission', () => {
     clock.t = sale.startsAtMs - 1;
     expect(reasonOf(edge.admit('S'))).toBe('SALE_NOT_OPEN'); // and the poll asks again
     clock.t = sale.startsAtMs;
-    // Open by the Redis clock: the call under way brings tokens.
-    expect(reasonOf(edge.admit('S'))).toBe('RATE_LIMITED');
+    // Open by the Redis clock: the bucket is not known to be dry, so the script decides while
+    // the call under way brings tokens.
+    expect(edge.admit('S')).toBe('bucket');
     await bucket.settle();
     expect(edge.admit('S')).toBe('leased');
+  });
+
+  test('paused or not yet open, while the first lease is out: the script answers, never RATE_LIMITED', async () => {
+    const clock = new Clock();
+    for (const [state, reason] of [
+      [{ paused: true }, 'SALE_PAUSED'],
+      [{ startsAtMs: clock.t + 60_000 }, 'SALE_NOT_OPEN'],
+    ] as const) {
+      const bucket = new FakeBucket(clock, openSale(state));
+      const { edge } = gateOn(bucket, clock);
+      edge.refusedByScript('S', new Refusal(reason, 'closed for now'));
+      expect(bucket.calls).toBe(1); // the lease call is out, not answered
+      expect(edge.admit('S')).toBe('bucket');
+      expect(edge.admit('S')).toBe('bucket');
+      await bucket.settle();
+      expect(reasonOf(edge.admit('S'))).toBe(reason);
+    }
   });
 
   test('an ended sale is left to the script, whose answer is stored against the key', async () => {
