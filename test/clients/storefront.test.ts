@@ -37,6 +37,29 @@ const shot = (page: Page, name: string) =>
   page.screenshot({ path: `test-results/storefront-${name}.png`, fullPage: true });
 
 describe('storefront in Chromium', () => {
+  test('loads with nothing failing: every request answered, no console error, its own icon', async () => {
+    await system.createSale('WEB-0', { totalStock: 3 });
+    const page = await browser.newPage();
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('requestfailed', (r) =>
+      failed.push(`${r.failure()?.errorText ?? 'failed'} ${r.url()}`),
+    );
+    page.on('console', (m) => {
+      if (m.type() === 'error') failed.push(`console: ${m.text()}`);
+    });
+    await page.goto(`${system.gate.url}/?sku=WEB-0&customer=web-icon`);
+    await page.locator('#units-left', { hasText: '3' }).waitFor();
+    const href = await page.locator('link[rel="icon"]').getAttribute('href');
+    const icon = await fetch(new URL(href ?? '/favicon.ico', page.url()));
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(failed).toEqual([]);
+    await page.close();
+  });
+
   test('shows the live stock, buys, and follows the order to CONFIRMED', async () => {
     await system.createSale('WEB-1', { totalStock: 3 });
     const page = await open('WEB-1', 'web-buyer', '3');
