@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's run command (npm start): brings the local stack up, builds, and runs the worker
-# and the gate in the foreground. Ctrl-C or SIGTERM stops both cleanly; the stack stays up
-# (scripts/stack.sh down stops it). The stack's port variables move the services too
-# (scripts/stack-env.sh), and FLUXGATE_GATE_PROCESSES=N runs N gate processes on the one port.
+# and the gate in the foreground. Ctrl-C, SIGTERM or a closed terminal (SIGHUP) stops both
+# cleanly; the stack stays up (scripts/stack.sh down stops it). The stack's port variables move
+# the services too (scripts/stack-env.sh), and FLUXGATE_GATE_PROCESSES=N runs N gate processes on
+# the one port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/stack-env.sh
@@ -14,6 +15,10 @@ if [ -z "${FLUXGATE_ADMIN_TOKEN:-}" ]; then
   export FLUXGATE_ADMIN_TOKEN=local-admin-token-change-me
   echo "[start] AdminService token for this local run: $FLUXGATE_ADMIN_TOKEN" >&2
 fi
+# Each service in a process group of its own (job control): a Ctrl-C, or a signal to this
+# script's group (as `timeout` sends), reaches them only through the trap below, once. Reaching
+# them directly as well made the trap's signal their second, and they exited without draining.
+set -m
 node dist/src/main-worker.js &
 worker=$!
 # A larger young generation: the order path allocates briskly, and fewer scavenges raised
@@ -27,7 +32,7 @@ stop() {
   stopping=1
   kill -TERM "$gate" "$worker" 2>/dev/null || true
 }
-trap stop INT TERM
+trap stop INT TERM HUP
 # If either process exits, stop the other and exit with the first failure.
 status=0
 wait -n "$gate" "$worker" || status=$?
