@@ -15,7 +15,7 @@ import { ghzPlaceOrders, type GhzReport } from './ghz.js';
 import { percentile, processCpuSeconds, redisCommandCalls, redisCpuSeconds } from './measure.js';
 import { loadBenchSale, spawnBenchGate } from './setup.js';
 import type { RedisClient } from '../src/redis/client.js';
-import { sample } from '../test/support/metrics.js';
+import { metricsPage, sample } from '../test/support/metrics.js';
 
 /** What a flood needs: ghz, the benchmark's key prefix, environment and Redis client. */
 export interface FloodSetup {
@@ -101,9 +101,7 @@ export async function floodSale(
 
   /** The gates' lease calls and place-order script calls so far, from their /metrics. */
   const gateCalls = async () => {
-    const pages = await Promise.all(
-      started.map((g) => fetch(`${g.opsUrl}/metrics`).then((r) => r.text())),
-    );
+    const pages = await Promise.all(started.map((g) => metricsPage(g.opsUrl)));
     const sum = (name: string, labels: Record<string, string> = {}) =>
       pages.reduce((total, page) => total + sample(page, name, labels), 0);
     return (

@@ -9,7 +9,7 @@
  * Quantiles come from histogram buckets (linear within a bucket), so they are as coarse as the
  * buckets: 0.5, 1, 2.5, 5, 10, 25, 50, 100 ms and up.
  */
-import { samples, sumSamples } from '../test/support/metrics.js';
+import { sample, samples, sumSamples } from '../test/support/metrics.js';
 
 /** Cumulative bucket counts of histogram `name` by upper bound, every series summed. */
 function buckets(page: string, name: string): Map<number, number> {
@@ -49,12 +49,6 @@ export function quantileMs(before: string, after: string, name: string, q: numbe
   return NaN;
 }
 
-/** The gate's /metrics page. */
-export async function scrape(opsUrl: string): Promise<string> {
-  const res = await fetch(`${opsUrl}/metrics`);
-  return res.text();
-}
-
 const ms = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1));
 
 /**
@@ -73,8 +67,8 @@ export function stagesLine(before: string, after: string, seconds: number): stri
     `    in the gate, p50 / p99 ms: handler ${pair('fluxgate_gate_place_order_seconds')}, ` +
     `Redis script ${pair('fluxgate_gate_redis_script_seconds')}, ` +
     `Kafka produce ${pair('fluxgate_gate_kafka_publish_seconds')}; ` +
-    `event-loop tick p99 ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_p99_seconds') * 1000)}, ` +
-    `max ${ms(sumSamples(after, 'fluxgate_nodejs_eventloop_lag_max_seconds') * 1000)} (10 idle); ` +
+    `event-loop tick p99 ${ms(sample(after, 'fluxgate_nodejs_eventloop_lag_p99_seconds') * 1000)}, ` +
+    `max ${ms(sample(after, 'fluxgate_nodejs_eventloop_lag_max_seconds') * 1000)} (10 idle); ` +
     `GC ${ms((delta(`${gcName}_sum`) * 1000) / seconds)} ms/s ` +
     `(major ${ms((delta(`${gcName}_sum`, { kind: 'major' }) * 1000) / seconds)}), ` +
     `${String(longGcs)} pauses over 10 ms`

@@ -120,6 +120,22 @@ const h2Load = (
   ok,
 });
 
+/**
+ * PlaceOrder calls for `saleSku` from ghz, a new customer and idempotency key per call (ghz
+ * templates), as bench:gate sends them; `answer`: the status each is meant to get, OK unless said.
+ */
+const placeOrders = (saleSku: string, answer?: string): GhzLoad => ({
+  tool: 'ghz',
+  ...orderGate,
+  data: JSON.stringify({
+    sku: saleSku,
+    quantity: 1,
+    customerId: 'c{{.UUID}}',
+    idempotencyKey: `${prefix}-{{.UUID}}`,
+  }),
+  ...(answer === undefined ? {} : { answer }),
+});
+
 const allTargets: Target[] = [
   { name: 'raw node:http2 fixed response (gRPC)', server: 'raw-http2', load: noopGrpc },
   { name: 'grpc-js no-op (gRPC)', server: 'grpc-js', load: noopGrpc },
@@ -172,49 +188,19 @@ const allTargets: Target[] = [
   {
     name: 'gate PlaceOrder full path (gRPC)',
     server: 'gate',
-    // A new customer and idempotency key per call (ghz templates), as bench:gate does.
-    load: {
-      tool: 'ghz',
-      ...orderGate,
-      data: JSON.stringify({
-        sku,
-        quantity: 1,
-        customerId: 'c{{.UUID}}',
-        idempotencyKey: `${prefix}-{{.UUID}}`,
-      }),
-    },
+    load: placeOrders(sku),
   },
   // Refusals decided without Redis (src/admission/): new keys, as a flash crowd's are. The
   // warm-up's first calls go through the script and put the sale in the gate's memory.
   {
     name: 'gate PlaceOrder sold out, refused at the edge (gRPC)',
     server: 'gate',
-    load: {
-      tool: 'ghz',
-      ...orderGate,
-      data: JSON.stringify({
-        sku: soldOutSku,
-        quantity: 1,
-        customerId: 'c{{.UUID}}',
-        idempotencyKey: `${prefix}-{{.UUID}}`,
-      }),
-      answer: 'FailedPrecondition',
-    },
+    load: placeOrders(soldOutSku, 'FailedPrecondition'),
   },
   {
     name: 'gate PlaceOrder rate-limited, refused at the edge (gRPC)',
     server: 'gate',
-    load: {
-      tool: 'ghz',
-      ...orderGate,
-      data: JSON.stringify({
-        sku: slowSku,
-        quantity: 1,
-        customerId: 'c{{.UUID}}',
-        idempotencyKey: `${prefix}-{{.UUID}}`,
-      }),
-      answer: 'ResourceExhausted',
-    },
+    load: placeOrders(slowSku, 'ResourceExhausted'),
   },
 ];
 const only = process.env.BENCH_TARGETS?.split(',').filter(Boolean);

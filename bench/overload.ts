@@ -22,10 +22,11 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 
-import { scrape, stagesLine } from './gate-stages.js';
+import { stagesLine } from './gate-stages.js';
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
 import { benchEnvironment, dropBenchKeys, loadBenchSale, spawnBenchGate } from './setup.js';
+import { metricsPage } from '../test/support/metrics.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -195,10 +196,10 @@ for (const [name, env] of configurations) {
     console.log(header);
     for (const level of levels) {
       const rate = Math.round(level * base);
-      const before = await scrape(gate.opsUrl);
+      const before = await metricsPage(gate.opsUrl);
       const r = await openLevel(gate.url, gate.child.pid, rate);
       console.log(row(rate, r, base));
-      console.log(stagesLine(before, await scrape(gate.opsUrl), r.seconds));
+      console.log(stagesLine(before, await metricsPage(gate.opsUrl), r.seconds));
     }
   }
   if (protocols.includes('grpc')) {
@@ -211,10 +212,10 @@ for (const [name, env] of configurations) {
     console.log(header);
     for (const level of levels) {
       const rate = Math.round(level * base);
-      const before = await scrape(gate.opsUrl);
+      const before = await metricsPage(gate.opsUrl);
       const r = await ghzLevel(host, gate.child.pid, rate * openSeconds, rate);
       console.log(row(rate, r, base));
-      console.log(stagesLine(before, await scrape(gate.opsUrl), r.seconds));
+      console.log(stagesLine(before, await metricsPage(gate.opsUrl), r.seconds));
     }
   }
   await gate.stop();

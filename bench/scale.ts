@@ -45,7 +45,7 @@ import {
   reapedChildrenCpuSeconds,
   redisCpuSeconds,
 } from './measure.js';
-import { sumSamples } from '../test/support/metrics.js';
+import { metricsPage, sumSamples } from '../test/support/metrics.js';
 import {
   benchEnvironment,
   dropBenchKeys,
@@ -180,13 +180,11 @@ interface System {
   workers: Service[];
 }
 
-const metricsOf = (service: Service) =>
-  fetch(`${service.opsUrl}/metrics`).then((r) => (r.ok ? r.text() : ''));
 const persistedBy = async (worker: Service) =>
-  sumSamples(await metricsOf(worker), 'fluxgate_worker_orders_persisted_total');
+  sumSamples(await metricsPage(worker.opsUrl), 'fluxgate_worker_orders_persisted_total');
 const placeOrder = { rpc: 'OrderGateService.PlaceOrder', outcome: 'accepted' };
 const acceptedByGates = async (system: System) =>
-  sumSamples(await metricsOf(system.gate), 'fluxgate_gate_requests_total', placeOrder);
+  sumSamples(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_requests_total', placeOrder);
 const stackPids = { kafka: stackPid('kafka'), postgres: stackPid('postgres') };
 
 async function snapshot(system: System): Promise<Snapshot> {
@@ -286,7 +284,8 @@ async function scaleRun(
   try {
     // Under a primary, ready once all its processes serve (its gauge counts them).
     const allServing = async () =>
-      gates === 1 || sumSamples(await metricsOf(gate), 'fluxgate_gate_processes') === gates;
+      gates === 1 ||
+      sumSamples(await metricsPage(gate.opsUrl), 'fluxgate_gate_processes') === gates;
     await Promise.all([gate.waitReady(allServing), ...workers.map((w) => w.waitReady())]);
     await groupStable(workerCount);
     if (gates > 1) {
@@ -352,7 +351,7 @@ async function scaleRun(
       } else run.other.set(call.status, (run.other.get(call.status) ?? 0) + 1);
     }
     run.acceptedMs.sort((a, b) => a - b);
-    const page = await metricsOf(gate);
+    const page = await metricsPage(gate.opsUrl);
     run.acceptedByGates = sumSamples(page, 'fluxgate_gate_requests_total', placeOrder);
     if (gates > 1)
       run.perGate = Array.from({ length: gates }, (_, i) =>

@@ -10,7 +10,7 @@ import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { createRedisLeaseSource } from '../../src/redis/lease-source.js';
 import { registerScripts } from '../../src/redis/scripts.js';
-import { sample } from '../support/metrics.js';
+import { metricsPage, sample } from '../support/metrics.js';
 import {
   cleanUpAfterFile,
   envFor,
@@ -129,9 +129,7 @@ test('three gate processes under a flood: the sale admits within burst + rate x 
   );
   /** The gates' counters, summed. */
   const gateTotals = async () => {
-    const pages = await Promise.all(
-      gates.map((g) => fetch(`${g.opsUrl}/metrics`).then((r) => r.text())),
-    );
+    const pages = await Promise.all(gates.map((g) => metricsPage(g.opsUrl)));
     const sum = (name: string, labels: Record<string, string> = {}) =>
       pages.reduce((total, page) => total + sample(page, name, labels), 0);
     return {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test } from 'vitest';
 import { gatesForFile } from '../support/gates.js';
-import { sumSamples } from '../support/metrics.js';
+import { metricsPage, sumSamples } from '../support/metrics.js';
 import { loadTestSale, testSale } from '../support/sales.js';
 import { eventually } from '../support/stack.js';
 import { reasonOf } from '../support/wire.js';
@@ -19,8 +19,7 @@ const { redis, keys, client: connectClient, opsUrl } = gatesForFile(1);
  * counts would include the scripts of test files running beside this one).
  */
 async function scriptCalls(): Promise<number> {
-  const page = await fetch(`${opsUrl(0)}/metrics`).then((r) => r.text());
-  return sumSamples(page, 'fluxgate_gate_redis_script_seconds_count');
+  return sumSamples(await metricsPage(opsUrl(0)), 'fluxgate_gate_redis_script_seconds_count');
 }
 
 /** Places orders with new keys until one is refused `reason` without a script call. */

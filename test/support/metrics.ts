@@ -1,6 +1,13 @@
 /** Reading a process's Prometheus text page in tests, and a quiet gate's gauge sources. */
 import type { GateGaugeSources } from '../../src/ops/metrics.js';
 
+/** The Prometheus text page of the process whose operations port is at `opsUrl`; empty when it
+ * does not answer 200 (a page without samples). */
+export async function metricsPage(opsUrl: string): Promise<string> {
+  const res = await fetch(`${opsUrl}/metrics`);
+  return res.ok ? res.text() : '';
+}
+
 /**
  * The samples of `name` in a Prometheus text page whose labels include `labels` (in any
  * order): each one's full label text and value.
