@@ -12,17 +12,20 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fluxgate/v1/errors.proto.
  */
 export const file_fluxgate_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbHV4Z2F0ZS92MS9lcnJvcnMucHJvdG8SC2ZsdXhnYXRlLnYxImEKEVdhaXRpbmdSb29tVGlja2V0EhEKCXRpY2tldF9pZBgBIAEoCRILCgNza3UYAiABKAkSLAoIcmV0cnlfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKssFCg1SZWZ1c2FsUmVhc29uEh4KGlJFRlVTQUxfUkVBU09OX1VOU1BFQ0lGSUVEEAASHwobUkVGVVNBTF9SRUFTT05fUkFURV9MSU1JVEVEEAESGwoXUkVGVVNBTF9SRUFTT05fU09MRF9PVVQQAhIpCiVSRUZVU0FMX1JFQVNPTl9QVVJDSEFTRV9MSU1JVF9SRUFDSEVEEAMSIAocUkVGVVNBTF9SRUFTT05fU0FMRV9OT1RfT1BFThAEEh4KGlJFRlVTQUxfUkVBU09OX1NBTEVfUEFVU0VEEAUSHQoZUkVGVVNBTF9SRUFTT05fU0FMRV9FTkRFRBAGEiEKHVJFRlVTQUxfUkVBU09OX1NBTEVfTk9UX0ZPVU5EEAcSIgoeUkVGVVNBTF9SRUFTT05fT1JERVJfTk9UX0ZPVU5EEAgSIwofUkVGVVNBTF9SRUFTT05fSU5WQUxJRF9BUkdVTUVOVBAJEikKJVJFRlVTQUxfUkVBU09OX0lERU1QT1RFTkNZX0tFWV9SRVVTRUQQChIsCihSRUZVU0FMX1JFQVNPTl9JREVNUE9URU5DWV9LRVlfSU5fRkxJR0hUEAsSKQolUkVGVVNBTF9SRUFTT05fREVQRU5ERU5DWV9VTkFWQUlMQUJMRRAMEiIKHlJFRlVTQUxfUkVBU09OX1VOQVVUSEVOVElDQVRFRBANEiUKIVJFRlVTQUxfUkVBU09OX0lOU1VGRklDSUVOVF9TVE9DSxAOEiIKHlJFRlVTQUxfUkVBU09OX09VVENPTUVfVU5LTk9XThAPEicKI1JFRlVTQUxfUkVBU09OX1NBTEVfU1RBVEVfUkVMT0FESU5HEBASJAogUkVGVVNBTF9SRUFTT05fQ1VTVE9NRVJfTUlTTUFUQ0gQERIiCh5SRUZVU0FMX1JFQVNPTl9HQVRFX09WRVJMT0FERUQQEmIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChhmbHV4Z2F0ZS92MS9lcnJvcnMucHJvdG8SC2ZsdXhnYXRlLnYxIq8BChFXYWl0aW5nUm9vbVRpY2tldBIRCgl0aWNrZXRfaWQYASABKAkSCwoDc2t1GAIgASgJEiwKCHJldHJ5X2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0b2tlbhgEIAEoCRIOCgZudW1iZXIYBSABKAMSLQoJaXNzdWVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrWBgoNUmVmdXNhbFJlYXNvbhIeChpSRUZVU0FMX1JFQVNPTl9VTlNQRUNJRklFRBAAEh8KG1JFRlVTQUxfUkVBU09OX1JBVEVfTElNSVRFRBABEhsKF1JFRlVTQUxfUkVBU09OX1NPTERfT1VUEAISKQolUkVGVVNBTF9SRUFTT05fUFVSQ0hBU0VfTElNSVRfUkVBQ0hFRBADEiAKHFJFRlVTQUxfUkVBU09OX1NBTEVfTk9UX09QRU4QBBIeChpSRUZVU0FMX1JFQVNPTl9TQUxFX1BBVVNFRBAFEh0KGVJFRlVTQUxfUkVBU09OX1NBTEVfRU5ERUQQBhIhCh1SRUZVU0FMX1JFQVNPTl9TQUxFX05PVF9GT1VORBAHEiIKHlJFRlVTQUxfUkVBU09OX09SREVSX05PVF9GT1VORBAIEiMKH1JFRlVTQUxfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQCRIpCiVSRUZVU0FMX1JFQVNPTl9JREVNUE9URU5DWV9LRVlfUkVVU0VEEAoSLAooUkVGVVNBTF9SRUFTT05fSURFTVBPVEVOQ1lfS0VZX0lOX0ZMSUdIVBALEikKJVJFRlVTQUxfUkVBU09OX0RFUEVOREVOQ1lfVU5BVkFJTEFCTEUQDBIiCh5SRUZVU0FMX1JFQVNPTl9VTkFVVEhFTlRJQ0FURUQQDRIlCiFSRUZVU0FMX1JFQVNPTl9JTlNVRkZJQ0lFTlRfU1RPQ0sQDhIiCh5SRUZVU0FMX1JFQVNPTl9PVVRDT01FX1VOS05PV04QDxInCiNSRUZVU0FMX1JFQVNPTl9TQUxFX1NUQVRFX1JFTE9BRElORxAQEiQKIFJFRlVTQUxfUkVBU09OX0NVU1RPTUVSX01JU01BVENIEBESIgoeUkVGVVNBTF9SRUFTT05fR0FURV9PVkVSTE9BREVEEBISIQodUkVGVVNBTF9SRUFTT05fVElDS0VUX0lOVkFMSUQQExIjCh9SRUZVU0FMX1JFQVNPTl9USUNLRVRfTk9UX1lPVVJTEBQSIQodUkVGVVNBTF9SRUFTT05fVElDS0VUX0VYUElSRUQQFRIeChpSRUZVU0FMX1JFQVNPTl9USUNLRVRfVVNFRBAWYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
- * WaitingRoomTicket accompanies a RATE_LIMITED refusal. It tells a waiting buyer when their
- * turn is likely to come; it is informational and grants no priority.
+ * WaitingRoomTicket accompanies a RATE_LIMITED refusal of the sale's admission rate (and a
+ * SALE_NOT_OPEN refusal of a sale with a pre-queue lottery): the caller's place in the sale's
+ * queue. Send `token` back as PlaceOrderRequest.queue_ticket once the ticket is called
+ * (QueueService.WatchTicket says when); a request carrying it while it waits is refused
+ * RATE_LIMITED with the same ticket. A customer gets one ticket per sale from each gate.
  *
  * @generated from message fluxgate.v1.WaitingRoomTicket
  */
 export type WaitingRoomTicket = Message<"fluxgate.v1.WaitingRoomTicket"> & {
   /**
-   * Opaque ticket id, 1 to 64 characters.
+   * Short id for logs and display, 1 to 64 characters.
    *
    * @generated from field: string ticket_id = 1;
    */
@@ -36,11 +39,33 @@ export type WaitingRoomTicket = Message<"fluxgate.v1.WaitingRoomTicket"> & {
   sku: string;
 
   /**
-   * The earliest instant at which a retry can be admitted (now + RetryInfo.retry_delay).
+   * When a retry is worth making (now + RetryInfo.retry_delay): the estimated call.
    *
    * @generated from field: google.protobuf.Timestamp retry_at = 3;
    */
   retryAt?: Timestamp | undefined;
+
+  /**
+   * The signed ticket (URL-safe text, at most 512 characters): bound to the sale and the
+   * customer, unforgeable. Clients keep it as it is.
+   *
+   * @generated from field: string token = 4;
+   */
+  token: string;
+
+  /**
+   * The ticket's number: the order of arrival in the sale's queue.
+   *
+   * @generated from field: int64 number = 5;
+   */
+  number: bigint;
+
+  /**
+   * When the gate issued it.
+   *
+   * @generated from field: google.protobuf.Timestamp issued_at = 6;
+   */
+  issuedAt?: Timestamp | undefined;
 };
 
 /**
@@ -207,6 +232,38 @@ export enum RefusalReason {
    * @generated from enum value: REFUSAL_REASON_GATE_OVERLOADED = 18;
    */
   GATE_OVERLOADED = 18,
+
+  /**
+   * invalid_argument: the queue ticket is malformed, not signed by the gates (forged or
+   * altered), or for another sale. ErrorInfo.metadata["field"] is "queue_ticket" (or "ticket")
+   * and ErrorInfo.metadata["problem"] says which: "malformed", "signature" or "sale".
+   *
+   * @generated from enum value: REFUSAL_REASON_TICKET_INVALID = 19;
+   */
+  TICKET_INVALID = 19,
+
+  /**
+   * permission_denied: the queue ticket was issued to another customer.
+   *
+   * @generated from enum value: REFUSAL_REASON_TICKET_NOT_YOURS = 20;
+   */
+  TICKET_NOT_YOURS = 20,
+
+  /**
+   * failed_precondition: the ticket was called and its turn passed unused
+   * (ErrorInfo.metadata["called_until"], RFC 3339). Order without a ticket to queue again.
+   *
+   * @generated from enum value: REFUSAL_REASON_TICKET_EXPIRED = 21;
+   */
+  TICKET_EXPIRED = 21,
+
+  /**
+   * failed_precondition: the ticket was already used for an order. A retry of that order with
+   * its idempotency key gets that order's answer instead.
+   *
+   * @generated from enum value: REFUSAL_REASON_TICKET_USED = 22;
+   */
+  TICKET_USED = 22,
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fluxgate/v1/order_gate.proto.
  */
 export const file_fluxgate_v1_order_gate: GenFile = /*@__PURE__*/
-  fileDesc("ChxmbHV4Z2F0ZS92MS9vcmRlcl9nYXRlLnByb3RvEgtmbHV4Z2F0ZS52MSJgChFQbGFjZU9yZGVyUmVxdWVzdBILCgNza3UYASABKAkSEAoIcXVhbnRpdHkYAiABKAUSEwoLY3VzdG9tZXJfaWQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIoEBChJQbGFjZU9yZGVyUmVzcG9uc2USEAoIb3JkZXJfaWQYASABKAkSKAoGc3RhdHVzGAIgASgOMhguZmx1eGdhdGUudjEuT3JkZXJTdGF0dXMSLwoLYWNjZXB0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiMKD0dldE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSI1ChBHZXRPcmRlclJlc3BvbnNlEiEKBW9yZGVyGAEgASgLMhIuZmx1eGdhdGUudjEuT3JkZXIiJQoRV2F0Y2hPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkiNwoSV2F0Y2hPcmRlclJlc3BvbnNlEiEKBW9yZGVyGAEgASgLMhIuZmx1eGdhdGUudjEuT3JkZXIyigIKEE9yZGVyR2F0ZVNlcnZpY2USUgoKUGxhY2VPcmRlchIeLmZsdXhnYXRlLnYxLlBsYWNlT3JkZXJSZXF1ZXN0Gh8uZmx1eGdhdGUudjEuUGxhY2VPcmRlclJlc3BvbnNlIgOQAgISTAoIR2V0T3JkZXISHC5mbHV4Z2F0ZS52MS5HZXRPcmRlclJlcXVlc3QaHS5mbHV4Z2F0ZS52MS5HZXRPcmRlclJlc3BvbnNlIgOQAgESVAoKV2F0Y2hPcmRlchIeLmZsdXhnYXRlLnYxLldhdGNoT3JkZXJSZXF1ZXN0Gh8uZmx1eGdhdGUudjEuV2F0Y2hPcmRlclJlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_fluxgate_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("ChxmbHV4Z2F0ZS92MS9vcmRlcl9nYXRlLnByb3RvEgtmbHV4Z2F0ZS52MSJ2ChFQbGFjZU9yZGVyUmVxdWVzdBILCgNza3UYASABKAkSEAoIcXVhbnRpdHkYAiABKAUSEwoLY3VzdG9tZXJfaWQYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJEhQKDHF1ZXVlX3RpY2tldBgFIAEoCSKBAQoSUGxhY2VPcmRlclJlc3BvbnNlEhAKCG9yZGVyX2lkGAEgASgJEigKBnN0YXR1cxgCIAEoDjIYLmZsdXhnYXRlLnYxLk9yZGVyU3RhdHVzEi8KC2FjY2VwdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIjCg9HZXRPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAkiNQoQR2V0T3JkZXJSZXNwb25zZRIhCgVvcmRlchgBIAEoCzISLmZsdXhnYXRlLnYxLk9yZGVyIiUKEVdhdGNoT3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjcKEldhdGNoT3JkZXJSZXNwb25zZRIhCgVvcmRlchgBIAEoCzISLmZsdXhnYXRlLnYxLk9yZGVyMooCChBPcmRlckdhdGVTZXJ2aWNlElIKClBsYWNlT3JkZXISHi5mbHV4Z2F0ZS52MS5QbGFjZU9yZGVyUmVxdWVzdBofLmZsdXhnYXRlLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIDkAICEkwKCEdldE9yZGVyEhwuZmx1eGdhdGUudjEuR2V0T3JkZXJSZXF1ZXN0Gh0uZmx1eGdhdGUudjEuR2V0T3JkZXJSZXNwb25zZSIDkAIBElQKCldhdGNoT3JkZXISHi5mbHV4Z2F0ZS52MS5XYXRjaE9yZGVyUmVxdWVzdBofLmZsdXhnYXRlLnYxLldhdGNoT3JkZXJSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_fluxgate_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * PlaceOrderRequest asks to buy `quantity` units of `sku` for `customer_id`.
@@ -55,6 +55,18 @@ export type PlaceOrderRequest = Message<"fluxgate.v1.PlaceOrderRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * Optional: the signed queue ticket (WaitingRoomTicket.token) of an earlier RATE_LIMITED
+   * refusal. Once its number is called the order is admitted without competing for the
+   * sale's admission rate (the purchase limit, stock and idempotency still apply); before
+   * that it is refused RATE_LIMITED with the same ticket. A forged ticket, or one for another
+   * sale or customer, is refused (TICKET_INVALID, TICKET_NOT_YOURS); a ticket past its turn or
+   * already used likewise (TICKET_EXPIRED, TICKET_USED).
+   *
+   * @generated from field: string queue_ticket = 5;
+   */
+  queueTicket: string;
 };
 
 /**
@@ -188,7 +200,8 @@ export const WatchOrderResponseSchema: GenMessage<WatchOrderResponse> = /*@__PUR
  * customer. Refusals carry standard codes plus details (see fluxgate/v1/errors.proto):
  *
  * - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
- *   (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
+ *   (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and, when the sale's rate
+ *   refused it, a WaitingRoomTicket: the caller's place in the sale's queue (queue.proto).
  *   The `retry-after` response header carries the same delay in whole seconds.
  * - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
  *   ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or

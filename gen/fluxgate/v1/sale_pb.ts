@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fluxgate/v1/sale.proto.
  */
 export const file_fluxgate_v1_sale: GenFile = /*@__PURE__*/
-  fileDesc("ChZmbHV4Z2F0ZS92MS9zYWxlLnByb3RvEgtmbHV4Z2F0ZS52MSLvAQoEU2FsZRILCgNza3UYASABKAkSDAoEbmFtZRgCIAEoCRITCgt0b3RhbF9zdG9jaxgDIAEoAxIaChJwZXJfY3VzdG9tZXJfbGltaXQYBCABKAUSLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5hZG1pc3Npb25fcmF0ZRgHIAEoBRIXCg9hZG1pc3Npb25fYnVyc3QYCCABKAUSDgoGcGF1c2VkGAkgASgIIsABCgVTdG9jaxILCgNza3UYASABKAkSEgoKdW5pdHNfbGVmdBgCIAEoAxITCgt0b3RhbF9zdG9jaxgDIAEoAxIlCgVzdGF0ZRgEIAEoDjIWLmZsdXhnYXRlLnYxLlNhbGVTdGF0ZRItCglzdGFydHNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpwBCglTYWxlU3RhdGUSGgoWU0FMRV9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFNBTEVfU1RBVEVfU0NIRURVTEVEEAESEwoPU0FMRV9TVEFURV9PUEVOEAISFQoRU0FMRV9TVEFURV9QQVVTRUQQAxIXChNTQUxFX1NUQVRFX1NPTERfT1VUEAQSFAoQU0FMRV9TVEFURV9FTkRFRBAFYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChZmbHV4Z2F0ZS92MS9zYWxlLnByb3RvEgtmbHV4Z2F0ZS52MSKKAgoEU2FsZRILCgNza3UYASABKAkSDAoEbmFtZRgCIAEoCRITCgt0b3RhbF9zdG9jaxgDIAEoAxIaChJwZXJfY3VzdG9tZXJfbGltaXQYBCABKAUSLQoJc3RhcnRzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdlbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5hZG1pc3Npb25fcmF0ZRgHIAEoBRIXCg9hZG1pc3Npb25fYnVyc3QYCCABKAUSDgoGcGF1c2VkGAkgASgIEhkKEXByZV9xdWV1ZV9sb3R0ZXJ5GAogASgIIsABCgVTdG9jaxILCgNza3UYASABKAkSEgoKdW5pdHNfbGVmdBgCIAEoAxITCgt0b3RhbF9zdG9jaxgDIAEoAxIlCgVzdGF0ZRgEIAEoDjIWLmZsdXhnYXRlLnYxLlNhbGVTdGF0ZRItCglzdGFydHNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2VuZHNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpwBCglTYWxlU3RhdGUSGgoWU0FMRV9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFNBTEVfU1RBVEVfU0NIRURVTEVEEAESEwoPU0FMRV9TVEFURV9PUEVOEAISFQoRU0FMRV9TVEFURV9QQVVTRUQQAxIXChNTQUxFX1NUQVRFX1NPTERfT1VUEAQSFAoQU0FMRV9TVEFURV9FTkRFRBAFYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Sale is a limited stock of one sku offered during a time window.
@@ -83,6 +83,15 @@ export type Sale = Message<"fluxgate.v1.Sale"> & {
    * @generated from field: bool paused = 9;
    */
   paused: boolean;
+
+  /**
+   * Whether buyers arriving before starts_at get queue tickets (refused SALE_NOT_OPEN with a
+   * WaitingRoomTicket) that a seeded lottery orders at the start (QueueService.GetDraw).
+   * Without it they are refused SALE_NOT_OPEN and get no ticket.
+   *
+   * @generated from field: bool pre_queue_lottery = 10;
+   */
+  preQueueLottery: boolean;
 };
 
 /**

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66luxgate/v1/errors.proto\x12\x0b\x66luxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"a\n\x11WaitingRoomTicket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12,\n\x08retry_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xcb\x05\n\rRefusalReason\x12\x1e\n\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n\x17REFUSAL_REASON_SOLD_OUT\x10\x02\x12)\n%REFUSAL_REASON_PURCHASE_LIMIT_REACHED\x10\x03\x12 \n\x1cREFUSAL_REASON_SALE_NOT_OPEN\x10\x04\x12\x1e\n\x1aREFUSAL_REASON_SALE_PAUSED\x10\x05\x12\x1d\n\x19REFUSAL_REASON_SALE_ENDED\x10\x06\x12!\n\x1dREFUSAL_REASON_SALE_NOT_FOUND\x10\x07\x12\"\n\x1eREFUSAL_REASON_ORDER_NOT_FOUND\x10\x08\x12#\n\x1fREFUSAL_REASON_INVALID_ARGUMENT\x10\t\x12)\n%REFUSAL_REASON_IDEMPOTENCY_KEY_REUSED\x10\n\x12,\n(REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT\x10\x0b\x12)\n%REFUSAL_REASON_DEPENDENCY_UNAVAILABLE\x10\x0c\x12\"\n\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\r\x12%\n!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0e\x12\"\n\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12\'\n#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10\x12$\n REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11\x12\"\n\x1eREFUSAL_REASON_GATE_OVERLOADED\x10\x12\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66luxgate/v1/errors.proto\x12\x0b\x66luxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x01\n\x11WaitingRoomTicket\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x0b\n\x03sku\x18\x02 \x01(\t\x12,\n\x08retry_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05token\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\x03\x12-\n\tissued_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xd6\x06\n\rRefusalReason\x12\x1e\n\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n\x17REFUSAL_REASON_SOLD_OUT\x10\x02\x12)\n%REFUSAL_REASON_PURCHASE_LIMIT_REACHED\x10\x03\x12 \n\x1cREFUSAL_REASON_SALE_NOT_OPEN\x10\x04\x12\x1e\n\x1aREFUSAL_REASON_SALE_PAUSED\x10\x05\x12\x1d\n\x19REFUSAL_REASON_SALE_ENDED\x10\x06\x12!\n\x1dREFUSAL_REASON_SALE_NOT_FOUND\x10\x07\x12\"\n\x1eREFUSAL_REASON_ORDER_NOT_FOUND\x10\x08\x12#\n\x1fREFUSAL_REASON_INVALID_ARGUMENT\x10\t\x12)\n%REFUSAL_REASON_IDEMPOTENCY_KEY_REUSED\x10\n\x12,\n(REFUSAL_REASON_IDEMPOTENCY_KEY_IN_FLIGHT\x10\x0b\x12)\n%REFUSAL_REASON_DEPENDENCY_UNAVAILABLE\x10\x0c\x12\"\n\x1eREFUSAL_REASON_UNAUTHENTICATED\x10\r\x12%\n!REFUSAL_REASON_INSUFFICIENT_STOCK\x10\x0e\x12\"\n\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12\'\n#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10\x12$\n REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11\x12\"\n\x1eREFUSAL_REASON_GATE_OVERLOADED\x10\x12\x12!\n\x1dREFUSAL_REASON_TICKET_INVALID\x10\x13\x12#\n\x1fREFUSAL_REASON_TICKET_NOT_YOURS\x10\x14\x12!\n\x1dREFUSAL_REASON_TICKET_EXPIRED\x10\x15\x12\x1e\n\x1aREFUSAL_REASON_TICKET_USED\x10\x16\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fluxgate.v1.errors_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUSALREASON']._serialized_start=174
-  _globals['_REFUSALREASON']._serialized_end=889
-  _globals['_WAITINGROOMTICKET']._serialized_start=74
-  _globals['_WAITINGROOMTICKET']._serialized_end=171
+  _globals['_REFUSALREASON']._serialized_start=253
+  _globals['_REFUSALREASON']._serialized_end=1107
+  _globals['_WAITINGROOMTICKET']._serialized_start=75
+  _globals['_WAITINGROOMTICKET']._serialized_end=250
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,10 @@ class RefusalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUSAL_REASON_SALE_STATE_RELOADING: _ClassVar[RefusalReason]
     REFUSAL_REASON_CUSTOMER_MISMATCH: _ClassVar[RefusalReason]
     REFUSAL_REASON_GATE_OVERLOADED: _ClassVar[RefusalReason]
+    REFUSAL_REASON_TICKET_INVALID: _ClassVar[RefusalReason]
+    REFUSAL_REASON_TICKET_NOT_YOURS: _ClassVar[RefusalReason]
+    REFUSAL_REASON_TICKET_EXPIRED: _ClassVar[RefusalReason]
+    REFUSAL_REASON_TICKET_USED: _ClassVar[RefusalReason]
 REFUSAL_REASON_UNSPECIFIED: RefusalReason
 REFUSAL_REASON_RATE_LIMITED: RefusalReason
 REFUSAL_REASON_SOLD_OUT: RefusalReason
@@ -49,13 +53,23 @@ REFUSAL_REASON_OUTCOME_UNKNOWN: RefusalReason
 REFUSAL_REASON_SALE_STATE_RELOADING: RefusalReason
 REFUSAL_REASON_CUSTOMER_MISMATCH: RefusalReason
 REFUSAL_REASON_GATE_OVERLOADED: RefusalReason
+REFUSAL_REASON_TICKET_INVALID: RefusalReason
+REFUSAL_REASON_TICKET_NOT_YOURS: RefusalReason
+REFUSAL_REASON_TICKET_EXPIRED: RefusalReason
+REFUSAL_REASON_TICKET_USED: RefusalReason
 
 class WaitingRoomTicket(_message.Message):
-    __slots__ = ("ticket_id", "sku", "retry_at")
+    __slots__ = ("ticket_id", "sku", "retry_at", "token", "number", "issued_at")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     SKU_FIELD_NUMBER: _ClassVar[int]
     RETRY_AT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     sku: str
     retry_at: _timestamp_pb2.Timestamp
-    def __init__(self, ticket_id: _Optional[str] = ..., sku: _Optional[str] = ..., retry_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    token: str
+    number: int
+    issued_at: _timestamp_pb2.Timestamp
+    def __init__(self, ticket_id: _Optional[str] = ..., sku: _Optional[str] = ..., retry_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., token: _Optional[str] = ..., number: _Optional[int] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

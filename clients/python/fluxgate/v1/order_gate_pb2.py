@@ -26,7 +26,7 @@ from fluxgate.v1 import order_pb2 as fluxgate_dot_v1_dot_order__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66luxgate/v1/order_gate.proto\x12\x0b\x66luxgate.v1\x1a\x17\x66luxgate/v1/order.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"`\n\x11PlaceOrderRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"\x81\x01\n\x12PlaceOrderResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.fluxgate.v1.OrderStatus\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"5\n\x10GetOrderResponse\x12!\n\x05order\x18\x01 \x01(\x0b\x32\x12.fluxgate.v1.Order\"%\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"7\n\x12WatchOrderResponse\x12!\n\x05order\x18\x01 \x01(\x0b\x32\x12.fluxgate.v1.Order2\x8a\x02\n\x10OrderGateService\x12R\n\nPlaceOrder\x12\x1e.fluxgate.v1.PlaceOrderRequest\x1a\x1f.fluxgate.v1.PlaceOrderResponse\"\x03\x90\x02\x02\x12L\n\x08GetOrder\x12\x1c.fluxgate.v1.GetOrderRequest\x1a\x1d.fluxgate.v1.GetOrderResponse\"\x03\x90\x02\x01\x12T\n\nWatchOrder\x12\x1e.fluxgate.v1.WatchOrderRequest\x1a\x1f.fluxgate.v1.WatchOrderResponse\"\x03\x90\x02\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x66luxgate/v1/order_gate.proto\x12\x0b\x66luxgate.v1\x1a\x17\x66luxgate/v1/order.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x11PlaceOrderRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x14\n\x0cqueue_ticket\x18\x05 \x01(\t\"\x81\x01\n\x12PlaceOrderResponse\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12(\n\x06status\x18\x02 \x01(\x0e\x32\x18.fluxgate.v1.OrderStatus\x12/\n\x0b\x61\x63\x63\x65pted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"5\n\x10GetOrderResponse\x12!\n\x05order\x18\x01 \x01(\x0b\x32\x12.fluxgate.v1.Order\"%\n\x11WatchOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"7\n\x12WatchOrderResponse\x12!\n\x05order\x18\x01 \x01(\x0b\x32\x12.fluxgate.v1.Order2\x8a\x02\n\x10OrderGateService\x12R\n\nPlaceOrder\x12\x1e.fluxgate.v1.PlaceOrderRequest\x1a\x1f.fluxgate.v1.PlaceOrderResponse\"\x03\x90\x02\x02\x12L\n\x08GetOrder\x12\x1c.fluxgate.v1.GetOrderRequest\x1a\x1d.fluxgate.v1.GetOrderResponse\"\x03\x90\x02\x01\x12T\n\nWatchOrder\x12\x1e.fluxgate.v1.WatchOrderRequest\x1a\x1f.fluxgate.v1.WatchOrderResponse\"\x03\x90\x02\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,17 +40,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERGATESERVICE'].methods_by_name['WatchOrder']._loaded_options = None
   _globals['_ORDERGATESERVICE'].methods_by_name['WatchOrder']._serialized_options = b'\220\002\001'
   _globals['_PLACEORDERREQUEST']._serialized_start=103
-  _globals['_PLACEORDERREQUEST']._serialized_end=199
-  _globals['_PLACEORDERRESPONSE']._serialized_start=202
-  _globals['_PLACEORDERRESPONSE']._serialized_end=331
-  _globals['_GETORDERREQUEST']._serialized_start=333
-  _globals['_GETORDERREQUEST']._serialized_end=368
-  _globals['_GETORDERRESPONSE']._serialized_start=370
-  _globals['_GETORDERRESPONSE']._serialized_end=423
-  _globals['_WATCHORDERREQUEST']._serialized_start=425
-  _globals['_WATCHORDERREQUEST']._serialized_end=462
-  _globals['_WATCHORDERRESPONSE']._serialized_start=464
-  _globals['_WATCHORDERRESPONSE']._serialized_end=519
-  _globals['_ORDERGATESERVICE']._serialized_start=522
-  _globals['_ORDERGATESERVICE']._serialized_end=788
+  _globals['_PLACEORDERREQUEST']._serialized_end=221
+  _globals['_PLACEORDERRESPONSE']._serialized_start=224
+  _globals['_PLACEORDERRESPONSE']._serialized_end=353
+  _globals['_GETORDERREQUEST']._serialized_start=355
+  _globals['_GETORDERREQUEST']._serialized_end=390
+  _globals['_GETORDERRESPONSE']._serialized_start=392
+  _globals['_GETORDERRESPONSE']._serialized_end=445
+  _globals['_WATCHORDERREQUEST']._serialized_start=447
+  _globals['_WATCHORDERREQUEST']._serialized_end=484
+  _globals['_WATCHORDERRESPONSE']._serialized_start=486
+  _globals['_WATCHORDERRESPONSE']._serialized_end=541
+  _globals['_ORDERGATESERVICE']._serialized_start=544
+  _globals['_ORDERGATESERVICE']._serialized_end=810
 # @@protoc_insertion_point(module_scope)

@@ -10,16 +10,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlaceOrderRequest(_message.Message):
-    __slots__ = ("sku", "quantity", "customer_id", "idempotency_key")
+    __slots__ = ("sku", "quantity", "customer_id", "idempotency_key", "queue_ticket")
     SKU_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_TICKET_FIELD_NUMBER: _ClassVar[int]
     sku: str
     quantity: int
     customer_id: str
     idempotency_key: str
-    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., customer_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    queue_ticket: str
+    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., customer_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., queue_ticket: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderResponse(_message.Message):
     __slots__ = ("order_id", "status", "accepted_at")

@@ -30,7 +30,8 @@ class OrderGateServiceStub:
     customer. Refusals carry standard codes plus details (see fluxgate/v1/errors.proto):
 
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
-    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
+    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and, when the sale's rate
+    refused it, a WaitingRoomTicket: the caller's place in the sale's queue (queue.proto).
     The `retry-after` response header carries the same delay in whole seconds.
     - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
     ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or
@@ -72,7 +73,8 @@ class OrderGateServiceServicer:
     customer. Refusals carry standard codes plus details (see fluxgate/v1/errors.proto):
 
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
-    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
+    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and, when the sale's rate
+    refused it, a WaitingRoomTicket: the caller's place in the sale's queue (queue.proto).
     The `retry-after` response header carries the same delay in whole seconds.
     - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
     ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or
@@ -145,7 +147,8 @@ class OrderGateService:
     customer. Refusals carry standard codes plus details (see fluxgate/v1/errors.proto):
 
     - resource_exhausted (HTTP 429): over the admission rate. Details: google.rpc.ErrorInfo
-    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and WaitingRoomTicket.
+    (reason RATE_LIMITED), google.rpc.RetryInfo (when to retry) and, when the sale's rate
+    refused it, a WaitingRoomTicket: the caller's place in the sale's queue (queue.proto).
     The `retry-after` response header carries the same delay in whole seconds.
     - failed_precondition (HTTP 400): SOLD_OUT, INSUFFICIENT_STOCK (with
     ErrorInfo.metadata["units_left"]), PURCHASE_LIMIT_REACHED, SALE_NOT_OPEN, SALE_PAUSED or

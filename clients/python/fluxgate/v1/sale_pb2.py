@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66luxgate/v1/sale.proto\x12\x0b\x66luxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\x04Sale\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0btotal_stock\x18\x03 \x01(\x03\x12\x1a\n\x12per_customer_limit\x18\x04 \x01(\x05\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61\x64mission_rate\x18\x07 \x01(\x05\x12\x17\n\x0f\x61\x64mission_burst\x18\x08 \x01(\x05\x12\x0e\n\x06paused\x18\t \x01(\x08\"\xc0\x01\n\x05Stock\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x12\n\nunits_left\x18\x02 \x01(\x03\x12\x13\n\x0btotal_stock\x18\x03 \x01(\x03\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.fluxgate.v1.SaleState\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x9c\x01\n\tSaleState\x12\x1a\n\x16SALE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SALE_STATE_SCHEDULED\x10\x01\x12\x13\n\x0fSALE_STATE_OPEN\x10\x02\x12\x15\n\x11SALE_STATE_PAUSED\x10\x03\x12\x17\n\x13SALE_STATE_SOLD_OUT\x10\x04\x12\x14\n\x10SALE_STATE_ENDED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66luxgate/v1/sale.proto\x12\x0b\x66luxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x02\n\x04Sale\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0btotal_stock\x18\x03 \x01(\x03\x12\x1a\n\x12per_customer_limit\x18\x04 \x01(\x05\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x61\x64mission_rate\x18\x07 \x01(\x05\x12\x17\n\x0f\x61\x64mission_burst\x18\x08 \x01(\x05\x12\x0e\n\x06paused\x18\t \x01(\x08\x12\x19\n\x11pre_queue_lottery\x18\n \x01(\x08\"\xc0\x01\n\x05Stock\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x12\n\nunits_left\x18\x02 \x01(\x03\x12\x13\n\x0btotal_stock\x18\x03 \x01(\x03\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.fluxgate.v1.SaleState\x12-\n\tstarts_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x9c\x01\n\tSaleState\x12\x1a\n\x16SALE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14SALE_STATE_SCHEDULED\x10\x01\x12\x13\n\x0fSALE_STATE_OPEN\x10\x02\x12\x15\n\x11SALE_STATE_PAUSED\x10\x03\x12\x17\n\x13SALE_STATE_SOLD_OUT\x10\x04\x12\x14\n\x10SALE_STATE_ENDED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fluxgate.v1.sale_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SALESTATE']._serialized_start=510
-  _globals['_SALESTATE']._serialized_end=666
+  _globals['_SALESTATE']._serialized_start=537
+  _globals['_SALESTATE']._serialized_end=693
   _globals['_SALE']._serialized_start=73
-  _globals['_SALE']._serialized_end=312
-  _globals['_STOCK']._serialized_start=315
-  _globals['_STOCK']._serialized_end=507
+  _globals['_SALE']._serialized_end=339
+  _globals['_STOCK']._serialized_start=342
+  _globals['_STOCK']._serialized_end=534
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ SALE_STATE_SOLD_OUT: SaleState
 SALE_STATE_ENDED: SaleState
 
 class Sale(_message.Message):
-    __slots__ = ("sku", "name", "total_stock", "per_customer_limit", "starts_at", "ends_at", "admission_rate", "admission_burst", "paused")
+    __slots__ = ("sku", "name", "total_stock", "per_customer_limit", "starts_at", "ends_at", "admission_rate", "admission_burst", "paused", "pre_queue_lottery")
     SKU_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TOTAL_STOCK_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Sale(_message.Message):
     ADMISSION_RATE_FIELD_NUMBER: _ClassVar[int]
     ADMISSION_BURST_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PRE_QUEUE_LOTTERY_FIELD_NUMBER: _ClassVar[int]
     sku: str
     name: str
     total_stock: int
@@ -44,7 +45,8 @@ class Sale(_message.Message):
     admission_rate: int
     admission_burst: int
     paused: bool
-    def __init__(self, sku: _Optional[str] = ..., name: _Optional[str] = ..., total_stock: _Optional[int] = ..., per_customer_limit: _Optional[int] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., admission_rate: _Optional[int] = ..., admission_burst: _Optional[int] = ..., paused: _Optional[bool] = ...) -> None: ...
+    pre_queue_lottery: bool
+    def __init__(self, sku: _Optional[str] = ..., name: _Optional[str] = ..., total_stock: _Optional[int] = ..., per_customer_limit: _Optional[int] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., admission_rate: _Optional[int] = ..., admission_burst: _Optional[int] = ..., paused: _Optional[bool] = ..., pre_queue_lottery: _Optional[bool] = ...) -> None: ...
 
 class Stock(_message.Message):
     __slots__ = ("sku", "units_left", "total_stock", "state", "starts_at", "ends_at")

@@ -83,6 +83,18 @@ const (
 	// one before reading it; nothing happened. Retry with the same key after RetryInfo's delay
 	// (through any gate).
 	RefusalReason_REFUSAL_REASON_GATE_OVERLOADED RefusalReason = 18
+	// invalid_argument: the queue ticket is malformed, not signed by the gates (forged or
+	// altered), or for another sale. ErrorInfo.metadata["field"] is "queue_ticket" (or "ticket")
+	// and ErrorInfo.metadata["problem"] says which: "malformed", "signature" or "sale".
+	RefusalReason_REFUSAL_REASON_TICKET_INVALID RefusalReason = 19
+	// permission_denied: the queue ticket was issued to another customer.
+	RefusalReason_REFUSAL_REASON_TICKET_NOT_YOURS RefusalReason = 20
+	// failed_precondition: the ticket was called and its turn passed unused
+	// (ErrorInfo.metadata["called_until"], RFC 3339). Order without a ticket to queue again.
+	RefusalReason_REFUSAL_REASON_TICKET_EXPIRED RefusalReason = 21
+	// failed_precondition: the ticket was already used for an order. A retry of that order with
+	// its idempotency key gets that order's answer instead.
+	RefusalReason_REFUSAL_REASON_TICKET_USED RefusalReason = 22
 )
 
 // Enum value maps for RefusalReason.
@@ -107,6 +119,10 @@ var (
 		16: "REFUSAL_REASON_SALE_STATE_RELOADING",
 		17: "REFUSAL_REASON_CUSTOMER_MISMATCH",
 		18: "REFUSAL_REASON_GATE_OVERLOADED",
+		19: "REFUSAL_REASON_TICKET_INVALID",
+		20: "REFUSAL_REASON_TICKET_NOT_YOURS",
+		21: "REFUSAL_REASON_TICKET_EXPIRED",
+		22: "REFUSAL_REASON_TICKET_USED",
 	}
 	RefusalReason_value = map[string]int32{
 		"REFUSAL_REASON_UNSPECIFIED":               0,
@@ -128,6 +144,10 @@ var (
 		"REFUSAL_REASON_SALE_STATE_RELOADING":      16,
 		"REFUSAL_REASON_CUSTOMER_MISMATCH":         17,
 		"REFUSAL_REASON_GATE_OVERLOADED":           18,
+		"REFUSAL_REASON_TICKET_INVALID":            19,
+		"REFUSAL_REASON_TICKET_NOT_YOURS":          20,
+		"REFUSAL_REASON_TICKET_EXPIRED":            21,
+		"REFUSAL_REASON_TICKET_USED":               22,
 	}
 )
 
@@ -158,16 +178,26 @@ func (RefusalReason) EnumDescriptor() ([]byte, []int) {
 	return file_fluxgate_v1_errors_proto_rawDescGZIP(), []int{0}
 }
 
-// WaitingRoomTicket accompanies a RATE_LIMITED refusal. It tells a waiting buyer when their
-// turn is likely to come; it is informational and grants no priority.
+// WaitingRoomTicket accompanies a RATE_LIMITED refusal of the sale's admission rate (and a
+// SALE_NOT_OPEN refusal of a sale with a pre-queue lottery): the caller's place in the sale's
+// queue. Send `token` back as PlaceOrderRequest.queue_ticket once the ticket is called
+// (QueueService.WatchTicket says when); a request carrying it while it waits is refused
+// RATE_LIMITED with the same ticket. A customer gets one ticket per sale from each gate.
 type WaitingRoomTicket struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Opaque ticket id, 1 to 64 characters.
+	// Short id for logs and display, 1 to 64 characters.
 	TicketId string `protobuf:"bytes,1,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
 	// The sale's sku.
 	Sku string `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
-	// The earliest instant at which a retry can be admitted (now + RetryInfo.retry_delay).
-	RetryAt       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	// When a retry is worth making (now + RetryInfo.retry_delay): the estimated call.
+	RetryAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=retry_at,json=retryAt,proto3" json:"retry_at,omitempty"`
+	// The signed ticket (URL-safe text, at most 512 characters): bound to the sale and the
+	// customer, unforgeable. Clients keep it as it is.
+	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
+	// The ticket's number: the order of arrival in the sale's queue.
+	Number int64 `protobuf:"varint,5,opt,name=number,proto3" json:"number,omitempty"`
+	// When the gate issued it.
+	IssuedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,15 +253,39 @@ func (x *WaitingRoomTicket) GetRetryAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *WaitingRoomTicket) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *WaitingRoomTicket) GetNumber() int64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *WaitingRoomTicket) GetIssuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return nil
+}
+
 var File_fluxgate_v1_errors_proto protoreflect.FileDescriptor
 
 const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\n" +
-	"\x18fluxgate/v1/errors.proto\x12\vfluxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"y\n" +
+	"\x18fluxgate/v1/errors.proto\x12\vfluxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
 	"\x11WaitingRoomTicket\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x10\n" +
 	"\x03sku\x18\x02 \x01(\tR\x03sku\x125\n" +
-	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt*\xcb\x05\n" +
+	"\bretry_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aretryAt\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\tR\x05token\x12\x16\n" +
+	"\x06number\x18\x05 \x01(\x03R\x06number\x127\n" +
+	"\tissued_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt*\xd6\x06\n" +
 	"\rRefusalReason\x12\x1e\n" +
 	"\x1aREFUSAL_REASON_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bREFUSAL_REASON_RATE_LIMITED\x10\x01\x12\x1b\n" +
@@ -252,7 +306,11 @@ const file_fluxgate_v1_errors_proto_rawDesc = "" +
 	"\x1eREFUSAL_REASON_OUTCOME_UNKNOWN\x10\x0f\x12'\n" +
 	"#REFUSAL_REASON_SALE_STATE_RELOADING\x10\x10\x12$\n" +
 	" REFUSAL_REASON_CUSTOMER_MISMATCH\x10\x11\x12\"\n" +
-	"\x1eREFUSAL_REASON_GATE_OVERLOADED\x10\x12B\xb1\x01\n" +
+	"\x1eREFUSAL_REASON_GATE_OVERLOADED\x10\x12\x12!\n" +
+	"\x1dREFUSAL_REASON_TICKET_INVALID\x10\x13\x12#\n" +
+	"\x1fREFUSAL_REASON_TICKET_NOT_YOURS\x10\x14\x12!\n" +
+	"\x1dREFUSAL_REASON_TICKET_EXPIRED\x10\x15\x12\x1e\n" +
+	"\x1aREFUSAL_REASON_TICKET_USED\x10\x16B\xb1\x01\n" +
 	"\x0fcom.fluxgate.v1B\vErrorsProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
 var (
@@ -276,11 +334,12 @@ var file_fluxgate_v1_errors_proto_goTypes = []any{
 }
 var file_fluxgate_v1_errors_proto_depIdxs = []int32{
 	2, // 0: fluxgate.v1.WaitingRoomTicket.retry_at:type_name -> google.protobuf.Timestamp
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 1: fluxgate.v1.WaitingRoomTicket.issued_at:type_name -> google.protobuf.Timestamp
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_fluxgate_v1_errors_proto_init() }

@@ -39,8 +39,15 @@ type PlaceOrderRequest struct {
 	// Keys are remembered for at least 24 hours, per sale and per customer: another customer's
 	// request under the same key is another request.
 	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Optional: the signed queue ticket (WaitingRoomTicket.token) of an earlier RATE_LIMITED
+	// refusal. Once its number is called the order is admitted without competing for the
+	// sale's admission rate (the purchase limit, stock and idempotency still apply); before
+	// that it is refused RATE_LIMITED with the same ticket. A forged ticket, or one for another
+	// sale or customer, is refused (TICKET_INVALID, TICKET_NOT_YOURS); a ticket past its turn or
+	// already used likewise (TICKET_EXPIRED, TICKET_USED).
+	QueueTicket   string `protobuf:"bytes,5,opt,name=queue_ticket,json=queueTicket,proto3" json:"queue_ticket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PlaceOrderRequest) Reset() {
@@ -97,6 +104,13 @@ func (x *PlaceOrderRequest) GetCustomerId() string {
 func (x *PlaceOrderRequest) GetIdempotencyKey() string {
 	if x != nil {
 		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *PlaceOrderRequest) GetQueueTicket() string {
+	if x != nil {
+		return x.QueueTicket
 	}
 	return ""
 }
@@ -353,13 +367,14 @@ var File_fluxgate_v1_order_gate_proto protoreflect.FileDescriptor
 
 const file_fluxgate_v1_order_gate_proto_rawDesc = "" +
 	"\n" +
-	"\x1cfluxgate/v1/order_gate.proto\x12\vfluxgate.v1\x1a\x17fluxgate/v1/order.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
+	"\x1cfluxgate/v1/order_gate.proto\x12\vfluxgate.v1\x1a\x17fluxgate/v1/order.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n" +
 	"\x11PlaceOrderRequest\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1a\n" +
 	"\bquantity\x18\x02 \x01(\x05R\bquantity\x12\x1f\n" +
 	"\vcustomer_id\x18\x03 \x01(\tR\n" +
 	"customerId\x12'\n" +
-	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\"\x9e\x01\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x12!\n" +
+	"\fqueue_ticket\x18\x05 \x01(\tR\vqueueTicket\"\x9e\x01\n" +
 	"\x12PlaceOrderResponse\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x120\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x18.fluxgate.v1.OrderStatusR\x06status\x12;\n" +

@@ -108,9 +108,13 @@ type Sale struct {
 	// 1 to 1,000,000.
 	AdmissionBurst int32 `protobuf:"varint,8,opt,name=admission_burst,json=admissionBurst,proto3" json:"admission_burst,omitempty"`
 	// True while an operator has paused the sale.
-	Paused        bool `protobuf:"varint,9,opt,name=paused,proto3" json:"paused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Paused bool `protobuf:"varint,9,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Whether buyers arriving before starts_at get queue tickets (refused SALE_NOT_OPEN with a
+	// WaitingRoomTicket) that a seeded lottery orders at the start (QueueService.GetDraw).
+	// Without it they are refused SALE_NOT_OPEN and get no ticket.
+	PreQueueLottery bool `protobuf:"varint,10,opt,name=pre_queue_lottery,json=preQueueLottery,proto3" json:"pre_queue_lottery,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Sale) Reset() {
@@ -202,6 +206,13 @@ func (x *Sale) GetAdmissionBurst() int32 {
 func (x *Sale) GetPaused() bool {
 	if x != nil {
 		return x.Paused
+	}
+	return false
+}
+
+func (x *Sale) GetPreQueueLottery() bool {
+	if x != nil {
+		return x.PreQueueLottery
 	}
 	return false
 }
@@ -301,7 +312,7 @@ var File_fluxgate_v1_sale_proto protoreflect.FileDescriptor
 
 const file_fluxgate_v1_sale_proto_rawDesc = "" +
 	"\n" +
-	"\x16fluxgate/v1/sale.proto\x12\vfluxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x02\n" +
+	"\x16fluxgate/v1/sale.proto\x12\vfluxgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x02\n" +
 	"\x04Sale\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1f\n" +
@@ -312,7 +323,9 @@ const file_fluxgate_v1_sale_proto_rawDesc = "" +
 	"\aends_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt\x12%\n" +
 	"\x0eadmission_rate\x18\a \x01(\x05R\radmissionRate\x12'\n" +
 	"\x0fadmission_burst\x18\b \x01(\x05R\x0eadmissionBurst\x12\x16\n" +
-	"\x06paused\x18\t \x01(\bR\x06paused\"\xf5\x01\n" +
+	"\x06paused\x18\t \x01(\bR\x06paused\x12*\n" +
+	"\x11pre_queue_lottery\x18\n" +
+	" \x01(\bR\x0fpreQueueLottery\"\xf5\x01\n" +
 	"\x05Stock\x12\x10\n" +
 	"\x03sku\x18\x01 \x01(\tR\x03sku\x12\x1d\n" +
 	"\n" +
