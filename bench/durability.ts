@@ -33,6 +33,7 @@ const store = createRedisReservationStore(redis, keys, {
   customerBurst: 1_000_000,
   outboxMaxEntries: 100_000_000,
   outboxMaxAgeMs: 3_600_000,
+  queueTurnMs: config.queueTurnMs,
 });
 const records = createRedisOrderStore(redis, keys, 600_000);
 

@@ -196,6 +196,37 @@ export const settings = {
     schema: int(0, 60_000),
     doc: "While a sale is over its admission rate, each gate takes the sale's tokens from Redis in leases, at most one call per this many ms (longer at low rates: 16 tokens a call), and refuses over-rate, paused and not-yet-open orders without Redis (0: every order asks Redis).",
   },
+  queueTicketKeys: {
+    env: 'FLUXGATE_QUEUE_TICKET_KEYS',
+    default: '',
+    secret: true,
+    schema: namedTokens,
+    doc: 'Keys that sign waiting-room tickets, `id:secret,...`, the same at every gate: the first signs, all verify (add a new key first to rotate). Empty: a random key per process, so tickets hold only at the gate process that issued them (warned at start-up).',
+  },
+  queueTurnMs: {
+    env: 'FLUXGATE_QUEUE_TURN_MS',
+    default: '30000',
+    schema: int(100, 3_600_000),
+    doc: 'How long a called waiting-room ticket admits an order; a ticket not used by then is skipped (its holder queues again).',
+  },
+  queueBlockMax: {
+    env: 'FLUXGATE_QUEUE_BLOCK_MAX',
+    default: '64',
+    schema: int(1, 10_000),
+    doc: 'Largest block of ticket numbers a gate takes from Redis in one call (the fairness bound across gates grows with it).',
+  },
+  queueBlockMaxAgeMs: {
+    env: 'FLUXGATE_QUEUE_BLOCK_MAX_AGE_MS',
+    default: '250',
+    schema: int(1, 60_000),
+    doc: 'A block of ticket numbers is handed out within this long of being taken or dropped: no buyer is overtaken by one who arrived later than this at another gate.',
+  },
+  queuePollMs: {
+    env: 'FLUXGATE_QUEUE_POLL_MS',
+    default: '200',
+    schema: int(10, 60_000),
+    doc: "How often a gate reads a sale's queue while buyers watch their tickets there (one read per sale, shared by all its watchers).",
+  },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
     default: '64',

@@ -6,7 +6,7 @@
  * that many gate processes on the one port and serves the operations port for them all
  * (src/ops/cluster.ts).
  */
-import { getRandomValues } from 'node:crypto';
+import { getRandomValues, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -60,6 +60,11 @@ import { isEntryPoint, runMain, type Closable } from './run-main.js';
 import { createReplicationBarrier, noBarrier } from './redis/replication.js';
 import { createRedisReservationStore } from './redis/reservation-store.js';
 import { registerScripts, type ScriptName } from './redis/scripts.js';
+import { createRedisQueueStore } from './redis/queue-store.js';
+import { QueueWatch } from './queue/queue-watch.js';
+import { TicketDesk } from './queue/ticket-desk.js';
+import { TicketSigner } from './queue/ticket-signer.js';
+import { parseNamedTokens } from './gate/tokens.js';
 
 /** A running gate. */
 export interface RunningGate {
@@ -136,12 +141,40 @@ async function startGateOrPrimary(config: Config): Promise<Closable> {
   if (config.gateProcesses === 1) return startGate(config);
   const member = clusterMember();
   if (member !== undefined) return startGateProcess(config, member);
+  const logger = gateLogger(config, { gateProcess: 'primary', pid: process.pid });
+  // Without configured ticket keys the processes of one primary still share one.
+  const env =
+    config.queueTicketKeys.length === 0
+      ? { [ticketKeysEnv]: `local:${randomBytes(32).toString('base64url')}` }
+      : undefined;
+  if (env !== undefined) warnLocalTicketKey(logger);
   return startPrimary({
     processes: config.gateProcesses,
-    logger: gateLogger(config, { gateProcess: 'primary', pid: process.pid }),
+    logger,
     opsHost: config.opsHost,
     opsPort: config.gateOpsPort,
+    ...(env === undefined ? {} : { env }),
   });
+}
+
+/** Env name of the waiting-room ticket keys (config.ts reads it). */
+const ticketKeysEnv = 'FLUXGATE_QUEUE_TICKET_KEYS';
+
+function warnLocalTicketKey(logger: Logger): void {
+  logger.warn(
+    `${ticketKeysEnv} is not set: waiting-room tickets are signed with a random key and hold only at this gate (set the same keys at every gate)`,
+  );
+}
+
+/** The signer of waiting-room tickets: the configured keys, or a random one of this process. */
+function ticketSignerOf(config: Config, logger: Logger): TicketSigner {
+  const keys = parseNamedTokens(config.queueTicketKeys).map(({ name, token }) => ({
+    id: name,
+    secret: token,
+  }));
+  if (keys.length > 0) return new TicketSigner(keys);
+  warnLocalTicketKey(logger);
+  return new TicketSigner([{ id: 'local', secret: randomBytes(32).toString('base64url') }]);
 }
 
 /** How a gate serves its operations pages: its own port, or through its cluster primary. */
@@ -222,6 +255,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
         const counts = admission.counts();
         return { ...counts, refused: { ...counts.refused, ...acceptedKeys.refusals() } };
       },
+      tickets: () => tickets.counts(),
     },
     labels,
   );
@@ -259,12 +293,30 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   const timeScript = (script: ScriptName, seconds: number) => {
     metrics.scriptTimer(script).observe(seconds);
   };
+  const queueStore = guarded(
+    createRedisQueueStore(redis, keys, config.queueTurnMs, timeScript),
+    redisBreaker,
+    redisWrites,
+  );
+  const tickets = new TicketDesk(queueStore, ticketSignerOf(config, logger), {
+    maxBlock: config.queueBlockMax,
+    blockMaxAgeMs: config.queueBlockMaxAgeMs,
+  });
+  const queueWatch = new QueueWatch(queueStore, tickets, {
+    pollMs: config.queuePollMs,
+    onError: (error, sku) => {
+      logger.warn({ err: error, sku }, 'waiting-room poll failed');
+    },
+  });
   const admission = new EdgeAdmission(
     guarded(createRedisLeaseSource(redis, keys, timeScript), redisBreaker, redisReads),
     {
       leaseMs: config.admissionLeaseMs,
       onError: (error, sku) => {
         logger.warn({ err: error, sku }, 'admission lease call failed');
+      },
+      onGrant: (sku, grant) => {
+        tickets.observe(sku, grant.nowServing, grant.rate);
       },
     },
   );
@@ -309,6 +361,8 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     ended.clear(sku);
     acceptedKeys.forget(sku);
     admission.forget(sku);
+    tickets.forget(sku);
+    queueWatch.wake(sku);
   };
   feed.onSaleChanged(forgetSale);
 
@@ -360,6 +414,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
         customerBurst: config.customerBurst,
         outboxMaxEntries: config.outboxMaxEntries,
         outboxMaxAgeMs: config.outboxMaxAgeMs,
+        queueTurnMs: config.queueTurnMs,
       },
       timeScript,
       barrier,
@@ -386,6 +441,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     ended,
     acceptedKeys,
     admission,
+    tickets,
     deciding: overload,
     lostSales: createSaleRecovery({
       listSkus: async () => (await database.listSales()).map((sale) => sale.sku),
@@ -408,7 +464,6 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   const overloadAnswer = cachedShedAnswers(() =>
     refusalToConnectError(
       new Refusal('GATE_OVERLOADED', 'the gate is overloaded; retry with the same key'),
-      '',
       Date.now(),
     ),
   );
@@ -450,6 +505,8 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       admin,
       onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
       onSaleChanged: (listener) => feed.onSaleChanged(listener),
+      tickets,
+      queueWatch,
       readiness,
       logger,
     }),
@@ -496,6 +553,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
             'close clients',
             async () => {
               feed.close();
+              queueWatch.close();
               await kafkaAdmin.disconnect();
               await orm.close();
               barrierConnection?.disconnect();

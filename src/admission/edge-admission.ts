@@ -31,6 +31,8 @@ export interface LeaseGrant {
   /** The sale's admission rate, tokens per second, and its burst. */
   readonly rate: number;
   readonly burst: number;
+  /** The sale's queue: the highest position called (src/queue/). */
+  readonly nowServing: number;
 }
 
 /** Where leases come from: the sale's admission bucket. */
@@ -60,6 +62,8 @@ export interface EdgeAdmissionOptions {
   readonly now?: () => number;
   /** Told about a lease call that failed (the sale goes back to the script's bucket meanwhile). */
   readonly onError?: (error: unknown, sku: string) => void;
+  /** Told each lease reply (the sale's state and queue, fresh from Redis). */
+  readonly onGrant?: (sku: string, grant: LeaseGrant) => void;
 }
 
 /** Counters for metrics. */
@@ -198,6 +202,11 @@ export class EdgeAdmission {
     this.renewAhead(sku, sale, now);
   }
 
+  /** The sale's burst as the last lease reply said; infinite when this gate does not know it. */
+  burstOf(sku: string): number {
+    return this.sales.get(sku)?.grant?.burst ?? Number.POSITIVE_INFINITY;
+  }
+
   /** The sale changed (paused, resumed, restocked, edited): forget what this gate knew of it. */
   forget(sku: string): void {
     this.sales.delete(sku);
@@ -317,6 +326,7 @@ export class EdgeAdmission {
         }
         const received = this.now();
         sale.grant = grant;
+        this.options.onGrant?.(sku, grant);
         // A closed sale grants nothing whatever its bucket holds: that is no sign of a dry one.
         const open =
           !grant.paused && grant.nowMs >= grant.startsAtMs && grant.nowMs < grant.endsAtMs;

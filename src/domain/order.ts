@@ -29,6 +29,8 @@ export interface PlaceOrderInput {
   readonly idempotencyKey: string;
   /** From the `idempotency-key` header, when sent. */
   readonly idempotencyKeyHeader: string | undefined;
+  /** The signed queue ticket, '' or absent when none (checked by the waiting room, src/queue/). */
+  readonly queueTicket?: string;
 }
 
 /** A PlaceOrder request that passed validation. */
@@ -37,6 +39,8 @@ export interface ValidOrderRequest {
   readonly quantity: number;
   readonly customerId: string;
   readonly idempotencyKey: string;
+  /** The signed queue ticket as sent, absent when none: not part of the request's identity. */
+  readonly queueTicket?: string;
 }
 
 /**
@@ -68,6 +72,7 @@ export function validatePlaceOrder(input: PlaceOrderInput, maxQuantity: number):
     quantity: input.quantity,
     customerId: input.customerId,
     idempotencyKey: key,
+    ...(input.queueTicket ? { queueTicket: input.queueTicket } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import type { EdgeAdmission } from '../admission/edge-admission.js';
 import type { AcceptedKeys, ClosedReason } from '../admission/accepted-keys.js';
 import type { SaleFlags } from '../admission/sale-flags.js';
 import { fingerprintOf, hashIdempotencyKey } from '../idempotency/fingerprint.js';
+import type { TicketDesk } from '../queue/ticket-desk.js';
 import type { AcceptedOrder, ValidOrderRequest } from './order.js';
 import { Refusal } from './refusal.js';
 import type {
@@ -16,8 +17,10 @@ import type {
   OrderRecorder,
   Reservation,
   ReservationStore,
+  SaleAdmission,
   SoldOutOutcome,
 } from './ports.js';
+import type { SignedTicket } from './queue.js';
 
 /** What the order placer needs. */
 export interface OrderPlacerDeps {
@@ -29,7 +32,12 @@ export interface OrderPlacerDeps {
   /** Refuses a closed sale's orders without the store, but for retries of accepted ones. */
   readonly acceptedKeys: Pick<AcceptedKeys, 'refuses' | 'refresh'>;
   /** Refuses over-rate, paused and not-yet-open orders of hot sales without the store. */
-  readonly admission: Pick<EdgeAdmission, 'admit' | 'refusedByScript'>;
+  readonly admission: Pick<EdgeAdmission, 'admit' | 'refusedByScript' | 'burstOf'>;
+  /** Issues queue tickets to buyers refused for the sale's rate, and checks those brought back. */
+  readonly tickets: Pick<
+    TicketDesk,
+    'issue' | 'check' | 'position' | 'observe' | 'estimateWaitMs' | 'surelyWaiting'
+  >;
   readonly recorder: OrderRecorder;
   readonly lostSales: LostSales;
   /**
@@ -40,7 +48,10 @@ export interface OrderPlacerDeps {
   readonly deciding: DecisionCounter;
   readonly newOrderId: () => string;
   readonly now: () => number;
-  /** Told about failures that do not change the answer (e.g. a completion that will be retried). */
+  /**
+   * Told about failures that do not change the answer (e.g. a completion that will be retried,
+   * or a ticket that could not be issued: the refusal goes without one).
+   */
   readonly onBackgroundError: (error: unknown, context: string) => void;
 }
 
@@ -111,9 +122,12 @@ const closedAtEdge: Readonly<Record<ClosedReason, Refusal>> = {
   SALE_ENDED: new Refusal('SALE_ENDED', 'the sale has ended'),
 };
 
+/** What a buyer refused for the sale's rate is told: wait, with a place in the queue. */
+const waitMessage = 'too many orders right now; wait for your turn';
+
 /** Creates the order placer. */
 export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
-  const { store, publisher, soldOut, ended, admission, acceptedKeys } = deps;
+  const { store, publisher, soldOut, ended, admission, acceptedKeys, tickets } = deps;
   /** Flags a closed sale, bringing its accepted keys up to date when the flag is new. */
   const flag = (flags: SaleFlags, sku: string) => {
     if (flags.set(sku)) acceptedKeys.refresh(sku);
@@ -130,6 +144,30 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     ended.clear(sku);
   };
   const complete = batchCompletions(store);
+
+  /**
+   * The refusal of a buyer the sale's rate turned away: their ticket (the one they brought, or
+   * one issued now) and the expected wait for its call. Without a ticket (the queue could not
+   * be reached) the refusal still says when to retry.
+   */
+  async function queued(
+    request: ValidOrderRequest,
+    brought: SignedTicket | undefined,
+    retryAfterMs: number,
+  ): Promise<Refusal> {
+    const ticket =
+      brought ??
+      (await tickets.issue(request.sku, request.customerId).catch((e: unknown) => {
+        deps.onBackgroundError(e, 'issue queue ticket');
+        return undefined;
+      }));
+    if (ticket === undefined) return new Refusal('RATE_LIMITED', waitMessage, { retryAfterMs });
+    const wait = tickets.estimateWaitMs(request.sku, tickets.position(ticket));
+    return new Refusal('RATE_LIMITED', waitMessage, {
+      retryAfterMs: Math.max(1, wait > 0 ? wait : retryAfterMs),
+      ticket,
+    });
+  }
 
   /**
    * A reservation is an accepted order, held by its outbox entry: the answer waits for Kafka's
@@ -166,12 +204,30 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
 
   return {
     async place(request, requestId, answerByMs) {
-      // A closed sale first: a buyer who cannot buy is told so, not told to wait; at the edge
-      // unless the key may hold an accepted order (the store replays it). Then admission.
+      // A ticket is input: checked first (signature, sale, customer), whatever the sale's state.
+      const ticket =
+        request.queueTicket === undefined
+          ? undefined
+          : tickets.check(request.queueTicket, request.sku, request.customerId);
+      // A closed sale next: a buyer who cannot buy is told so, not told to wait; at the edge
+      // unless the key may hold an accepted order (the store replays it). Then admission: a
+      // ticket's call, or the sale's rate.
       const flaggedSoldOut = soldOut.has(request.sku);
       const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
-      const verdict = closed === null ? admission.admit(request.sku) : 'bucket';
-      if (verdict instanceof Refusal) throw verdict;
+      let saleAdmission: SaleAdmission = 'bucket';
+      if (closed === null && ticket !== undefined) {
+        const position = tickets.position(ticket);
+        if (tickets.surelyWaiting(request.sku, position, admission.burstOf(request.sku)))
+          throw await queued(request, ticket, 1);
+        saleAdmission = { position, issuedAtMs: ticket.issuedAtMs };
+      } else if (closed === null) {
+        const verdict = admission.admit(request.sku);
+        if (verdict instanceof Refusal) {
+          if (verdict.reason !== 'RATE_LIMITED') throw verdict;
+          throw await queued(request, undefined, verdict.facts.retryAfterMs ?? 1);
+        }
+        saleAdmission = verdict;
+      }
       const idempotencyKeyHash = hashIdempotencyKey(request.customerId, request.idempotencyKey);
       if (closed !== null && acceptedKeys.refuses(request.sku, idempotencyKeyHash, closed))
         throw closedAtEdge[closed];
@@ -190,7 +246,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       try {
         outcome = flaggedSoldOut
           ? await store.refuseSoldOut(order, fingerprint)
-          : await store.reserve(order, fingerprint, verdict === 'leased');
+          : await store.reserve(order, fingerprint, saleAdmission);
         if (outcome.kind === 'stock-left') {
           // The flag was stale (a restock whose notice this gate missed): decide in full.
           soldOut.clear(request.sku);
@@ -206,6 +262,13 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
           return settle(outcome.reservation, answerByMs);
         case 'replay-accepted':
           return { order: outcome.order, replayed: true };
+        case 'queued': {
+          open(request.sku);
+          tickets.observe(request.sku, outcome.nowServing);
+          const refusal = await queued(request, ticket, outcome.retryAfterMs);
+          admission.refusedByScript(request.sku, refusal);
+          throw refusal;
+        }
         case 'refused': {
           const { refusal } = outcome;
           // Only a counter at zero flags the sale: fewer units than asked is not sold out.

@@ -23,7 +23,12 @@ export interface Reservation {
 export type ReservationOutcome =
   | { readonly kind: 'reserved'; readonly reservation: Reservation; readonly unitsLeft: number }
   | { readonly kind: 'replay-accepted'; readonly order: AcceptedOrder }
-  | { readonly kind: 'refused'; readonly refusal: Refusal };
+  | { readonly kind: 'refused'; readonly refusal: Refusal }
+  /**
+   * The sale's admission refused the order for its rate (tickets are waiting, or its bucket is
+   * dry), or the order's ticket is not called yet: the buyer waits in the queue. Nothing stored.
+   */
+  | { readonly kind: 'queued'; readonly nowServing: number; readonly retryAfterMs: number };
 
 /**
  * What the sold-out check decided: as a reservation would, or `stock-left` when the counter
@@ -31,13 +36,29 @@ export type ReservationOutcome =
  */
 export type SoldOutOutcome = ReservationOutcome | { readonly kind: 'stock-left' };
 
+/** A called queue ticket, as the store checks it: its place in line and its issue time. */
+export interface TicketAdmission {
+  readonly position: number;
+  readonly issuedAtMs: number;
+}
+
+/**
+ * How the sale admits an order: its bucket (`bucket`, unless queue tickets wait: then the
+ * order is queued), a token the gate leased from it already (`leased`), or a queue ticket.
+ */
+export type SaleAdmission = 'bucket' | 'leased' | TicketAdmission;
+
 /** The reservation store: idempotency, admission, limits, stock and the outbox, atomically. */
 export interface ReservationStore {
   /**
    * Runs the whole admission decision for one order (one atomic step); `leased`: the gate
    * spent a token of its admission lease on it, so the sale's bucket is not charged again.
    */
-  reserve(order: AcceptedOrder, fingerprint: string, leased?: boolean): Promise<ReservationOutcome>;
+  reserve(
+    order: AcceptedOrder,
+    fingerprint: string,
+    admission?: SaleAdmission,
+  ): Promise<ReservationOutcome>;
   /**
    * Refuses SOLD_OUT when the counter is at zero, without touching buckets or limits, unless
    * the key already has an answer; `stock-left` when units remain.

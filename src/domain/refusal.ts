@@ -2,6 +2,7 @@
  * Refusals: the closed set of reasons a request is turned down, as a domain error. Only the
  * gate's error mapping (src/gate/error-mapping.ts) turns them into wire errors.
  */
+import type { SignedTicket } from './queue.js';
 
 /**
  * Every refusal reason; the names match `RefusalReason` in proto/fluxgate/v1/errors.proto
@@ -25,6 +26,10 @@ export const refusalReasons = [
   'SALE_STATE_RELOADING',
   'CUSTOMER_MISMATCH',
   'GATE_OVERLOADED',
+  'TICKET_INVALID',
+  'TICKET_NOT_YOURS',
+  'TICKET_EXPIRED',
+  'TICKET_USED',
 ] as const;
 
 /** A machine-readable refusal reason. */
@@ -48,6 +53,15 @@ export interface RefusalFacts {
   readonly field?: string;
   /** DEPENDENCY_UNAVAILABLE, OUTCOME_UNKNOWN: which dependency failed. */
   readonly dependency?: 'redis' | 'kafka' | 'postgresql';
+  /**
+   * RATE_LIMITED (the sale's rate) and SALE_NOT_OPEN (a sale with a pre-queue lottery): the
+   * caller's place in the sale's queue, issued now or the one the request carried.
+   */
+  readonly ticket?: SignedTicket;
+  /** TICKET_INVALID: what is wrong with the ticket. */
+  readonly problem?: 'malformed' | 'signature' | 'sale';
+  /** TICKET_EXPIRED: when the ticket's turn ended, ms since the epoch. */
+  readonly calledUntilMs?: number;
 }
 
 /**

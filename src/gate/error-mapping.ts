@@ -6,9 +6,9 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
-import { randomUUID } from 'node:crypto';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
+import type { SignedTicket } from '../domain/queue.js';
 import { Refusal, withoutStackTrace, type RefusalReason } from '../domain/refusal.js';
 
 /** ErrorInfo.domain of every Flux-Gate refusal. */
@@ -36,6 +36,10 @@ export const codeOfReason: Readonly<Record<RefusalReason, Code>> = {
   SALE_STATE_RELOADING: Code.Unavailable,
   CUSTOMER_MISMATCH: Code.PermissionDenied,
   GATE_OVERLOADED: Code.Unavailable,
+  TICKET_INVALID: Code.InvalidArgument,
+  TICKET_NOT_YOURS: Code.PermissionDenied,
+  TICKET_EXPIRED: Code.FailedPrecondition,
+  TICKET_USED: Code.FailedPrecondition,
 };
 
 /** Codes that invite a retry: every answer with one of them carries a retry delay. */
@@ -63,8 +67,8 @@ export function jittered(ms: number): number {
  */
 const fixedAnswers = new WeakMap<Refusal, ConnectError>();
 
-/** Builds the wire error for a refusal about `sku` (empty when there is no sale involved). */
-export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: number): ConnectError {
+/** Builds the wire error for a refusal. */
+export function refusalToConnectError(refusal: Refusal, nowMs: number): ConnectError {
   const known = fixedAnswers.get(refusal);
   if (known !== undefined) return known;
   const { facts } = refusal;
@@ -75,6 +79,9 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
   if (facts.startsAtMs !== undefined) metadata.starts_at = new Date(facts.startsAtMs).toISOString();
   if (facts.field !== undefined) metadata.field = facts.field;
   if (facts.dependency !== undefined) metadata.dependency = facts.dependency;
+  if (facts.problem !== undefined) metadata.problem = facts.problem;
+  if (facts.calledUntilMs !== undefined)
+    metadata.called_until = new Date(facts.calledUntilMs).toISOString();
   const details: ConstructorParameters<typeof ConnectError>[3] = [
     {
       desc: ErrorInfoSchema,
@@ -83,19 +90,25 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
   ];
   const headers = new Headers();
   if (refusal.replayed) headers.set(replayedHeader, 'true');
+  let retryAt = facts.startsAtMs ?? nowMs;
   if (retryCodes.has(code)) {
     const retryAfterMs = jittered(facts.retryAfterMs ?? defaultRetryAfterMs);
     addRetryDelay(details, headers, retryAfterMs);
-    if (refusal.reason === 'RATE_LIMITED') {
-      details.push({
-        desc: WaitingRoomTicketSchema,
-        value: create(WaitingRoomTicketSchema, {
-          ticketId: randomUUID(),
-          sku,
-          retryAt: timestampFromMs(nowMs + retryAfterMs),
-        }),
-      });
-    }
+    retryAt = nowMs + retryAfterMs;
+  }
+  if (facts.ticket !== undefined) {
+    const { ticket } = facts;
+    details.push({
+      desc: WaitingRoomTicketSchema,
+      value: create(WaitingRoomTicketSchema, {
+        ticketId: ticketIdOf(ticket),
+        sku: ticket.sku,
+        retryAt: timestampFromMs(retryAt),
+        token: ticket.token,
+        number: BigInt(ticket.number),
+        issuedAt: timestampFromMs(ticket.issuedAtMs),
+      }),
+    });
   }
   // An answer, like the refusal it carries.
   const error = withoutStackTrace(
@@ -105,6 +118,11 @@ export function refusalToConnectError(refusal: Refusal, sku: string, nowMs: numb
     fixedAnswers.set(refusal, error);
   }
   return error;
+}
+
+/** A ticket's short id for logs and display: its number and the start of its signature. */
+function ticketIdOf(ticket: SignedTicket): string {
+  return `${ticket.number}-${ticket.token.slice(-8)}`;
 }
 
 /** Adds RetryInfo and the matching `retry-after` header (whole seconds, at least 1). */
@@ -140,8 +158,8 @@ function withRetryDelay(error: ConnectError): ConnectError {
  * Any error from a handler as a wire error: refusals through the table; anything else is a
  * fault whose outcome the client cannot know, so it says to retry with the same key.
  */
-export function toConnectError(error: unknown, sku: string, nowMs: number): ConnectError {
-  if (error instanceof Refusal) return refusalToConnectError(error, sku, nowMs);
+export function toConnectError(error: unknown, nowMs: number): ConnectError {
+  if (error instanceof Refusal) return refusalToConnectError(error, nowMs);
   if (error instanceof ConnectError) return withRetryDelay(error);
   return new ConnectError(
     'internal error; the outcome is unknown: retry with the same idempotency key',
@@ -152,12 +170,6 @@ export function toConnectError(error: unknown, sku: string, nowMs: number): Conn
   );
 }
 
-/** The sku a unary request names, for the waiting-room ticket; empty when it names none. */
-function skuOf(message: unknown): string {
-  const sku = (message as { sku?: unknown }).sku;
-  return typeof sku === 'string' ? sku : '';
-}
-
 /** Re-throws whatever a response stream throws as the wire error. */
 async function* translated<T>(
   messages: AsyncIterable<T>,
@@ -166,7 +178,7 @@ async function* translated<T>(
   try {
     yield* messages;
   } catch (error) {
-    throw toConnectError(error, '', now());
+    throw toConnectError(error, now());
   }
 }
 
@@ -177,7 +189,7 @@ export function errorInterceptor(now: () => number): Interceptor {
       const res = await next(req);
       return res.stream ? { ...res, message: translated(res.message, now) } : res;
     } catch (error) {
-      throw toConnectError(error, req.stream ? '' : skuOf(req.message), now());
+      throw toConnectError(error, now());
     }
   };
 }

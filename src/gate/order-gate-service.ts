@@ -66,6 +66,7 @@ export function createOrderGateService(
           customerId: caller.kind === 'buyer' ? caller.customerId : req.customerId,
           idempotencyKey: req.idempotencyKey,
           idempotencyKeyHeader: context.requestHeader.get(idempotencyKeyHeader) ?? undefined,
+          queueTicket: req.queueTicket,
         },
         deps.maxQuantity,
       );

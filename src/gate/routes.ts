@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { QueueService } from '../../gen/fluxgate/v1/queue_pb.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import type { Config } from '../config.js';
 import type { Admin } from '../domain/admin.js';
@@ -17,6 +18,7 @@ import { createAdminService } from './admin-service.js';
 import { createHealthService } from './health.js';
 import { createInventoryService } from './inventory-service.js';
 import { createOrderGateService } from './order-gate-service.js';
+import { createQueueService, type QueueServiceDeps } from './queue-service.js';
 import { addReflection } from './reflection.js';
 
 /** What the gate's services are built from. */
@@ -29,6 +31,9 @@ export interface GateRoutesDeps {
   readonly onOrderStatus: (orderId: string, listener: () => void) => () => void;
   /** Subscribes to sale changes; returns the unsubscribe function. */
   readonly onSaleChanged: (listener: (sku: string) => void) => () => void;
+  /** The waiting room: reads tickets, and where they stand. */
+  readonly tickets: QueueServiceDeps['tickets'];
+  readonly queueWatch: QueueServiceDeps['queueWatch'];
   readonly readiness: Readiness;
   readonly logger: Pick<Logger, 'info'>;
 }
@@ -36,7 +41,7 @@ export interface GateRoutesDeps {
 /** The route registration for buildServer. */
 export function gateRoutes(deps: GateRoutesDeps): (router: ConnectRouter) => void {
   const { config, admin } = deps;
-  const served = [OrderGateService, InventoryService, AdminService];
+  const served = [OrderGateService, InventoryService, QueueService, AdminService];
   return (router) => {
     router.service(
       OrderGateService,
@@ -54,6 +59,10 @@ export function gateRoutes(deps: GateRoutesDeps): (router: ConnectRouter) => voi
         stock: (sku) => admin.stock(sku),
         onSaleChanged: deps.onSaleChanged,
       }),
+    );
+    router.service(
+      QueueService,
+      createQueueService({ tickets: deps.tickets, queueWatch: deps.queueWatch }),
     );
     // Guarded by createAdminAuth, in the server's interceptor list.
     router.service(AdminService, createAdminService(admin));

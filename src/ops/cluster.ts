@@ -119,6 +119,8 @@ export interface PrimaryOptions {
   /** Where the operations port of all the processes listens. */
   readonly opsHost: string;
   readonly opsPort: number;
+  /** Environment the processes get besides the primary's own. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A running primary. */
@@ -153,7 +155,7 @@ export async function startPrimary(options: PrimaryOptions): Promise<RunningPrim
   let onAllExited: (() => void) | undefined;
 
   const fork = () => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(options.env);
     members.set(worker.id, { worker, startedAt: Date.now(), listening: false });
   };
   const listening = () => [...members.values()].filter((m) => m.listening);

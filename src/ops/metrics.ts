@@ -13,6 +13,7 @@ import {
   type MetricValue,
 } from 'prom-client';
 import type { EdgeAdmissionCounts } from '../admission/edge-admission.js';
+import type { TicketDeskCounts } from '../queue/ticket-desk.js';
 
 /** Latency buckets in seconds, from a fast Redis call to a slow Kafka ack. */
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -62,6 +63,8 @@ export interface GateGaugeSources {
   readonly overload: () => { readonly inFlight: number; readonly admittedShare: number };
   /** Edge admission: hot sales, lease calls, tokens and refusals (running totals). */
   readonly admission: () => EdgeAdmissionCounts;
+  /** The waiting room's ticket desk: tickets issued and blocks of numbers taken (running totals). */
+  readonly tickets: () => TicketDeskCounts;
 }
 
 /** A counter that follows a running total kept elsewhere, read at scrape time. */
@@ -84,6 +87,8 @@ export function createGateMetrics(sources: GateGaugeSources, labels: Record<stri
   const registers = [registry];
   const leaseCallsSeen = { value: 0 };
   const leasedTokensSeen = { value: 0 };
+  const ticketsSeen = { value: 0 };
+  const ticketBlocksSeen = { value: 0 };
   const edgeRefusalsSeen: Record<string, { value: number }> = {};
   // Set by the depth gauge's collect, so both come from one read of the outbox.
   const outboxAge = new Gauge({
@@ -221,6 +226,22 @@ export function createGateMetrics(sources: GateGaugeSources, labels: Record<stri
       registers,
       collect() {
         followTotal(this, sources.admission().tokensLeased, leasedTokensSeen);
+      },
+    }),
+    ticketsIssued: new Counter({
+      name: 'fluxgate_gate_queue_tickets_issued_total',
+      help: 'Waiting-room tickets this process issued (a customer refused again while waiting gets the same one, not counted again).',
+      registers,
+      collect() {
+        followTotal(this, sources.tickets().ticketsIssued, ticketsSeen);
+      },
+    }),
+    ticketBlocks: new Counter({
+      name: 'fluxgate_gate_queue_ticket_blocks_total',
+      help: 'Calls to Redis for a block of ticket numbers.',
+      registers,
+      collect() {
+        followTotal(this, sources.tickets().blocksTaken, ticketBlocksSeen);
       },
     }),
     edgeRefusals: new Counter({

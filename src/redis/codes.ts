@@ -9,7 +9,7 @@ import { Refusal } from '../domain/refusal.js';
 import { entryStates } from '../idempotency/states.js';
 import { acceptedOrderFromJson } from './order-codec.js';
 
-/** Status codes returned first by place-order.lua, sold-out.lua and lease-tokens.lua. */
+/** Status codes returned first by every script that answers with one. */
 export const scriptStatus = {
   RESERVED: 0,
   KNOWN_KEY: 1,
@@ -26,6 +26,11 @@ export const scriptStatus = {
   STOCK_LEFT: 12,
   OUTBOX_FULL: 13,
   LEASED: 14,
+  TICKETS: 15,
+  QUEUE: 16,
+  TICKET_WAITING: 17,
+  TICKET_EXPIRED: 18,
+  TICKET_USED: 19,
 } as const;
 
 /** A script reply: status code first, then values. */
@@ -59,6 +64,12 @@ function refusalOf(status: number, value: number, sku: string, replayed: boolean
       return refuse('RATE_LIMITED', 'too many orders right now; wait for your turn', {
         retryAfterMs: value,
       });
+    case scriptStatus.TICKET_EXPIRED:
+      return refuse('TICKET_EXPIRED', 'the ticket was called and its turn has passed', {
+        calledUntilMs: value,
+      });
+    case scriptStatus.TICKET_USED:
+      return refuse('TICKET_USED', 'the ticket was already used for an order');
     case scriptStatus.LIMIT_REACHED:
       return refuse('PURCHASE_LIMIT_REACHED', 'this would exceed the per-customer limit', {
         remaining: value,
@@ -93,6 +104,12 @@ export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): 
     }
     case scriptStatus.STOCK_LEFT:
       return { kind: 'stock-left' };
+    case scriptStatus.RATE_LIMITED:
+      // The sale's admission (not the customer's bucket): the buyer gets a place in the queue.
+      if (b === 1) return { kind: 'queued', nowServing: Number(c), retryAfterMs: Number(a) };
+      return { kind: 'refused', refusal: refusalOf(status, Number(a), order.sku, false) };
+    case scriptStatus.TICKET_WAITING:
+      return { kind: 'queued', nowServing: Number(a), retryAfterMs: 0 };
     case scriptStatus.KNOWN_KEY:
       // A reserved order is accepted whether or not Kafka has acknowledged it yet: its outbox
       // entry carries it until the broker does.

@@ -41,6 +41,15 @@ export interface Keys {
    * them (the sale was loaded fresh; a reload drops it). Bounded by the stock.
    */
   acceptedKeys(sku: string): string;
+  /**
+   * Hash: the sale's waiting room (src/queue/queue.lua): positions issued and called, and when
+   * it was last advanced.
+   */
+  queue(sku: string): string;
+  /** Sorted set: when positions were called (score: the last position of one advance). */
+  queueCalls(sku: string): string;
+  /** Bitmap: positions whose ticket admitted an order (each ticket admits one). */
+  queueUsed(sku: string): string;
   /** String: written before a WAIT so the WAIT covers every write to the sale's shard before it. */
   replicaBarrier(sku: string): string;
 }
@@ -65,5 +74,8 @@ export function createKeys(prefix: string): Keys {
     reloadLock: (sku) => `${tag(sku)}:reload-lock`,
     replicaBarrier: (sku) => `${tag(sku)}:replica-barrier`,
     acceptedKeys: (sku) => `${tag(sku)}:accepted-keys`,
+    queue: (sku) => `${tag(sku)}:queue`,
+    queueCalls: (sku) => `${tag(sku)}:queue-calls`,
+    queueUsed: (sku) => `${tag(sku)}:queue-used`,
   };
 }

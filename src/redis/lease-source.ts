@@ -6,7 +6,19 @@ import type { Keys } from './keys.js';
 import { leaseTokensArgs, timedScripts, type ScriptName } from './scripts.js';
 
 /** lease-tokens.lua's reply to a sale it has (see the script's header). */
-type LeaseReply = [number, number, number, number, number, number, number, number, number];
+type LeaseReply = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 /**
  * Creates the source on a client on which {@link registerScripts} was called; each call is
@@ -24,11 +36,21 @@ export function createRedisLeaseSource(
         ...leaseTokensArgs(keys, sku, wanted, refused),
       )) as number[];
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
-      if (reply[0] !== scriptStatus.LEASED || reply.length !== 9)
+      if (reply[0] !== scriptStatus.LEASED || reply.length !== 11)
         throw new Error(`lease-tokens answered ${JSON.stringify(reply)}`);
-      const [, granted, waitMs, nowMs, startsAtMs, endsAtMs, paused, rate, burst] =
+      const [, granted, waitMs, nowMs, startsAtMs, endsAtMs, paused, rate, burst, nowServing] =
         reply as LeaseReply;
-      return { granted, waitMs, nowMs, startsAtMs, endsAtMs, paused: paused === 1, rate, burst };
+      return {
+        granted,
+        waitMs,
+        nowMs,
+        startsAtMs,
+        endsAtMs,
+        paused: paused === 1,
+        rate,
+        burst,
+        nowServing,
+      };
     },
   };
 }

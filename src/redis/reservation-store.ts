@@ -40,9 +40,9 @@ export function createRedisReservationStore(
   };
 
   return {
-    async reserve(order, fingerprint, leased = false) {
+    async reserve(order, fingerprint, admission = 'bucket') {
       const reply = (await run.placeOrder(
-        ...placeOrderArgs(keys, order, fingerprint, settings, leased),
+        ...placeOrderArgs(keys, order, fingerprint, settings, admission),
       )) as ScriptReply;
       const outcome = toReservationOutcome(reply, order);
       if (outcome.kind === 'stock-left') throw new Error('place-order.lua answered STOCK_LEFT');

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from './client.js';
 import type { AcceptedOrder } from '../domain/order.js';
-import type { LiveLoad, Reservation } from '../domain/ports.js';
+import type { LiveLoad, Reservation, SaleAdmission, TicketAdmission } from '../domain/ports.js';
 import { entryStates } from '../idempotency/states.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
@@ -20,9 +20,11 @@ import { acceptedOrderToJson } from './order-codec.js';
  * `null`: the count varies per call and is passed first (EVALSHA's own numkeys argument).
  */
 export const scriptFiles = {
-  placeOrder: { file: 'place-order.lua', numberOfKeys: 9 },
+  placeOrder: { file: 'place-order.lua', numberOfKeys: 12 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 3 },
-  leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 3 },
+  leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 5 },
+  takeTickets: { file: 'take-tickets.lua', numberOfKeys: 4 },
+  queueStatus: { file: 'queue-status.lua', numberOfKeys: 6 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
   restock: { file: 'restock.lua', numberOfKeys: 2 },
@@ -113,19 +115,20 @@ export interface PlaceOrderSettings {
   readonly outboxMaxEntries: number;
   /** Oldest age an outbox entry may reach, ms; past it orders are refused. */
   readonly outboxMaxAgeMs: number;
+  /** How long a called queue ticket admits an order, ms. */
+  readonly queueTurnMs: number;
 }
 
-/**
- * KEYS and ARGV of place-order.lua; `leased`: the gate spent a token of its lease on the order
- * (src/admission/edge-admission.ts), so the script leaves the sale's bucket alone.
- */
+/** KEYS and ARGV of place-order.lua; `admission` says how the sale admits the order. */
 export function placeOrderArgs(
   keys: Keys,
   order: AcceptedOrder,
   fingerprint: string,
   s: PlaceOrderSettings,
-  leased = false,
+  admission: SaleAdmission = 'bucket',
 ): ScriptArgs {
+  const ticket = typeof admission === 'object' ? admission : undefined;
+  const mode = typeof admission === 'object' ? 'ticket' : admission;
   const { sku, customerId } = order;
   return [
     keys.sale(sku),
@@ -137,6 +140,9 @@ export function placeOrderArgs(
     keys.outbox(sku),
     keys.stats(sku),
     keys.acceptedKeys(sku),
+    keys.queue(sku),
+    keys.queueCalls(sku),
+    keys.queueUsed(sku),
     fingerprint,
     order.orderId,
     order.quantity,
@@ -146,8 +152,11 @@ export function placeOrderArgs(
     s.customerBurst,
     s.outboxMaxEntries,
     s.outboxMaxAgeMs,
-    leased ? '1' : '0',
+    mode,
     order.idempotencyKeyHash,
+    ticket?.position ?? 0,
+    ticket?.issuedAtMs ?? 0,
+    s.queueTurnMs,
   ];
 }
 
@@ -158,7 +167,40 @@ export function leaseTokensArgs(
   wanted: number,
   refused: number,
 ): ScriptArgs {
-  return [keys.sale(sku), keys.saleBucket(sku), keys.stats(sku), wanted, refused];
+  return [
+    keys.sale(sku),
+    keys.saleBucket(sku),
+    keys.stats(sku),
+    keys.queue(sku),
+    keys.queueCalls(sku),
+    wanted,
+    refused,
+  ];
+}
+
+/** KEYS and ARGV of take-tickets.lua. */
+export function takeTicketsArgs(keys: Keys, sku: string, count: number): ScriptArgs {
+  return [keys.sale(sku), keys.saleBucket(sku), keys.queue(sku), keys.queueCalls(sku), count];
+}
+
+/** KEYS and ARGV of queue-status.lua; `ticket` absent: the queue alone. */
+export function queueStatusArgs(
+  keys: Keys,
+  sku: string,
+  turnMs: number,
+  ticket?: TicketAdmission,
+): ScriptArgs {
+  return [
+    keys.sale(sku),
+    keys.stock(sku),
+    keys.saleBucket(sku),
+    keys.queue(sku),
+    keys.queueCalls(sku),
+    keys.queueUsed(sku),
+    ticket?.position ?? 0,
+    ticket?.issuedAtMs ?? 0,
+    turnMs,
+  ];
 }
 
 /** KEYS and ARGV of sold-out.lua. */

@@ -49,7 +49,7 @@ interface PrintedError {
 }
 
 describe('buf curl', () => {
-  test('lists the three services, health and reflection without a schema (HTTP/1.1 and h2c)', async () => {
+  test('lists the four services, health and reflection without a schema (HTTP/1.1 and h2c)', async () => {
     for (const extra of [[], ['--http2-prior-knowledge']]) {
       const listed = await curl(['--list-services', ...extra, system.gate.url]);
       expect(listed.code, listed.stderr).toBe(0);
@@ -57,6 +57,7 @@ describe('buf curl', () => {
         'fluxgate.v1.AdminService',
         'fluxgate.v1.InventoryService',
         'fluxgate.v1.OrderGateService',
+        'fluxgate.v1.QueueService',
         'grpc.health.v1.Health',
         'grpc.reflection.v1.ServerReflection',
         'grpc.reflection.v1alpha.ServerReflection',
@@ -156,6 +157,9 @@ describe('buf curl', () => {
           ticketId: expect.any(String) as string,
           sku: busySku,
           retryAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
+          token: expect.stringMatching(/^test\./) as string,
+          number: '1',
+          issuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
         },
       },
     ]);

@@ -117,6 +117,9 @@ describe('grpcurl', () => {
         ticketId: expect.any(String) as string,
         sku: busySku,
         retryAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
+        token: expect.stringMatching(/^test\./) as string,
+        number: '1',
+        issuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string,
       },
     ]);
     expect(refused.stderr).not.toContain('@error');

@@ -69,13 +69,13 @@ test('a leased order leaves the sale bucket alone; the customer bucket and every
     acceptedAtMs: Date.now(),
     requestId: `r${String(n)}`,
   });
-  expect((await store.reserve(order(1, 'ann'), 'f1', true)).kind).toBe('reserved');
+  expect((await store.reserve(order(1, 'ann'), 'f1', 'leased')).kind).toBe('reserved');
   // The same customer again, leased: her own bucket is dry.
-  const again = await store.reserve(order(2, 'ann'), 'f2', true);
+  const again = await store.reserve(order(2, 'ann'), 'f2', 'leased');
   expect(again.kind === 'refused' && again.refusal.reason).toBe('RATE_LIMITED');
-  // Another customer without a leased token meets the dry sale bucket.
-  const unleased = await store.reserve(order(3, 'bob'), 'f3', false);
-  expect(unleased.kind === 'refused' && unleased.refusal.reason).toBe('RATE_LIMITED');
+  // Another customer without a leased token meets the dry sale bucket: to the queue.
+  const unleased = await store.reserve(order(3, 'bob'), 'f3', 'bucket');
+  expect(unleased.kind).toBe('queued');
 });
 
 test('three gate processes under a flood: the sale admits within burst + rate x time, and a refused request costs Redis under 0.05 calls', async () => {

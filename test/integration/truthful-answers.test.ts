@@ -14,6 +14,7 @@ import type { PublishOutcome } from '../../src/domain/ports.js';
 import { Refusal, type RefusalFacts, type RefusalReason } from '../../src/domain/refusal.js';
 import { loadTestSale, testReservationStore, testSale } from '../support/sales.js';
 import { isolatedConfig, redisFor } from '../support/stack.js';
+import { memoryTicketDesk } from '../support/tickets.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
@@ -36,7 +37,12 @@ function placerFor() {
     },
     deciding: { enter: () => undefined, leave: () => undefined },
     // Every order asks the store, as with FLUXGATE_ADMISSION_LEASE_MS=0.
-    admission: { admit: () => 'bucket', refusedByScript: () => undefined },
+    admission: {
+      admit: () => 'bucket',
+      refusedByScript: () => undefined,
+      burstOf: () => Number.POSITIVE_INFINITY,
+    },
+    tickets: memoryTicketDesk().desk,
     // A long-lived flag: a restock below is never announced, so the flag goes stale. The edge
     // never refuses (its sold-out refusals are tested in place-order.test.ts): every answer
     // here is the store's.

@@ -58,4 +58,5 @@ export const idleGateSources: GateGaugeSources = {
     tokensLeased: 0,
     refused: { RATE_LIMITED: 0, SALE_PAUSED: 0, SALE_NOT_OPEN: 0 },
   }),
+  tickets: () => ({ ticketsIssued: 0, blocksTaken: 0 }),
 };

@@ -75,6 +75,7 @@ export function testReservationStore(
       customerBurst: 1_000_000,
       outboxMaxEntries: 1000,
       outboxMaxAgeMs: 600_000,
+      queueTurnMs: 30_000,
       ...settings,
     },
     undefined,

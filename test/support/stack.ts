@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { connectRedis, masters, type RedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { testTicketKeys } from './tickets.js';
 
 /** A config for one test file: unique prefixes, an ephemeral port, quiet logs. */
 export function isolatedConfig(overrides: Partial<Config> = {}): Config {
@@ -24,6 +25,8 @@ export function isolatedConfig(overrides: Partial<Config> = {}): Config {
     workerOpsPort: 0,
     logLevel: 'silent',
     shutdownGraceMs: 1000,
+    // Every gate of a test signs waiting-room tickets with the same key.
+    queueTicketKeys: testTicketKeys.map((k) => `${k.id}:${k.secret}`),
     ...overrides,
   });
 }

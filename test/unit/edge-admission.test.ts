@@ -65,7 +65,17 @@ class FakeBucket implements LeaseSource {
         this.tokens -= granted;
         if (granted > 0) this.taken.push({ at: now, n: granted });
         const waitMs = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / rate);
-        resolve({ granted, waitMs, nowMs: now, startsAtMs, endsAtMs, paused, rate, burst });
+        resolve({
+          granted,
+          waitMs,
+          nowMs: now,
+          startsAtMs,
+          endsAtMs,
+          paused,
+          rate,
+          burst,
+          nowServing: 0,
+        });
       });
     });
   }

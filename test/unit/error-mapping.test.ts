@@ -40,10 +40,10 @@ describe('error mapping', () => {
     });
   });
 
-  test('a rate limit carries ErrorInfo, RetryInfo, a waiting-room ticket and retry-after', () => {
+  test('a rate limit carries ErrorInfo, RetryInfo, its waiting-room ticket and retry-after', () => {
+    const ticket = { sku: 'S', customerId: 'c', number: 42, issuedAtMs: 5, token: 'k.b.signatur' };
     const error = refusalToConnectError(
-      new Refusal('RATE_LIMITED', 'slow down', { retryAfterMs: 1500 }),
-      'S',
+      new Refusal('RATE_LIMITED', 'slow down', { retryAfterMs: 1500, ticket }),
       0,
     );
     expect(error.code).toBe(Code.ResourceExhausted);
@@ -56,12 +56,36 @@ describe('error mapping', () => {
     const delayMs = durationMs(retry!.retryDelay!);
     expect(delayMs).toBeGreaterThanOrEqual(1500);
     expect(delayMs).toBeLessThanOrEqual(1800);
-    const [ticket] = error.findDetails(WaitingRoomTicketSchema);
-    expect(ticket?.sku).toBe('S');
-    expect(timestampMs(ticket!.retryAt!)).toBe(delayMs);
+    const [detail] = error.findDetails(WaitingRoomTicketSchema);
+    expect(detail).toMatchObject({ sku: 'S', token: 'k.b.signatur', number: 42n });
+    expect(detail?.ticketId).toBe('42-signatur');
+    expect(timestampMs(detail!.issuedAt!)).toBe(5);
+    expect(timestampMs(detail!.retryAt!)).toBe(delayMs);
   });
 
-  test('every answer that invites a retry carries RetryInfo and retry-after; only a rate limit gets a ticket', () => {
+  test('a ticket refusal says what is wrong with the ticket', () => {
+    const forged = refusalToConnectError(
+      new Refusal('TICKET_INVALID', 'forged', { field: 'queue_ticket', problem: 'signature' }),
+      0,
+    );
+    expect(forged.code).toBe(Code.InvalidArgument);
+    expect(forged.findDetails(ErrorInfoSchema)).toMatchObject([
+      { reason: 'TICKET_INVALID', metadata: { field: 'queue_ticket', problem: 'signature' } },
+    ]);
+    const expired = refusalToConnectError(
+      new Refusal('TICKET_EXPIRED', 'too late', { calledUntilMs: 1000 }),
+      0,
+    );
+    expect(expired.code).toBe(Code.FailedPrecondition);
+    expect(expired.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({
+      called_until: '1970-01-01T00:00:01.000Z',
+    });
+    expect(refusalToConnectError(new Refusal('TICKET_NOT_YOURS', 'not yours'), 0).code).toBe(
+      Code.PermissionDenied,
+    );
+  });
+
+  test('every answer that invites a retry carries RetryInfo and retry-after; only a refusal that holds a ticket carries one', () => {
     const retryReasons = refusalReasons.filter((reason) =>
       [Code.Unavailable, Code.ResourceExhausted, Code.Aborted].includes(codeOfReason[reason]),
     );
@@ -75,18 +99,16 @@ describe('error mapping', () => {
       ].sort(),
     );
     for (const reason of retryReasons) {
-      const error = refusalToConnectError(new Refusal(reason, 'later'), 'S', 0);
+      const error = refusalToConnectError(new Refusal(reason, 'later'), 0);
       const [retry] = error.findDetails(RetryInfoSchema);
       // No delay known: the default, with jitter.
       expect(durationMs(retry!.retryDelay!)).toBeGreaterThanOrEqual(defaultRetryAfterMs);
       expect(durationMs(retry!.retryDelay!)).toBeLessThanOrEqual(defaultRetryAfterMs * 1.2);
       expect(error.metadata.get('retry-after')).toMatch(/^[12]$/);
-      expect(error.findDetails(WaitingRoomTicketSchema)).toHaveLength(
-        reason === 'RATE_LIMITED' ? 1 : 0,
-      );
+      expect(error.findDetails(WaitingRoomTicketSchema)).toHaveLength(0);
     }
     for (const reason of refusalReasons.filter((r) => !retryReasons.includes(r))) {
-      const error = refusalToConnectError(new Refusal(reason, 'no'), 'S', 0);
+      const error = refusalToConnectError(new Refusal(reason, 'no'), 0);
       expect(error.findDetails(RetryInfoSchema)).toEqual([]);
       expect(error.metadata.get('retry-after')).toBeNull();
     }
@@ -95,7 +117,6 @@ describe('error mapping', () => {
   test('a dependency answer names the dependency and keeps the delay the gate knows', () => {
     const error = refusalToConnectError(
       new Refusal('DEPENDENCY_UNAVAILABLE', 'down', { dependency: 'redis', retryAfterMs: 300 }),
-      '',
       0,
     );
     expect(error.findDetails(ErrorInfoSchema)).toMatchObject([
@@ -107,20 +128,19 @@ describe('error mapping', () => {
   });
 
   test('a server error that invites a retry (draining) gets the default delay; others none', () => {
-    const draining = toConnectError(new ConnectError('draining', Code.Unavailable), '', 0);
+    const draining = toConnectError(new ConnectError('draining', Code.Unavailable), 0);
     expect(draining.findDetails(RetryInfoSchema)).toHaveLength(1);
     expect(draining.metadata.get('retry-after')).toBe('2');
-    const bad = toConnectError(new ConnectError('bad', Code.InvalidArgument), '', 0);
+    const bad = toConnectError(new ConnectError('bad', Code.InvalidArgument), 0);
     expect(bad.findDetails(RetryInfoSchema)).toEqual([]);
     // The protocol layer's resource_exhausted is a message too large: retrying cannot help.
-    const large = toConnectError(new ConnectError('too large', Code.ResourceExhausted), '', 0);
+    const large = toConnectError(new ConnectError('too large', Code.ResourceExhausted), 0);
     expect(large.findDetails(RetryInfoSchema)).toEqual([]);
   });
 
   test('fewer units left than asked: failed_precondition with the units left in ErrorInfo', () => {
     const error = refusalToConnectError(
       new Refusal('INSUFFICIENT_STOCK', 'only 2 units left', { unitsLeft: 2 }),
-      'S',
       0,
     );
     expect(error.code).toBe(Code.FailedPrecondition);
@@ -130,18 +150,14 @@ describe('error mapping', () => {
   });
 
   test('a replayed refusal is marked with idempotent-replayed', () => {
-    const error = refusalToConnectError(
-      new Refusal('SOLD_OUT', 'gone', {}, { replayed: true }),
-      'S',
-      0,
-    );
+    const error = refusalToConnectError(new Refusal('SOLD_OUT', 'gone', {}, { replayed: true }), 0);
     expect(error.metadata.get('idempotent-replayed')).toBe('true');
   });
 
   test('a refusal with a fixed answer is mapped once; one with facts, a delay or a replay each time', () => {
     const soldOut = new Refusal('SOLD_OUT', 'no units left');
-    const first = refusalToConnectError(soldOut, 'S', 0);
-    expect(refusalToConnectError(soldOut, 'S', 0)).toBe(first);
+    const first = refusalToConnectError(soldOut, 0);
+    expect(refusalToConnectError(soldOut, 0)).toBe(first);
     expect(first.code).toBe(Code.FailedPrecondition);
     expect(first.findDetails(ErrorInfoSchema)).toMatchObject([{ reason: 'SOLD_OUT' }]);
     for (const refusal of [
@@ -149,16 +165,14 @@ describe('error mapping', () => {
       new Refusal('RATE_LIMITED', 'wait', { retryAfterMs: 100 }),
       new Refusal('SOLD_OUT', 'gone', {}, { replayed: true }),
     ]) {
-      expect(refusalToConnectError(refusal, 'S', 0)).not.toBe(
-        refusalToConnectError(refusal, 'S', 0),
-      );
+      expect(refusalToConnectError(refusal, 0)).not.toBe(refusalToConnectError(refusal, 0));
     }
   });
 
   test('a refusal and its wire error carry no stack trace; a fault behind them keeps its own', () => {
     const fault = new Error('connection reset');
     const refusal = new Refusal('DEPENDENCY_UNAVAILABLE', 'redis is down', {}, { cause: fault });
-    const error = refusalToConnectError(refusal, 'S', 0);
+    const error = refusalToConnectError(refusal, 0);
     expect(refusal.stack).toBe('Refusal: redis is down');
     expect(error.stack).toBe('ConnectError: [unavailable] redis is down');
     expect(error.cause).toBe(refusal);

@@ -13,12 +13,14 @@ import type {
   Reservation,
   ReservationOutcome,
   ReservationStore,
+  SaleAdmission,
   SoldOutOutcome,
 } from '../../src/domain/ports.js';
 import { Refusal } from '../../src/domain/refusal.js';
 import type { EdgeVerdict } from '../../src/admission/edge-admission.js';
 import { AcceptedKeys } from '../../src/admission/accepted-keys.js';
 import { SaleFlags } from '../../src/admission/sale-flags.js';
+import { memoryTicketDesk } from '../support/tickets.js';
 
 /** A store with one sale's stock and idempotency entries, and the same rules as the Lua script's core. */
 class FakeStore implements ReservationStore {
@@ -29,9 +31,9 @@ class FakeStore implements ReservationStore {
   >();
   readonly outbox = new Map<string, AcceptedOrder>();
   storeCalls = 0;
-  /** The `leased` flag of each reserve call. */
-  readonly leasedFlags: boolean[] = [];
-  /** Refuses every reservation RATE_LIMITED (the sale's bucket is dry). */
+  /** How the sale admitted each reserve call. */
+  readonly admissions: SaleAdmission[] = [];
+  /** Queues every reservation (the sale's bucket is dry). */
   dry = false;
   /** The live store lost the sale: every reservation is refused SALE_NOT_FOUND. */
   lost = false;
@@ -40,9 +42,13 @@ class FakeStore implements ReservationStore {
   constructor(stock: number) {
     this.stock = stock;
   }
-  async reserve(order: AcceptedOrder, fp: string, leased = false): Promise<ReservationOutcome> {
+  async reserve(
+    order: AcceptedOrder,
+    fp: string,
+    admission: SaleAdmission = 'bucket',
+  ): Promise<ReservationOutcome> {
     this.storeCalls++;
-    this.leasedFlags.push(leased);
+    this.admissions.push(admission);
     const known = this.entries.get(order.idempotencyKeyHash);
     if (known) {
       if (known.fp !== fp)
@@ -51,10 +57,7 @@ class FakeStore implements ReservationStore {
     }
     if (this.lost) return { kind: 'refused', refusal: new Refusal('SALE_NOT_FOUND', 'no sale') };
     if (this.ended) return { kind: 'refused', refusal: new Refusal('SALE_ENDED', 'ended') };
-    if (this.dry) {
-      const facts = { retryAfterMs: 40 };
-      return { kind: 'refused', refusal: new Refusal('RATE_LIMITED', 'dry', facts) };
-    }
+    if (this.dry) return { kind: 'queued', nowServing: 0, retryAfterMs: 40 };
     if (this.stock <= 0) return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out') };
     if (this.stock < order.quantity) {
       const facts = { unitsLeft: this.stock };
@@ -134,7 +137,12 @@ function setup(
     soldOut: new SaleFlags(options.flagTtlMs ?? 60_000),
     ended: new SaleFlags(options.flagTtlMs ?? 60_000),
     acceptedKeys,
-    admission: options.admission ?? { admit: () => 'bucket', refusedByScript: () => undefined },
+    admission: options.admission ?? {
+      admit: () => 'bucket',
+      refusedByScript: () => undefined,
+      burstOf: () => Number.POSITIVE_INFINITY,
+    },
+    tickets: memoryTicketDesk().desk,
     lostSales: {
       async refusalFor(sku) {
         lostSalesAsked.push(sku);
@@ -297,19 +305,26 @@ describe('createOrderPlacer', () => {
       admission: {
         admit: () => verdicts.shift() ?? 'bucket',
         refusedByScript: (sku, refusal) => reported.push(`${sku} ${refusal.reason}`),
+        burstOf: () => Number.POSITIVE_INFINITY,
       },
     });
     const key = (k: string) => ({ ...request, quantity: 1, idempotencyKey: k });
     const refused = await placer.place(key('e1'), 'r1').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Refusal);
-    expect((refused as Refusal).facts.retryAfterMs).toBe(25);
+    // Refused for the sale's rate: a place in its queue, the first (10 a second: 100 ms away).
+    expect((refused as Refusal).facts).toMatchObject({
+      retryAfterMs: 100,
+      ticket: { sku: 'S', number: 1 },
+    });
     expect(store.storeCalls).toBe(0);
     await placer.place(key('e2'), 'r2');
     await placer.place(key('e3'), 'r3');
-    expect(store.leasedFlags).toEqual([true, false]);
+    expect(store.admissions).toEqual(['leased', 'bucket']);
     expect(reported).toEqual([]);
     store.dry = true;
-    await expect(placer.place(key('e4'), 'r4')).rejects.toThrow('dry');
+    const queued = await placer.place(key('e4'), 'r4').catch((e: unknown) => e);
+    // The same customer, still waiting: the same ticket.
+    expect((queued as Refusal).facts.ticket).toEqual((refused as Refusal).facts.ticket);
     expect(reported).toEqual(['S RATE_LIMITED']);
   });
 
@@ -319,6 +334,7 @@ describe('createOrderPlacer', () => {
       admission: {
         admit: () => (++asked === 1 ? 'bucket' : new Refusal('RATE_LIMITED', 'over the rate')),
         refusedByScript: () => undefined,
+        burstOf: () => Number.POSITIVE_INFINITY,
       },
     });
     await placer.place(request, 'r1'); // the last two units: the sale is flagged sold out

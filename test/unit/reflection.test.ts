@@ -52,6 +52,9 @@ const allFacts: Required<RefusalFacts> = {
   startsAtMs: 0,
   field: 'sku',
   dependency: 'redis',
+  ticket: { sku: 'S', customerId: 'c', number: 7, issuedAtMs: 0, token: 'k.body.signature' },
+  problem: 'signature',
+  calledUntilMs: 0,
 };
 
 /** Every detail the error mapping can put in a refusal, as its type and encoded bytes. */
@@ -59,7 +62,7 @@ function everyDetail(): { typeName: string; bytes: Uint8Array }[] {
   const seen = new Map<string, Uint8Array>();
   for (const reason of refusalReasons) {
     for (const facts of [{}, allFacts]) {
-      const error = refusalToConnectError(new Refusal(reason, 'refused', facts), 'S', 0);
+      const error = refusalToConnectError(new Refusal(reason, 'refused', facts), 0);
       for (const detail of error.details) {
         if (!('desc' in detail)) throw new Error('the mapping built a detail without a schema');
         const { desc, value } = detail;

@@ -8,6 +8,9 @@
   KEYS[1] sale hash     (starts_at_ms, ends_at_ms, rate, burst, paused)
   KEYS[2] sale bucket   (hash: tokens, ts_ms)
   KEYS[3] stats hash
+  KEYS[4] queue hash    (src/queue/queue.lua): advanced first; while tickets wait the rate is
+          theirs, and a lease grants nothing
+  KEYS[5] queue calls
 
   ARGV[1] tokens wanted (positive integer)
   ARGV[2] requests the gate refused for the rate since its last call (added to the statistics)
@@ -15,13 +18,14 @@
   Returns:
   {SALE_NOT_FOUND}
   {LEASED, granted, wait ms until the next token, now ms, starts_at_ms, ends_at_ms, paused 0/1,
-   rate, burst}
+   rate, burst, position now served, positions issued}
   A closed or paused sale grants nothing: no token leaves the bucket for an order that cannot
   be taken.
 ]]
 -- @include admission/admission.lua
+-- @include queue/queue.lua
 
-local sale_key, bucket_key, stats_key = KEYS[1], KEYS[2], KEYS[3]
+local sale_key, bucket_key, stats_key, queue_key, calls_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local wanted, refused = tonumber(ARGV[1]), tonumber(ARGV[2])
 
 local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused')
@@ -31,8 +35,12 @@ local now_ms = admission_now_ms()
 local rate, burst = tonumber(sale[3]), tonumber(sale[4])
 local paused = sale[5] == '1' and 1 or 0
 
+local selling = not admission_window(sale[1], sale[2], sale[5], now_ms)
+local serving, issued = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
 local granted, wait = 0, 0
-if not admission_window(sale[1], sale[2], sale[5], now_ms) then
+if serving < issued then
+  wait = math.ceil((issued - serving + 1) * 1000 / rate)
+elseif selling then
   local tokens
   tokens, wait = admission_bucket(bucket_key, rate, burst, now_ms)
   granted = math.min(wanted, math.floor(tokens))
@@ -41,4 +49,5 @@ if not admission_window(sale[1], sale[2], sale[5], now_ms) then
     wait = tokens - granted >= 1 and 0 or math.ceil((1 - (tokens - granted)) * 1000 / rate)
   end
 end
-return {STATUS.LEASED, granted, wait, now_ms, tonumber(sale[1]), tonumber(sale[2]), paused, rate, burst}
+return {STATUS.LEASED, granted, wait, now_ms, tonumber(sale[1]), tonumber(sale[2]), paused, rate, burst,
+  serving, issued}

@@ -1,0 +1,30 @@
+--[[
+  take-tickets: a gate takes a block of queue positions for the tickets it will issue for a sale
+  (src/queue/ticket-desk.ts), so that a flood of refused buyers costs one call per block, not
+  one per ticket. The queue forms when the first block is taken (src/queue/queue.lua).
+
+  KEYS[1] sale hash
+  KEYS[2] sale bucket
+  KEYS[3] queue hash
+  KEYS[4] queue calls
+
+  ARGV[1] positions wanted (positive integer)
+
+  Returns:
+  {SALE_NOT_FOUND}
+  {TICKETS, last position of the block, now ms, position now served, rate}
+]]
+-- @include admission/admission.lua
+-- @include queue/queue.lua
+
+local sale_key, bucket_key, queue_key, calls_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local count = tonumber(ARGV[1])
+
+local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused')
+if not sale[1] then return {STATUS.SALE_NOT_FOUND} end
+local rate, burst = tonumber(sale[3]), tonumber(sale[4])
+local now_ms = admission_now_ms()
+local selling = not admission_window(sale[1], sale[2], sale[5], now_ms)
+local serving = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
+local last = queue_take(queue_key, bucket_key, rate, burst, now_ms, count)
+return {STATUS.TICKETS, last, now_ms, serving, rate}
