@@ -23,6 +23,11 @@ export interface FailureView {
   readonly retryAfterMs: number | undefined;
   /** When the waiting room lets this buyer try again, ms since the epoch, when rate-limited. */
   readonly retryAtMs: number | undefined;
+  /**
+   * The waiting-room ticket of a refusal for the sale's rate: its signed token (send it back as
+   * `queue_ticket`) and its number in the sale's queue.
+   */
+  readonly ticket: { readonly token: string; readonly number: number } | undefined;
   /** True when the same request may succeed later (retry with the same idempotency key). */
   readonly retryable: boolean;
 }
@@ -48,7 +53,8 @@ const retryableCodes = new Set([
 export function describeFailure(error: unknown): FailureView {
   const e = ConnectError.from(error);
   const retryDelay = e.findDetails(RetryInfoSchema)[0]?.retryDelay;
-  const retryAt = e.findDetails(WaitingRoomTicketSchema)[0]?.retryAt;
+  const ticket = e.findDetails(WaitingRoomTicketSchema)[0];
+  const retryAt = ticket?.retryAt;
   const info = e.findDetails(ErrorInfoSchema)[0];
   return {
     reason: info?.reason ?? Code[e.code],
@@ -57,6 +63,10 @@ export function describeFailure(error: unknown): FailureView {
     metadata: info?.metadata ?? {},
     retryAfterMs: retryDelay === undefined ? undefined : durationMs(retryDelay),
     retryAtMs: retryAt === undefined ? undefined : timestampMs(retryAt),
+    ticket:
+      ticket === undefined || ticket.token === ''
+        ? undefined
+        : { token: ticket.token, number: Number(ticket.number) },
     // resource_exhausted without a delay is a message over the size limit, not a rate limit:
     // the same request would be refused again.
     retryable:
@@ -72,6 +82,8 @@ export interface OrderInput {
   readonly customerId: string;
   /** Reuse a key to resume an order placed before (for example after a crash); new when absent. */
   readonly idempotencyKey?: string;
+  /** A waiting-room ticket the buyer holds already (WaitingRoomTicket.token). */
+  readonly queueTicket?: string;
 }
 
 /**
@@ -189,9 +201,11 @@ async function withRetries<T>(
 }
 
 /**
- * Places one order, retrying with the same idempotency key while the gate says it may succeed.
- * Resolves with the gate's answer (PENDING until the worker records it); rejects with the last
- * error when a refusal is final or the deadline comes first.
+ * Places one order, retrying with the same idempotency key while the gate says it may succeed,
+ * and with the waiting-room ticket the last refusal gave (the buyer's place in the sale's
+ * queue: a retry without it would queue again, at the end). Resolves with the gate's answer
+ * (PENDING until the worker records it); rejects with the last error when a refusal is final or
+ * the deadline comes first.
  */
 export async function placeOrder(
   client: Client<typeof OrderGateService>,
@@ -199,6 +213,7 @@ export async function placeOrder(
   options: RetryOptions = {},
 ): Promise<{ response: PlaceOrderResponse; idempotencyKey: string; attempts: number }> {
   const idempotencyKey = input.idempotencyKey ?? crypto.randomUUID();
+  let queueTicket = input.queueTicket ?? '';
   const { result, attempts } = await withRetries(
     (callOptions) =>
       client.placeOrder(
@@ -207,10 +222,17 @@ export async function placeOrder(
           quantity: input.quantity,
           customerId: input.customerId,
           idempotencyKey,
+          queueTicket,
         },
         callOptions,
       ),
-    options,
+    {
+      ...options,
+      onRetry: (attempt, failure, waitMs) => {
+        queueTicket = failure.ticket?.token ?? queueTicket;
+        options.onRetry?.(attempt, failure, waitMs);
+      },
+    },
   );
   return { response: result, idempotencyKey, attempts };
 }

@@ -14,11 +14,13 @@ import {
   type OrderGateService,
   type PlaceOrderResponse,
 } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { ErrorInfoSchema, RetryInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import {
   describeFailure,
   placeOrder,
   restock,
+  type FailureView,
   type RetryOptions,
   type RetryPolicy,
 } from '../../src/client/retry.js';
@@ -289,6 +291,32 @@ describe('one idempotency key', () => {
     });
     expect(placed).toMatchObject({ idempotencyKey: 'resumed-key', attempts: 4 });
     expect(keys).toEqual(['resumed-key', 'resumed-key', 'resumed-key', 'resumed-key']);
+  });
+
+  test('a waiting-room ticket from a refusal is sent on every later attempt', async () => {
+    const sent: string[] = [];
+    const ticketed = (token: string) =>
+      new ConnectError('wait', Code.ResourceExhausted, undefined, [
+        { desc: RetryInfoSchema, value: { retryDelay: durationFromMs(1) } },
+        { desc: WaitingRoomTicketSchema, value: { token, number: 7n, sku: 'S-1' } },
+      ]);
+    const client = {
+      placeOrder: async (request: { queueTicket: string }) => {
+        sent.push(request.queueTicket);
+        if (sent.length === 1) throw refusal(Code.Unavailable, 'OUTCOME_UNKNOWN', 1);
+        if (sent.length < 4) throw ticketed('k.t.first');
+        return accepted;
+      },
+    } as unknown as Client<typeof OrderGateService>;
+    const failures: FailureView[] = [];
+    await placeOrder(
+      client,
+      { sku: 'S-1', quantity: 1, customerId: 'c' },
+      { sleep: async () => undefined, onRetry: (_n, failure) => failures.push(failure) },
+    );
+    // None at first; then the ticket the first rate refusal gave, kept.
+    expect(sent).toEqual(['', '', 'k.t.first', 'k.t.first']);
+    expect(failures[1]?.ticket).toEqual({ token: 'k.t.first', number: 7 });
   });
 
   test('a restock sends one new key on every attempt', async () => {
