@@ -6,15 +6,18 @@
 
   queue hash: issued (positions handed to gates, in blocks), serving (highest position
   called), ts_ms and carry (when the queue was last advanced, and the part of a call owed)
-  calls sorted set: score = the highest position of one advance, member "position:ms"
+  calls sorted set: score = the highest position of one advance, member "position:ms"; the
+    advances of one 100 ms stretch share one entry (the latest), so a turn may end up to 100 ms
+    late, never early, and the set holds at most ten entries a second
   used bitmap: bit = position whose ticket admitted an order
 ]]
 
 -- Calls the positions due since the last advance, by the Redis clock. While positions wait
 -- the bucket is held empty (what it would refill calls them); once all are called, what is
 -- left over goes back to the bucket, which fills from then on as always. A sale that is not
--- selling (paused, not open, ended: `selling` false) calls nobody: a turn it could not honour
--- would be lost. Returns serving, issued.
+-- selling (paused, not open, ended or sold out: `selling` false) calls nobody: a turn it could
+-- not honour would be lost, and a restock finds the queue where the sell-out left it.
+-- Returns serving, issued.
 local function queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
   local q = redis.call('HMGET', queue_key, 'issued', 'serving', 'ts_ms', 'carry')
   local issued, serving = tonumber(q[1]) or 0, tonumber(q[2]) or 0
@@ -29,6 +32,10 @@ local function queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_
   if step > 0 then
     serving = serving + step
     credit = credit - step
+    local latest = redis.call('ZRANGE', calls_key, -1, -1)[1]
+    if latest and tonumber(string.match(latest, ':(%d+)$')) > now_ms - 100 then
+      redis.call('ZREM', calls_key, latest)
+    end
     redis.call('ZADD', calls_key, serving, serving .. ':' .. now_ms)
   end
   if serving >= issued then
@@ -59,7 +66,7 @@ local function queue_called_at(calls_key, position)
   return tonumber(string.match(first, ':(%d+)$'))
 end
 
--- Drops calls whose turn ended before `before_ms` (a few per call: each script does its share).
+-- Drops calls made before `before_ms` (a few per call: each script does its share).
 local function queue_trim(calls_key, before_ms)
   for _, member in ipairs(redis.call('ZRANGE', calls_key, 0, 7)) do
     if tonumber(string.match(member, ':(%d+)$')) >= before_ms then return end

@@ -22,8 +22,8 @@ import { acceptedOrderToJson } from './order-codec.js';
 export const scriptFiles = {
   placeOrder: { file: 'place-order.lua', numberOfKeys: 12 },
   soldOut: { file: 'sold-out.lua', numberOfKeys: 3 },
-  leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 5 },
-  takeTickets: { file: 'take-tickets.lua', numberOfKeys: 4 },
+  leaseTokens: { file: 'lease-tokens.lua', numberOfKeys: 6 },
+  takeTickets: { file: 'take-tickets.lua', numberOfKeys: 5 },
   queueStatus: { file: 'queue-status.lua', numberOfKeys: 6 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
@@ -173,6 +173,7 @@ export function leaseTokensArgs(
     keys.stats(sku),
     keys.queue(sku),
     keys.queueCalls(sku),
+    keys.stock(sku),
     wanted,
     refused,
   ];
@@ -180,7 +181,14 @@ export function leaseTokensArgs(
 
 /** KEYS and ARGV of take-tickets.lua. */
 export function takeTicketsArgs(keys: Keys, sku: string, count: number): ScriptArgs {
-  return [keys.sale(sku), keys.saleBucket(sku), keys.queue(sku), keys.queueCalls(sku), count];
+  return [
+    keys.sale(sku),
+    keys.saleBucket(sku),
+    keys.queue(sku),
+    keys.queueCalls(sku),
+    keys.stock(sku),
+    count,
+  ];
 }
 
 /** KEYS and ARGV of queue-status.lua; `ticket` absent: the queue alone. */

@@ -50,8 +50,8 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
     keys: 12,
     argv: 14,
   },
-  leaseTokens: { args: leaseTokensArgs(keys, 'SKU-1', 16, 3), keys: 5, argv: 2 },
-  takeTickets: { args: takeTicketsArgs(keys, 'SKU-1', 8), keys: 4, argv: 1 },
+  leaseTokens: { args: leaseTokensArgs(keys, 'SKU-1', 16, 3), keys: 6, argv: 2 },
+  takeTickets: { args: takeTicketsArgs(keys, 'SKU-1', 8), keys: 5, argv: 1 },
   queueStatus: {
     args: queueStatusArgs(keys, 'SKU-1', 30_000, { position: 3, issuedAtMs: 0 }),
     keys: 6,

@@ -11,6 +11,7 @@
   KEYS[4] queue hash    (src/queue/queue.lua): advanced first; while tickets wait the rate is
           theirs, and a lease grants nothing
   KEYS[5] queue calls
+  KEYS[6] stock         (units left: a sold-out sale's queue waits for a restock)
 
   ARGV[1] tokens wanted (positive integer)
   ARGV[2] requests the gate refused for the rate since its last call (added to the statistics)
@@ -25,7 +26,8 @@
 -- @include admission/admission.lua
 -- @include queue/queue.lua
 
-local sale_key, bucket_key, stats_key, queue_key, calls_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local sale_key, bucket_key, stats_key, queue_key, calls_key, stock_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local wanted, refused = tonumber(ARGV[1]), tonumber(ARGV[2])
 
 local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused')
@@ -35,12 +37,13 @@ local now_ms = admission_now_ms()
 local rate, burst = tonumber(sale[3]), tonumber(sale[4])
 local paused = sale[5] == '1' and 1 or 0
 
-local selling = not admission_window(sale[1], sale[2], sale[5], now_ms)
+local open = not admission_window(sale[1], sale[2], sale[5], now_ms)
+local selling = open and tonumber(redis.call('GET', stock_key) or '0') > 0
 local serving, issued = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
 local granted, wait = 0, 0
 if serving < issued then
   wait = math.ceil((issued - serving + 1) * 1000 / rate)
-elseif selling then
+elseif open then
   local tokens
   tokens, wait = admission_bucket(bucket_key, rate, burst, now_ms)
   granted = math.min(wanted, math.floor(tokens))

@@ -115,7 +115,8 @@ end
 local sale_rate, sale_burst = tonumber(sale[3]), tonumber(sale[4])
 local serving, issued =
   queue_advance(queue_key, calls_key, sale_bucket, sale_rate, sale_burst, now_ms, true)
-queue_trim(calls_key, now_ms - grace_ms)
+-- Calls are kept a turn past their turn, so that an expired ticket is told when its turn ended.
+queue_trim(calls_key, now_ms - 2 * grace_ms)
 local sale_tokens, sale_wait = 0, 0
 if mode == 'ticket' then
   if position > serving then return {STATUS.TICKET_WAITING, serving} end

@@ -29,12 +29,13 @@ local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate',
 if not sale[1] then return {STATUS.SALE_NOT_FOUND} end
 local rate, burst = tonumber(sale[3]), tonumber(sale[4])
 local now_ms = admission_now_ms()
-local selling = not admission_window(sale[1], sale[2], sale[5], now_ms)
+local units_left = tonumber(redis.call('GET', stock_key) or '0')
+local selling = not admission_window(sale[1], sale[2], sale[5], now_ms) and units_left > 0
 local serving, issued = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
 local used, turn_ends = 0, 0
 if position > 0 then
   used = redis.call('GETBIT', used_key, position)
   if position <= serving then turn_ends = queue_turn_ends(calls_key, position, issued_at_ms, grace_ms) end
 end
-return {STATUS.QUEUE, now_ms, serving, issued, tonumber(redis.call('GET', stock_key) or '0'),
+return {STATUS.QUEUE, now_ms, serving, issued, units_left,
   tonumber(sale[1]), tonumber(sale[2]), sale[5] == '1' and 1 or 0, rate, used, turn_ends}

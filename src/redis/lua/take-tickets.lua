@@ -7,6 +7,7 @@
   KEYS[2] sale bucket
   KEYS[3] queue hash
   KEYS[4] queue calls
+  KEYS[5] stock
 
   ARGV[1] positions wanted (positive integer)
 
@@ -17,7 +18,7 @@
 -- @include admission/admission.lua
 -- @include queue/queue.lua
 
-local sale_key, bucket_key, queue_key, calls_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local sale_key, bucket_key, queue_key, calls_key, stock_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local count = tonumber(ARGV[1])
 
 local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused')
@@ -25,6 +26,7 @@ if not sale[1] then return {STATUS.SALE_NOT_FOUND} end
 local rate, burst = tonumber(sale[3]), tonumber(sale[4])
 local now_ms = admission_now_ms()
 local selling = not admission_window(sale[1], sale[2], sale[5], now_ms)
+  and tonumber(redis.call('GET', stock_key) or '0') > 0
 local serving = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
 local last = queue_take(queue_key, bucket_key, rate, burst, now_ms, count)
 return {STATUS.TICKETS, last, now_ms, serving, rate}
