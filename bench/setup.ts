@@ -45,6 +45,7 @@ export async function loadBenchSale(
       admissionRate: admission.rate,
       admissionBurst: admission.burst,
       paused: false,
+      preQueueLottery: false,
     },
     stock,
   );

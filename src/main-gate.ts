@@ -507,6 +507,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       onSaleChanged: (listener) => feed.onSaleChanged(listener),
       tickets,
       queueWatch,
+      queue: queueStore,
       readiness,
       logger,
     }),

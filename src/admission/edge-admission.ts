@@ -33,6 +33,8 @@ export interface LeaseGrant {
   readonly burst: number;
   /** The sale's queue: the highest position called (src/queue/). */
   readonly nowServing: number;
+  /** The sale queues its early arrivals for a draw: a not-yet-open refusal says so. */
+  readonly lottery: boolean;
 }
 
 /** Where leases come from: the sale's admission bucket. */
@@ -151,6 +153,7 @@ export class EdgeAdmission {
       if (redisNow < grant.startsAtMs)
         return this.refuse(sku, sale, 'SALE_NOT_OPEN', 'the sale has not started', {
           startsAtMs: grant.startsAtMs,
+          ...(grant.lottery ? { lottery: true } : {}),
         });
       // Ended: the script's answer, which is stored against the key.
       if (redisNow >= grant.endsAtMs) return 'bucket';

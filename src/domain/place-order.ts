@@ -36,7 +36,13 @@ export interface OrderPlacerDeps {
   /** Issues queue tickets to buyers refused for the sale's rate, and checks those brought back. */
   readonly tickets: Pick<
     TicketDesk,
-    'issue' | 'check' | 'position' | 'observe' | 'estimateWaitMs' | 'surelyWaiting'
+    | 'issue'
+    | 'check'
+    | 'knownPosition'
+    | 'positionOf'
+    | 'observe'
+    | 'estimateWaitMs'
+    | 'surelyWaiting'
   >;
   readonly recorder: OrderRecorder;
   readonly lostSales: LostSales;
@@ -162,12 +168,45 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
         return undefined;
       }));
     if (ticket === undefined) return new Refusal('RATE_LIMITED', waitMessage, { retryAfterMs });
-    const wait = tickets.estimateWaitMs(request.sku, tickets.position(ticket));
+    const position = tickets.knownPosition(ticket);
+    const wait = position === undefined ? 0 : tickets.estimateWaitMs(request.sku, position);
     return new Refusal('RATE_LIMITED', waitMessage, {
       retryAfterMs: Math.max(1, wait > 0 ? wait : retryAfterMs),
       ticket,
     });
   }
+
+  /**
+   * The refusal of a buyer early for a sale that draws its early arrivals: not open yet, with
+   * a ticket in the draw (the one they brought, or one issued now).
+   */
+  async function drawn(
+    request: ValidOrderRequest,
+    brought: SignedTicket | undefined,
+    startsAtMs: number | undefined,
+  ): Promise<Refusal> {
+    const ticket =
+      brought ??
+      (await tickets.issue(request.sku, request.customerId).catch((e: unknown) => {
+        deps.onBackgroundError(e, 'issue queue ticket');
+        return undefined;
+      }));
+    return new Refusal('SALE_NOT_OPEN', 'the sale has not started; you are in its draw', {
+      ...(startsAtMs === undefined ? {} : { startsAtMs }),
+      lottery: true,
+      ...(ticket === undefined ? {} : { ticket }),
+    });
+  }
+
+  /** A not-yet-open refusal of a sale with a pre-queue lottery gets a ticket in the draw. */
+  const withDrawTicket = async (
+    request: ValidOrderRequest,
+    refusal: Refusal,
+    brought: SignedTicket | undefined,
+  ): Promise<Refusal> =>
+    refusal.reason === 'SALE_NOT_OPEN' && refusal.facts.lottery === true
+      ? drawn(request, brought, refusal.facts.startsAtMs)
+      : refusal;
 
   /**
    * A reservation is an accepted order, held by its outbox entry: the answer waits for Kafka's
@@ -216,14 +255,17 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
       let saleAdmission: SaleAdmission = 'bucket';
       if (closed === null && ticket !== undefined) {
-        const position = tickets.position(ticket);
+        const position = await tickets.positionOf(ticket);
+        // A drawn ticket before the draw: the sale has not started.
+        if (position === undefined) throw await drawn(request, ticket, undefined);
         if (tickets.surelyWaiting(request.sku, position, admission.burstOf(request.sku)))
           throw await queued(request, ticket, 1);
         saleAdmission = { position, issuedAtMs: ticket.issuedAtMs };
       } else if (closed === null) {
         const verdict = admission.admit(request.sku);
         if (verdict instanceof Refusal) {
-          if (verdict.reason !== 'RATE_LIMITED') throw verdict;
+          if (verdict.reason !== 'RATE_LIMITED')
+            throw await withDrawTicket(request, verdict, undefined);
           throw await queued(request, undefined, verdict.facts.retryAfterMs ?? 1);
         }
         saleAdmission = verdict;
@@ -279,7 +321,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
           // The live store does not have the sale: lost (reloaded by itself) or unknown.
           if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')
             throw await deps.lostSales.refusalFor(request.sku);
-          throw refusal;
+          throw await withDrawTicket(request, refusal, ticket);
         }
       }
     },

@@ -12,6 +12,11 @@ export interface QueueTicket {
   readonly number: number;
   /** When it was issued, ms since the epoch (gate clock). */
   readonly issuedAtMs: number;
+  /**
+   * Issued before the start of a sale with a pre-queue lottery: its place is its number's rank
+   * in the draw made at the start, not its number.
+   */
+  readonly drawn: boolean;
 }
 
 /** A ticket and its token: the signed text the buyer keeps and sends back. */
@@ -27,7 +32,10 @@ export interface TicketStanding {
   readonly sku: string;
   readonly state: TicketState;
   readonly number: number;
-  /** Place in the order of admission: the number, or its rank in a pre-queue lottery. */
+  /**
+   * Place in the order of admission: the number, or its rank in a pre-queue lottery (0 until
+   * the draw, at the start).
+   */
   readonly position: number;
   readonly nowServing: number;
   readonly peopleAhead: number;

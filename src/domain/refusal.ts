@@ -58,6 +58,8 @@ export interface RefusalFacts {
    * caller's place in the sale's queue, issued now or the one the request carried.
    */
   readonly ticket?: SignedTicket;
+  /** SALE_NOT_OPEN: the sale queues its early arrivals for a draw (the gate issues tickets). */
+  readonly lottery?: boolean;
   /** TICKET_INVALID: what is wrong with the ticket. */
   readonly problem?: 'malformed' | 'signature' | 'sale';
   /** TICKET_EXPIRED: when the ticket's turn ended, ms since the epoch. */

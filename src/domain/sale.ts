@@ -13,6 +13,11 @@ export interface Sale {
   readonly admissionRate: number;
   readonly admissionBurst: number;
   readonly paused: boolean;
+  /**
+   * Buyers arriving before the start get queue tickets, ordered at the start by a seeded draw
+   * (docs/waiting-room.md); without it they are refused SALE_NOT_OPEN without one.
+   */
+  readonly preQueueLottery: boolean;
 }
 
 /** Largest total stock and restock of one sale. */

@@ -40,6 +40,7 @@ export function saleToProto(sale: Sale): SaleMessage {
     admissionRate: sale.admissionRate,
     admissionBurst: sale.admissionBurst,
     paused: sale.paused,
+    preQueueLottery: sale.preQueueLottery,
   });
 }
 
@@ -57,6 +58,7 @@ export function saleFromProto(message: SaleMessage | undefined): Sale {
     admissionRate: message?.admissionRate ?? 0,
     admissionBurst: message?.admissionBurst ?? 0,
     paused: false,
+    preQueueLottery: message?.preQueueLottery ?? false,
   };
 }
 

@@ -34,6 +34,7 @@ export interface GateRoutesDeps {
   /** The waiting room: reads tickets, and where they stand. */
   readonly tickets: QueueServiceDeps['tickets'];
   readonly queueWatch: QueueServiceDeps['queueWatch'];
+  readonly queue: QueueServiceDeps['queue'];
   readonly readiness: Readiness;
   readonly logger: Pick<Logger, 'info'>;
 }
@@ -62,7 +63,11 @@ export function gateRoutes(deps: GateRoutesDeps): (router: ConnectRouter) => voi
     );
     router.service(
       QueueService,
-      createQueueService({ tickets: deps.tickets, queueWatch: deps.queueWatch }),
+      createQueueService({
+        tickets: deps.tickets,
+        queueWatch: deps.queueWatch,
+        queue: deps.queue,
+      }),
     );
     // Guarded by createAdminAuth, in the server's interceptor list.
     router.service(AdminService, createAdminService(admin));

@@ -18,6 +18,7 @@ export interface Product {
   admissionRate: number;
   admissionBurst: number;
   paused: boolean;
+  preQueueLottery: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -54,6 +55,7 @@ export const ProductSchema = new EntitySchema<Product>({
     admissionRate: { type: 'integer', fieldName: 'admission_rate' },
     admissionBurst: { type: 'integer', fieldName: 'admission_burst' },
     paused: { type: 'boolean' },
+    preQueueLottery: { type: 'boolean', fieldName: 'pre_queue_lottery' },
     createdAt: { type: 'datetime', fieldName: 'created_at', onCreate: () => new Date() },
     updatedAt: {
       type: 'datetime',

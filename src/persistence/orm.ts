@@ -8,6 +8,7 @@ import { AdminRequestSchema } from './admin-request.js';
 import { OrderSchema, ProductSchema } from './entities.js';
 import { AdminRequestTable } from './migrations/admin-request.js';
 import { InitialSchema } from './migrations/initial.js';
+import { PreQueueLottery } from './migrations/pre-queue-lottery.js';
 
 /**
  * The MikroORM configuration. Every connection's search_path is `schema`, so the raw SQL of
@@ -25,6 +26,7 @@ export function ormConfig(databaseUrl: string, schema: string) {
       migrationsList: [
         { name: '20261124-initial', class: InitialSchema },
         { name: '20261130-admin-request', class: AdminRequestTable },
+        { name: '20261201-pre-queue-lottery', class: PreQueueLottery },
       ],
       transactional: true,
       allOrNothing: true,

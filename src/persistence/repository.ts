@@ -21,6 +21,7 @@ function saleOf(p: Product): Sale {
     admissionRate: p.admissionRate,
     admissionBurst: p.admissionBurst,
     paused: p.paused,
+    preQueueLottery: p.preQueueLottery,
   };
 }
 
@@ -48,6 +49,7 @@ export function createRepository(em: EntityManager): SaleDatabase {
             endsAt: new Date(sale.endsAtMs),
             admissionRate: sale.admissionRate,
             admissionBurst: sale.admissionBurst,
+            preQueueLottery: sale.preQueueLottery,
           });
           return { sale: saleOf(existing), created: false };
         }
@@ -62,6 +64,7 @@ export function createRepository(em: EntityManager): SaleDatabase {
           admissionRate: sale.admissionRate,
           admissionBurst: sale.admissionBurst,
           paused: false,
+          preQueueLottery: sale.preQueueLottery,
           createdAt: new Date(),
           updatedAt: new Date(),
         });

@@ -3,37 +3,10 @@
  * sale (not per watcher) that every watcher of the sale at this gate shares, so 500 buyers
  * watching cost Redis one call per poll interval.
  */
-import type { TicketAdmission } from '../domain/ports.js';
 import type { SignedTicket, TicketStanding, TicketState } from '../domain/queue.js';
 import { Refusal } from '../domain/refusal.js';
+import type { QueueRead, QueueReader, QueueSnapshot } from './ports.js';
 import type { TicketDesk } from './ticket-desk.js';
-
-/** A sale's queue and window as the live store holds them, by the Redis clock. */
-export interface QueueSnapshot {
-  readonly nowMs: number;
-  readonly serving: number;
-  readonly issued: number;
-  readonly unitsLeft: number;
-  readonly startsAtMs: number;
-  readonly endsAtMs: number;
-  readonly paused: boolean;
-  readonly rate: number;
-}
-
-/** One read of the queue, with one ticket's use and turn. */
-export interface QueueRead {
-  readonly queue: QueueSnapshot;
-  /** The ticket admitted an order. */
-  readonly used: boolean;
-  /** The end of the ticket's turn, ms (0 when it is not called). */
-  readonly turnEndsMs: number;
-}
-
-/** Reads a sale's queue (advancing it to now). */
-export interface QueueReader {
-  /** Undefined when the sale is not in the live store. */
-  read(sku: string, ticket?: TicketAdmission): Promise<QueueRead | undefined>;
-}
 
 /** Tuning. */
 export interface QueueWatchOptions {
@@ -75,13 +48,13 @@ export class QueueWatch {
 
   /** Where the ticket stands now. */
   async check(ticket: SignedTicket): Promise<TicketStanding> {
-    const position = this.desk.position(ticket);
-    const read = await this.reader.read(ticket.sku, {
-      position,
-      issuedAtMs: ticket.issuedAtMs,
-    });
-    if (read === undefined) throw new Refusal('SALE_NOT_FOUND', `no sale with sku ${ticket.sku}`);
-    this.desk.observe(ticket.sku, read.queue.serving, read.queue.rate);
+    let position = this.desk.knownPosition(ticket);
+    let read = await this.read(ticket, position);
+    if (position === undefined) {
+      // A drawn ticket whose draw this gate had not seen: the read brought it, if it is made.
+      position = this.desk.knownPosition(ticket);
+      if (position !== undefined) read = await this.read(ticket, position);
+    }
     return this.standing(ticket, position, read);
   }
 
@@ -93,7 +66,6 @@ export class QueueWatch {
     let standing = await this.check(ticket);
     yield standing;
     if (isFinalStanding(standing)) return;
-    const position = this.desk.position(ticket);
     let latest: QueueSnapshot | undefined;
     let wake: (() => void) | undefined;
     const listener = (snapshot: QueueSnapshot) => {
@@ -113,9 +85,14 @@ export class QueueWatch {
         const snapshot = latest;
         latest = undefined;
         if (snapshot === undefined) continue;
+        const position = this.desk.knownPosition(ticket);
         let next = this.standing(ticket, position, { queue: snapshot, used: false, turnEndsMs: 0 });
         if (next.state === 'CALLED' || next.state === 'EXPIRED') next = await this.check(ticket);
-        if (next.state !== standing.state || next.peopleAhead !== standing.peopleAhead) {
+        if (
+          next.state !== standing.state ||
+          next.peopleAhead !== standing.peopleAhead ||
+          next.position !== standing.position
+        ) {
           standing = next;
           yield standing;
           if (isFinalStanding(standing)) return;
@@ -141,28 +118,58 @@ export class QueueWatch {
     this.polls.clear();
   }
 
-  private standing(ticket: SignedTicket, position: number, read: QueueRead): TicketStanding {
+  /** One read of the queue for `ticket` (at `position`, when known), learning a draw it brings. */
+  private async read(ticket: SignedTicket, position: number | undefined): Promise<QueueRead> {
+    const read = await this.reader.read(
+      ticket.sku,
+      position === undefined ? undefined : { position, issuedAtMs: ticket.issuedAtMs },
+    );
+    if (read === undefined) throw new Refusal('SALE_NOT_FOUND', `no sale with sku ${ticket.sku}`);
+    this.seen(ticket.sku, read.queue);
+    return read;
+  }
+
+  /** What every read tells the desk: where the queue stands, and the draw once made. */
+  private seen(sku: string, queue: QueueSnapshot): void {
+    this.desk.observe(sku, queue.serving, queue.rate);
+    this.desk.learnDraw(sku, queue.draw);
+  }
+
+  /** A drawn ticket before the draw (`position` undefined) waits with no place yet. */
+  private standing(
+    ticket: SignedTicket,
+    position: number | undefined,
+    read: QueueRead,
+  ): TicketStanding {
     const { queue } = read;
+    const place = position ?? Number.POSITIVE_INFINITY;
     const state: TicketState = read.used
       ? 'USED'
       : queue.nowMs >= queue.endsAtMs
         ? 'SALE_ENDED'
         : queue.unitsLeft <= 0
           ? 'SOLD_OUT'
-          : position > queue.serving
+          : place > queue.serving
             ? 'WAITING'
             : read.turnEndsMs === 0 || read.turnEndsMs > queue.nowMs
               ? 'CALLED'
               : 'EXPIRED';
-    const peopleAhead = Math.max(0, position - queue.serving - 1);
+    const peopleAhead = position === undefined ? 0 : Math.max(0, position - queue.serving - 1);
+    const untilStartMs = Math.max(0, queue.startsAtMs - queue.nowMs);
+    const estimatedWaitMs =
+      state !== 'WAITING'
+        ? 0
+        : position === undefined
+          ? untilStartMs
+          : untilStartMs + this.desk.estimateWaitMs(ticket.sku, position);
     return {
       sku: ticket.sku,
       state,
       number: ticket.number,
-      position,
+      position: position ?? 0,
       nowServing: queue.serving,
       peopleAhead,
-      estimatedWaitMs: state === 'WAITING' ? this.desk.estimateWaitMs(ticket.sku, position) : 0,
+      estimatedWaitMs,
       admissionRate: this.desk.measuredRate(ticket.sku),
       ...(read.turnEndsMs > 0 ? { calledUntilMs: read.turnEndsMs } : {}),
     };
@@ -192,7 +199,7 @@ export class QueueWatch {
     try {
       const read = await this.reader.read(sku);
       if (read !== undefined) {
-        this.desk.observe(sku, read.queue.serving, read.queue.rate);
+        this.seen(sku, read.queue);
         for (const listener of poll.listeners) listener(read.queue);
       }
     } catch (error) {

@@ -5,7 +5,9 @@
   nobody without a called ticket overtakes those waiting. Needs admission.lua.
 
   queue hash: issued (positions handed to gates, in blocks), serving (highest position
-  called), ts_ms and carry (when the queue was last advanced, and the part of a call owed)
+  called), ts_ms and carry (when the queue was last advanced, and the part of a call owed);
+  for a sale with a pre-queue lottery, seed (hex, set once, before the start) and entrants (the
+  numbers issued before the start, which the draw orders: set by the first advance after it)
   calls sorted set: score = the highest position of one advance, member "position:ms"; the
     advances of one 100 ms stretch share one entry (the latest), so a turn may end up to 100 ms
     late, never early, and the set holds at most ten entries a second
@@ -17,16 +19,19 @@
 -- left over goes back to the bucket, which fills from then on as always. A sale that is not
 -- selling (paused, not open, ended or sold out: `selling` false) calls nobody: a turn it could
 -- not honour would be lost, and a restock finds the queue where the sell-out left it.
--- Returns serving, issued.
-local function queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
-  local q = redis.call('HMGET', queue_key, 'issued', 'serving', 'ts_ms', 'carry')
+-- Time before the start (`starts_at_ms`) calls nobody either, whether or not a script ran
+-- then. `lottery`: the sale draws its early arrivals. Returns serving, issued.
+local function queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling, lottery,
+                             starts_at_ms)
+  local q = redis.call('HMGET', queue_key, 'issued', 'serving', 'ts_ms', 'carry', 'entrants')
   local issued, serving = tonumber(q[1]) or 0, tonumber(q[2]) or 0
+  if lottery and selling and not q[5] then redis.call('HSET', queue_key, 'entrants', issued) end
   if serving >= issued then return serving, issued end
   if not selling then
     redis.call('HSET', queue_key, 'ts_ms', now_ms)
     return serving, issued
   end
-  local ts = tonumber(q[3]) or now_ms
+  local ts = math.max(tonumber(q[3]) or now_ms, starts_at_ms)
   local credit = (tonumber(q[4]) or 0) + math.max(0, now_ms - ts) * rate / 1000
   local step = math.min(math.floor(credit), issued - serving)
   if step > 0 then

@@ -16,25 +16,11 @@
  * A customer holds one waiting ticket per sale at this gate: refused again while it waits, they
  * get the same ticket back, so retrying without it buys no better place.
  */
-import type { QueueTicket, SignedTicket } from '../domain/queue.js';
+import type { SignedTicket } from '../domain/queue.js';
 import { Refusal } from '../domain/refusal.js';
+import { drawRanks } from './draw.js';
+import type { Draw, QueueReader, TicketNumbers } from './ports.js';
 import type { TicketSigner } from './ticket-signer.js';
-
-/** A block of numbers as the sale's queue handed it out, and the queue as it stood then. */
-export interface TicketBlock {
-  /** The block's last number (it holds the `count` numbers up to this one). */
-  readonly last: number;
-  /** The highest position called. */
-  readonly nowServing: number;
-  /** The sale's admission rate, per second. */
-  readonly rate: number;
-}
-
-/** Where blocks of numbers come from: the sale's queue. */
-export interface TicketNumbers {
-  /** Takes `count` numbers; undefined when the sale is not in the live store. */
-  take(sku: string, count: number): Promise<TicketBlock | undefined>;
-}
 
 /** Tuning; the defaults are the gate's. */
 export interface TicketDeskOptions {
@@ -67,6 +53,8 @@ interface SaleDesk {
   next: number;
   last: number;
   takenAt: number;
+  /** The block was taken before the start of a sale with a pre-queue lottery. */
+  beforeDraw: boolean;
   taking: Promise<void> | undefined;
   /** Tickets asked for in the current demand window, in the one before, and when it began. */
   asked: number;
@@ -82,13 +70,15 @@ interface SaleDesk {
 /** Issues and checks queue tickets for every sale, at one gate. */
 export class TicketDesk {
   private readonly sales = new Map<string, SaleDesk>();
+  /** Drawn sales: each number's rank (src/queue/draw.ts). */
+  private readonly draws = new Map<string, Uint32Array>();
   private readonly now: () => number;
   private readonly remember: number;
   private ticketsIssued = 0;
   private blocksTaken = 0;
 
   constructor(
-    private readonly numbers: TicketNumbers,
+    private readonly numbers: TicketNumbers & QueueReader,
     private readonly signer: TicketSigner,
     private readonly options: TicketDeskOptions,
   ) {
@@ -102,14 +92,23 @@ export class TicketDesk {
     let counted = false;
     for (;;) {
       const known = desk.waiting.get(customerId);
-      if (known !== undefined && this.position(known) > this.serving(desk)) return known;
+      if (known !== undefined) {
+        const position = this.knownPosition(known);
+        if (position === undefined || position > this.serving(desk)) return known;
+      }
       const now = this.now();
       if (!counted) {
         this.countDemand(desk, now);
         counted = true;
       }
       if (desk.next <= desk.last && now - desk.takenAt <= this.options.blockMaxAgeMs) {
-        const ticket = this.signer.sign({ sku, customerId, number: desk.next++, issuedAtMs: now });
+        const ticket = this.signer.sign({
+          sku,
+          customerId,
+          number: desk.next++,
+          issuedAtMs: now,
+          drawn: desk.beforeDraw,
+        });
         desk.waiting.delete(customerId);
         desk.waiting.set(customerId, ticket);
         if (desk.waiting.size > this.remember) {
@@ -155,9 +154,32 @@ export class TicketDesk {
     return ticket;
   }
 
-  /** A ticket's place in the order of admission. */
-  position(ticket: QueueTicket): number {
-    return ticket.number;
+  /**
+   * A ticket's place in the order of admission, as far as this gate knows: its number, or for
+   * a drawn ticket its rank once the draw is known here (undefined before).
+   */
+  knownPosition(ticket: SignedTicket): number | undefined {
+    if (!ticket.drawn) return ticket.number;
+    const rank = this.draws.get(ticket.sku)?.[ticket.number];
+    return rank === undefined || rank === 0 ? undefined : rank;
+  }
+
+  /**
+   * A ticket's place in the order of admission, reading the sale's draw when a drawn ticket
+   * needs it; undefined while the sale has not started (nothing is drawn yet).
+   */
+  async positionOf(ticket: SignedTicket): Promise<number | undefined> {
+    const known = this.knownPosition(ticket);
+    if (known !== undefined || !ticket.drawn) return known;
+    const read = await this.numbers.read(ticket.sku);
+    this.learnDraw(ticket.sku, read?.queue.draw);
+    return this.knownPosition(ticket);
+  }
+
+  /** The sale's draw as read from the live store: once made (at the start), ranked here once. */
+  learnDraw(sku: string, draw: Draw | undefined): void {
+    if (draw === undefined || draw.entrants === 0 || this.draws.has(sku)) return;
+    this.draws.set(sku, drawRanks(draw.seed, draw.entrants));
   }
 
   /** The queue was seen serving `serving` (and the sale's rate `rate`) just now. */
@@ -209,7 +231,7 @@ export class TicketDesk {
     return position > reach;
   }
 
-  /** Forgets what the desk knew of the sale's queue (the sale changed). */
+  /** Forgets what the desk knew of the sale's queue (the sale changed; a draw stays made). */
   forget(sku: string): void {
     const desk = this.sales.get(sku);
     if (desk !== undefined) desk.samples = [];
@@ -231,6 +253,7 @@ export class TicketDesk {
         next: 1,
         last: 0,
         takenAt: Number.NEGATIVE_INFINITY,
+        beforeDraw: false,
         taking: undefined,
         asked: 0,
         askedBefore: 0,
@@ -272,6 +295,7 @@ export class TicketDesk {
       desk.next = block.last - size + 1;
       desk.last = block.last;
       desk.takenAt = this.now();
+      desk.beforeDraw = block.beforeDraw;
       this.observe(sku, block.nowServing, block.rate);
     } finally {
       desk.taking = undefined;

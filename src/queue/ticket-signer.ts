@@ -1,6 +1,6 @@
 /**
  * Queue tickets as signed text: `<key id>.<body>.<signature>`, the body base64url JSON
- * `[sku, customer id, number, issued at ms]`, the signature base64url HMAC-SHA256 of
+ * `[sku, customer id, number, issued at ms, drawn 0/1]`, the signature base64url HMAC-SHA256 of
  * `<key id>.<body>` under that key. Every gate holds the same keys, so any gate verifies what
  * any gate issued; the first key signs, the others still verify (rotation).
  */
@@ -37,7 +37,13 @@ export class TicketSigner {
   /** The ticket with its token. */
   sign(ticket: QueueTicket): SignedTicket {
     const body = Buffer.from(
-      JSON.stringify([ticket.sku, ticket.customerId, ticket.number, ticket.issuedAtMs]),
+      JSON.stringify([
+        ticket.sku,
+        ticket.customerId,
+        ticket.number,
+        ticket.issuedAtMs,
+        ticket.drawn ? 1 : 0,
+      ]),
     ).toString('base64url');
     const signed = `${this.signing.id}.${body}`;
     return { ...ticket, token: `${signed}.${mac(this.signing.secret, signed)}` };
@@ -53,13 +59,14 @@ export class TicketSigner {
     const expected = Buffer.from(mac(secret, `${keyId}.${body}`));
     if (!timingSafeEqual(expected, Buffer.from(signature))) return 'signature';
     const fields: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    if (!Array.isArray(fields) || fields.length !== 4) return 'malformed';
-    const [sku, customerId, number, issuedAtMs] = fields as unknown[];
+    if (!Array.isArray(fields) || fields.length !== 5) return 'malformed';
+    const [sku, customerId, number, issuedAtMs, drawn] = fields as unknown[];
     if (
       typeof sku !== 'string' ||
       typeof customerId !== 'string' ||
       !Number.isSafeInteger(number) ||
-      !Number.isSafeInteger(issuedAtMs)
+      !Number.isSafeInteger(issuedAtMs) ||
+      (drawn !== 0 && drawn !== 1)
     )
       return 'malformed';
     return {
@@ -67,6 +74,7 @@ export class TicketSigner {
       customerId,
       number: number as number,
       issuedAtMs: issuedAtMs as number,
+      drawn: drawn === 1,
       token,
     };
   }

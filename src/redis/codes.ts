@@ -110,6 +110,14 @@ export function toReservationOutcome(reply: ScriptReply, order: AcceptedOrder): 
       return { kind: 'refused', refusal: refusalOf(status, Number(a), order.sku, false) };
     case scriptStatus.TICKET_WAITING:
       return { kind: 'queued', nowServing: Number(a), retryAfterMs: 0 };
+    case scriptStatus.SALE_NOT_OPEN:
+      return {
+        kind: 'refused',
+        refusal: new Refusal('SALE_NOT_OPEN', 'the sale has not started', {
+          startsAtMs: Number(a),
+          ...(b === 1 ? { lottery: true } : {}),
+        }),
+      };
     case scriptStatus.KNOWN_KEY:
       // A reserved order is accepted whether or not Kafka has acknowledged it yet: its outbox
       // entry carries it until the broker does.

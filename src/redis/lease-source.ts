@@ -18,6 +18,7 @@ type LeaseReply = [
   number,
   number,
   number,
+  number,
 ];
 
 /**
@@ -36,10 +37,22 @@ export function createRedisLeaseSource(
         ...leaseTokensArgs(keys, sku, wanted, refused),
       )) as number[];
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
-      if (reply[0] !== scriptStatus.LEASED || reply.length !== 11)
+      if (reply[0] !== scriptStatus.LEASED || reply.length !== 12)
         throw new Error(`lease-tokens answered ${JSON.stringify(reply)}`);
-      const [, granted, waitMs, nowMs, startsAtMs, endsAtMs, paused, rate, burst, nowServing] =
-        reply as LeaseReply;
+      const [
+        ,
+        granted,
+        waitMs,
+        nowMs,
+        startsAtMs,
+        endsAtMs,
+        paused,
+        rate,
+        burst,
+        nowServing,
+        ,
+        lottery,
+      ] = reply as LeaseReply;
       return {
         granted,
         waitMs,
@@ -50,6 +63,7 @@ export function createRedisLeaseSource(
         rate,
         burst,
         nowServing,
+        lottery: lottery === 1,
       };
     },
   };

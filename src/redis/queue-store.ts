@@ -1,14 +1,18 @@
 /**
  * The Redis side of the waiting room: blocks of ticket numbers (take-tickets.lua) and the
- * queue's standing (queue-status.lua), one script call each.
+ * queue's standing (queue-status.lua), one script call each. Each call offers a fresh random
+ * seed, which the script keeps only for a sale with a pre-queue lottery that has none yet.
  */
+import { randomBytes } from 'node:crypto';
 import type { TicketAdmission } from '../domain/ports.js';
-import type { TicketNumbers } from '../queue/ticket-desk.js';
-import type { QueueReader } from '../queue/queue-watch.js';
+import type { QueueReader, TicketNumbers } from '../queue/ports.js';
 import type { RedisClient } from './client.js';
 import { scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
 import { queueStatusArgs, takeTicketsArgs, timedScripts, type ScriptName } from './scripts.js';
+
+/** 32 random bytes, hex: a draw's seed if the script keeps it. */
+const freshSeed = () => randomBytes(32).toString('hex');
 
 /** Creates both on a client on which {@link registerScripts} was called. */
 export function createRedisQueueStore(
@@ -20,38 +24,13 @@ export function createRedisQueueStore(
   const run = timedScripts(redis, onScript);
   return {
     async take(sku, count) {
-      const reply = (await run.takeTickets(...takeTicketsArgs(keys, sku, count))) as number[];
-      if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
-      const [status, last, , nowServing, rate] = reply;
-      if (status !== scriptStatus.TICKETS || rate === undefined)
-        throw new Error(`take-tickets answered ${JSON.stringify(reply)}`);
-      return { last: last ?? 0, nowServing: nowServing ?? 0, rate };
-    },
-
-    async read(sku: string, ticket?: TicketAdmission) {
-      const reply = (await run.queueStatus(
-        ...queueStatusArgs(keys, sku, turnMs, ticket),
+      const reply = (await run.takeTickets(
+        ...takeTicketsArgs(keys, sku, count, freshSeed()),
       )) as number[];
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
-      if (reply[0] !== scriptStatus.QUEUE || reply.length !== 11)
-        throw new Error(`queue-status answered ${JSON.stringify(reply)}`);
-      const [
-        ,
-        nowMs,
-        serving,
-        issued,
-        unitsLeft,
-        startsAtMs,
-        endsAtMs,
-        paused,
-        rate,
-        used,
-        turnEndsMs,
-      ] = reply as [
-        number,
-        number,
-        number,
-        number,
+      if (reply[0] !== scriptStatus.TICKETS || reply.length !== 7)
+        throw new Error(`take-tickets answered ${JSON.stringify(reply)}`);
+      const [, last, nowMs, nowServing, rate, startsAtMs, lottery] = reply as [
         number,
         number,
         number,
@@ -60,19 +39,31 @@ export function createRedisQueueStore(
         number,
         number,
       ];
+      return { last, nowServing, rate, beforeDraw: lottery === 1 && nowMs < startsAtMs };
+    },
+
+    async read(sku: string, ticket?: TicketAdmission) {
+      const reply = (await run.queueStatus(
+        ...queueStatusArgs(keys, sku, turnMs, freshSeed(), ticket),
+      )) as (number | string)[];
+      if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
+      if (reply[0] !== scriptStatus.QUEUE || reply.length !== 14)
+        throw new Error(`queue-status answered ${JSON.stringify(reply)}`);
+      const n = (i: number) => Number(reply[i]);
       return {
         queue: {
-          nowMs,
-          serving,
-          issued,
-          unitsLeft,
-          startsAtMs,
-          endsAtMs,
-          paused: paused === 1,
-          rate,
+          nowMs: n(1),
+          serving: n(2),
+          issued: n(3),
+          unitsLeft: n(4),
+          startsAtMs: n(5),
+          endsAtMs: n(6),
+          paused: n(7) === 1,
+          rate: n(8),
+          draw: n(11) === 1 ? { seed: String(reply[13]), entrants: n(12) } : undefined,
         },
-        used: used === 1,
-        turnEndsMs,
+        used: n(9) === 1,
+        turnEndsMs: n(10),
       };
     },
   };

@@ -37,6 +37,7 @@ function settingsOf(sale: Sale): Record<string, string | number> {
     rate: sale.admissionRate,
     burst: sale.admissionBurst,
     paused: sale.paused ? '1' : '0',
+    lottery: sale.preQueueLottery ? '1' : '0',
   };
 }
 
@@ -61,6 +62,7 @@ function saleFrom(sku: string, h: Record<string, string>): Sale {
     admissionRate: Number(h.rate),
     admissionBurst: Number(h.burst),
     paused: h.paused === '1',
+    preQueueLottery: h.lottery === '1',
   };
 }
 
@@ -89,6 +91,12 @@ export function createRedisSaleStore(redis: RedisClient, keys: Keys): LiveSales 
       // Should the keys vanish in between, this leaves settings without a counter: the sale
       // then fails closed until reloaded, as with any lost counter.
       await redis.hset(key, settingsOf(sale));
+      // A paused sale's queue waited: resumed, it calls from now on, not for the pause.
+      if ((await redis.exists(keys.queue(sale.sku))) === 1) {
+        const [seconds, micros] = await redis.time();
+        const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+        await redis.hset(keys.queue(sale.sku), 'ts_ms', nowMs);
+      }
       return true;
     },
 

@@ -27,7 +27,7 @@ export const scriptFiles = {
   queueStatus: { file: 'queue-status.lua', numberOfKeys: 6 },
   completeOrders: { file: 'complete-orders.lua', numberOfKeys: null },
   adjustStock: { file: 'adjust-stock.lua', numberOfKeys: 2 },
-  restock: { file: 'restock.lua', numberOfKeys: 2 },
+  restock: { file: 'restock.lua', numberOfKeys: 3 },
   reloadSale: { file: 'reload-sale.lua', numberOfKeys: null },
   restoreHoldings: { file: 'restore-holdings.lua', numberOfKeys: null },
 } as const;
@@ -179,8 +179,8 @@ export function leaseTokensArgs(
   ];
 }
 
-/** KEYS and ARGV of take-tickets.lua. */
-export function takeTicketsArgs(keys: Keys, sku: string, count: number): ScriptArgs {
+/** KEYS and ARGV of take-tickets.lua; `seed`: a fresh random seed, kept if none is set. */
+export function takeTicketsArgs(keys: Keys, sku: string, count: number, seed: string): ScriptArgs {
   return [
     keys.sale(sku),
     keys.saleBucket(sku),
@@ -188,14 +188,19 @@ export function takeTicketsArgs(keys: Keys, sku: string, count: number): ScriptA
     keys.queueCalls(sku),
     keys.stock(sku),
     count,
+    seed,
   ];
 }
 
-/** KEYS and ARGV of queue-status.lua; `ticket` absent: the queue alone. */
+/**
+ * KEYS and ARGV of queue-status.lua; `ticket` absent: the queue alone; `seed`: a fresh random
+ * seed, kept if none is set.
+ */
 export function queueStatusArgs(
   keys: Keys,
   sku: string,
   turnMs: number,
+  seed: string,
   ticket?: TicketAdmission,
 ): ScriptArgs {
   return [
@@ -208,6 +213,7 @@ export function queueStatusArgs(
     ticket?.position ?? 0,
     ticket?.issuedAtMs ?? 0,
     turnMs,
+    seed,
   ];
 }
 
@@ -255,7 +261,7 @@ export function adjustStockArgs(
 
 /** KEYS and ARGV of restock.lua. */
 export function restockArgs(keys: Keys, sku: string, totalStockAfter: number): ScriptArgs {
-  return [keys.stock(sku), keys.sale(sku), totalStockAfter];
+  return [keys.stock(sku), keys.sale(sku), keys.queue(sku), totalStockAfter];
 }
 
 /** Customers and the units each holds, as a reload writes them. */

@@ -16,6 +16,7 @@ import { ErrorInfoSchema } from '../../gen/google/rpc/error_details_pb.js';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import type { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { QueueService, TicketState } from '../../gen/fluxgate/v1/queue_pb.js';
+import { drawRanks, seedCommitment } from '../../src/queue/draw.js';
 import { TicketSigner } from '../../src/queue/ticket-signer.js';
 import { metricsPage, sumSamples } from '../support/metrics.js';
 import { buyInTurn } from '../support/queue.js';
@@ -139,8 +140,13 @@ describe('tickets that are not ours', () => {
         'a key the gates do not hold',
         order(
           'alice',
-          retired.sign({ sku: 'TICKET-1', customerId: 'alice', number: 1, issuedAtMs: Date.now() })
-            .token,
+          retired.sign({
+            sku: 'TICKET-1',
+            customerId: 'alice',
+            number: 1,
+            issuedAtMs: Date.now(),
+            drawn: false,
+          }).token,
         ),
         'TICKET_INVALID',
         'signature',
@@ -409,4 +415,66 @@ test('a flood of refused buyers: each gets a ticket, for a Redis call per many t
   expect(numbers.size).toBe(buyers);
   expect(tickets).toBe(buyers);
   expect(blocks / tickets).toBeLessThan(0.1);
+});
+
+test('pre-queue lottery: early arrivals are drawn at the start in the order the revealed seed gives, and the seed matches the hash published before', async () => {
+  const sku = 'LOTTERY-1';
+  const startsAtMs = Date.now() + 3000;
+  await system.createSale(sku, {
+    totalStock: 100,
+    admissionRate: 20,
+    admissionBurst: 1,
+    startsAtMs,
+    preQueueLottery: true,
+  });
+  const before = await queue.getDraw({ sku });
+  expect(before).toMatchObject({ lottery: true, seed: '', entrants: 0n });
+  expect(before.seedSha256).toMatch(/^[0-9a-f]{64}$/);
+  // 30 buyers before the start: refused SALE_NOT_OPEN, each with a ticket in the draw.
+  const early: { customerId: string; token: string; number: number }[] = [];
+  for (let i = 0; i < 30; i++) {
+    const customerId = `early-${i}`;
+    const refused = await refusalOf({ sku, quantity: 1, customerId, idempotencyKey: customerId });
+    expect(reasonOf(refused)).toBe('SALE_NOT_OPEN');
+    const ticket = refused.findDetails(WaitingRoomTicketSchema)[0]!;
+    expect(timestampMs(ticket.retryAt!)).toBe(startsAtMs);
+    early.push({ customerId, token: ticket.token, number: Number(ticket.number) });
+  }
+  // Before the start a drawn ticket waits without a place.
+  const waiting = (await queue.checkTicket({ ticket: early[0]!.token })).status!;
+  expect(waiting).toMatchObject({ state: TicketState.WAITING, position: 0n });
+  await sleep(startsAtMs - Date.now() + 100);
+
+  const after = await queue.getDraw({ sku });
+  expect(after.seedSha256).toBe(before.seedSha256);
+  expect(seedCommitment(after.seed)).toBe(before.seedSha256);
+  expect(Number(after.entrants)).toBeGreaterThanOrEqual(30);
+  // Anyone can recompute the order from the seed: the gate's positions are that order.
+  const ranks = drawRanks(after.seed, Number(after.entrants));
+  for (const e of early) {
+    const { status } = await queue.checkTicket({ ticket: e.token });
+    expect(Number(status!.position), e.customerId).toBe(ranks[e.number]);
+  }
+  // A buyer arriving now queues after everyone drawn.
+  const late = await ticketFor(sku, 'late-1');
+  expect(Number(late.number)).toBeGreaterThan(Number(after.entrants));
+  // Everyone buys in turn; each is admitted no earlier than its rank's call.
+  const admitted = await Promise.all(
+    early.map(async (e) => {
+      const accepted = await buyInTurn(
+        orders,
+        {
+          sku,
+          quantity: 1,
+          customerId: e.customerId,
+          idempotencyKey: e.customerId,
+          queueTicket: e.token,
+        },
+        Date.now() + 20_000,
+      );
+      return { rank: ranks[e.number]!, acceptedAt: timestampMs(accepted!.acceptedAt!) };
+    }),
+  );
+  for (const a of admitted)
+    expect(a.acceptedAt).toBeGreaterThanOrEqual(startsAtMs + ((a.rank - 2) * 1000) / 20 - 5);
 });

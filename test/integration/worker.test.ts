@@ -54,6 +54,7 @@ async function addProduct(sku: string, stock: number): Promise<void> {
     admissionRate: 1000,
     admissionBurst: 1000,
     paused: false,
+    preQueueLottery: false,
     createdAt: new Date(),
     updatedAt: new Date(),
   });

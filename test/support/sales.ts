@@ -32,6 +32,7 @@ export function testSale(sku: string, overrides: Partial<Sale> = {}): Sale {
     admissionRate: 1_000_000,
     admissionBurst: 1_000_000,
     paused: false,
+    preQueueLottery: false,
     ...overrides,
   };
 }

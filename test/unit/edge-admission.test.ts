@@ -75,6 +75,7 @@ class FakeBucket implements LeaseSource {
           rate,
           burst,
           nowServing: 0,
+          lottery: false,
         });
       });
     });

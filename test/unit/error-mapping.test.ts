@@ -41,7 +41,14 @@ describe('error mapping', () => {
   });
 
   test('a rate limit carries ErrorInfo, RetryInfo, its waiting-room ticket and retry-after', () => {
-    const ticket = { sku: 'S', customerId: 'c', number: 42, issuedAtMs: 5, token: 'k.b.signatur' };
+    const ticket = {
+      sku: 'S',
+      customerId: 'c',
+      number: 42,
+      issuedAtMs: 5,
+      drawn: false,
+      token: 'k.b.signatur',
+    };
     const error = refusalToConnectError(
       new Refusal('RATE_LIMITED', 'slow down', { retryAfterMs: 1500, ticket }),
       0,

@@ -51,16 +51,16 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
     argv: 14,
   },
   leaseTokens: { args: leaseTokensArgs(keys, 'SKU-1', 16, 3), keys: 6, argv: 2 },
-  takeTickets: { args: takeTicketsArgs(keys, 'SKU-1', 8), keys: 5, argv: 1 },
+  takeTickets: { args: takeTicketsArgs(keys, 'SKU-1', 8, 'ab'), keys: 5, argv: 2 },
   queueStatus: {
-    args: queueStatusArgs(keys, 'SKU-1', 30_000, { position: 3, issuedAtMs: 0 }),
+    args: queueStatusArgs(keys, 'SKU-1', 30_000, 'ab', { position: 3, issuedAtMs: 0 }),
     keys: 6,
-    argv: 3,
+    argv: 4,
   },
   soldOut: { args: soldOutArgs(keys, order, 'f'.repeat(64), 1000), keys: 3, argv: 2 },
   completeOrders: { args: completeOrdersArgs(keys, twoReservations), keys: 1 + 2, argv: 2 * 2 },
   adjustStock: { args: adjustStockArgs(keys, 'SKU-1', 5, 100, 105), keys: 2, argv: 3 },
-  restock: { args: restockArgs(keys, 'SKU-1', 105), keys: 2, argv: 1 },
+  restock: { args: restockArgs(keys, 'SKU-1', 105), keys: 3, argv: 1 },
   reloadSale: {
     args: reloadSaleArgs(
       keys,
@@ -76,6 +76,7 @@ const calls: Record<ScriptName, { args: ScriptArgs; keys: number; argv: number }
           admissionRate: 1,
           admissionBurst: 1,
           paused: false,
+          preQueueLottery: false,
         },
         unitsLeft: 100,
         acceptedUnits: 5,

@@ -52,9 +52,17 @@ const allFacts: Required<RefusalFacts> = {
   startsAtMs: 0,
   field: 'sku',
   dependency: 'redis',
-  ticket: { sku: 'S', customerId: 'c', number: 7, issuedAtMs: 0, token: 'k.body.signature' },
+  ticket: {
+    sku: 'S',
+    customerId: 'c',
+    number: 7,
+    issuedAtMs: 0,
+    drawn: false,
+    token: 'k.body.signature',
+  },
   problem: 'signature',
   calledUntilMs: 0,
+  lottery: true,
 };
 
 /** Every detail the error mapping can put in a refusal, as its type and encoded bytes. */

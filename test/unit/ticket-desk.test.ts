@@ -3,12 +3,21 @@
  * customer once while they wait, takes blocks of numbers sized to its demand, drops a block past
  * its age, and estimates the wait from the measured rate.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { Refusal } from '../../src/domain/refusal.js';
-import { TicketDesk, type TicketNumbers } from '../../src/queue/ticket-desk.js';
+import { drawRanks, seedCommitment } from '../../src/queue/draw.js';
+import type { QueueReader, TicketNumbers } from '../../src/queue/ports.js';
+import { TicketDesk } from '../../src/queue/ticket-desk.js';
 import { TicketSigner } from '../../src/queue/ticket-signer.js';
 
-const ticket = { sku: 'S-1', customerId: 'ann', number: 42, issuedAtMs: 1_700_000_000_000 };
+const ticket = {
+  sku: 'S-1',
+  customerId: 'ann',
+  number: 42,
+  issuedAtMs: 1_700_000_000_000,
+  drawn: false,
+};
 
 describe('ticket signer', () => {
   const signer = new TicketSigner([{ id: 'k1', secret: 'first-secret-0123456789' }]);
@@ -47,12 +56,13 @@ describe('ticket signer', () => {
 function deskWith(options: { maxBlock?: number; blockMaxAgeMs?: number } = {}) {
   const clock = { now: 0 };
   const queue = { issued: 0, serving: 0, takes: [] as number[] };
-  const numbers: TicketNumbers = {
+  const numbers: TicketNumbers & QueueReader = {
     take: async (_sku, count) => {
       queue.takes.push(count);
       queue.issued += count;
-      return { last: queue.issued, nowServing: queue.serving, rate: 10 };
+      return { last: queue.issued, nowServing: queue.serving, rate: 10, beforeDraw: false };
     },
+    read: async () => undefined,
   };
   const signer = new TicketSigner([{ id: 'k', secret: 'desk-test-secret-0123' }]);
   const desk = new TicketDesk(numbers, signer, {
@@ -138,5 +148,36 @@ describe('ticket desk', () => {
       reason: 'TICKET_INVALID',
       facts: { field: 'ticket', problem: 'malformed' },
     });
+  });
+});
+
+describe('the pre-queue draw', () => {
+  const seed = 'ab'.repeat(32);
+  test('the same seed gives the same order, a permutation of the entrants; another seed another order', () => {
+    const ranks = drawRanks(seed, 1000);
+    expect(drawRanks(seed, 1000)).toEqual(ranks);
+    expect([...ranks.slice(1)].sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 1000 }, (_, i) => i + 1),
+    );
+    const other = drawRanks('cd'.repeat(32), 1000);
+    expect(other).not.toEqual(ranks);
+    // Not the arrival order.
+    expect([...ranks.slice(1, 11)]).not.toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  test('the commitment is the SHA-256 of the seed bytes; the order is by SHA-256(seed || number)', () => {
+    expect(seedCommitment(seed)).toBe(
+      createHash('sha256').update(Buffer.from(seed, 'hex')).digest('hex'),
+    );
+    const key = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(n));
+      return createHash('sha256').update(Buffer.from(seed, 'hex')).update(b).digest('hex');
+    };
+    const expected = Array.from({ length: 50 }, (_, i) => i + 1).sort((a, b) =>
+      key(a) < key(b) ? -1 : 1,
+    );
+    const ranks = drawRanks(seed, 50);
+    expect(expected.map((n) => ranks[n])).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });
 });

@@ -19,7 +19,7 @@
   Returns:
   {SALE_NOT_FOUND}
   {LEASED, granted, wait ms until the next token, now ms, starts_at_ms, ends_at_ms, paused 0/1,
-   rate, burst, position now served, positions issued}
+   rate, burst, position now served, positions issued, lottery 0/1}
   A closed or paused sale grants nothing: no token leaves the bucket for an order that cannot
   be taken.
 ]]
@@ -30,7 +30,7 @@ local sale_key, bucket_key, stats_key, queue_key, calls_key, stock_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local wanted, refused = tonumber(ARGV[1]), tonumber(ARGV[2])
 
-local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused')
+local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'paused', 'lottery')
 if not sale[1] then return {STATUS.SALE_NOT_FOUND} end
 if refused > 0 then redis.call('HINCRBY', stats_key, 'rate_limited', refused) end
 local now_ms = admission_now_ms()
@@ -39,7 +39,10 @@ local paused = sale[5] == '1' and 1 or 0
 
 local open = not admission_window(sale[1], sale[2], sale[5], now_ms)
 local selling = open and tonumber(redis.call('GET', stock_key) or '0') > 0
-local serving, issued = queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling)
+local lottery = sale[6] == '1'
+local serving, issued =
+  queue_advance(queue_key, calls_key, bucket_key, rate, burst, now_ms, selling, lottery,
+    tonumber(sale[1]))
 local granted, wait = 0, 0
 if serving < issued then
   wait = math.ceil((issued - serving + 1) * 1000 / rate)
@@ -53,4 +56,4 @@ elseif open then
   end
 end
 return {STATUS.LEASED, granted, wait, now_ms, tonumber(sale[1]), tonumber(sale[2]), paused, rate, burst,
-  serving, issued}
+  serving, issued, lottery and 1 or 0}

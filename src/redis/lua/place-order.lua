@@ -49,7 +49,8 @@
   {RESERVED, outbox entry id, units left}
   {KNOWN_KEY, ...}                      the key's stored answer (idempotency include)
   {KEY_REUSED}                          the key holds another request's answer
-  {SALE_NOT_FOUND} {SALE_PAUSED} {SALE_NOT_OPEN, starts_at_ms}
+  {SALE_NOT_FOUND} {SALE_PAUSED}
+  {SALE_NOT_OPEN, starts_at_ms, 1 when the sale has a pre-queue lottery (0: not)}
   {SALE_ENDED}                          stored
   {STOCK_MISSING}                       sale present but counter lost: fail closed
   {OUTBOX_FULL}                         the outbox is past its bounds (broker long unreachable)
@@ -81,7 +82,8 @@ local position, issued_at_ms, grace_ms = tonumber(ARGV[12]), tonumber(ARGV[13]),
 local known = idempotency_known(idem_key, fingerprint, stats_key)
 if known then return known end
 
-local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'limit', 'paused')
+local sale = redis.call('HMGET', sale_key, 'starts_at_ms', 'ends_at_ms', 'rate', 'burst', 'limit', 'paused',
+  'lottery')
 if not sale[1] then return {STATUS.SALE_NOT_FOUND} end
 local now_ms = admission_now_ms()
 local closed = admission_window(sale[1], sale[2], sale[6], now_ms)
@@ -89,6 +91,7 @@ if closed then
   if closed[1] == STATUS.SALE_ENDED then
     return idempotency_refuse(idem_key, fingerprint, idem_ttl, STATUS.SALE_ENDED)
   end
+  if closed[1] == STATUS.SALE_NOT_OPEN then return {closed[1], closed[2], sale[7] == '1' and 1 or 0} end
   return closed
 end
 
@@ -114,7 +117,8 @@ end
 
 local sale_rate, sale_burst = tonumber(sale[3]), tonumber(sale[4])
 local serving, issued =
-  queue_advance(queue_key, calls_key, sale_bucket, sale_rate, sale_burst, now_ms, true)
+  queue_advance(queue_key, calls_key, sale_bucket, sale_rate, sale_burst, now_ms, true, sale[7] == '1',
+    tonumber(sale[1]))
 -- Calls are kept a turn past their turn, so that an expired ticket is told when its turn ended.
 queue_trim(calls_key, now_ms - 2 * grace_ms)
 local sale_tokens, sale_wait = 0, 0

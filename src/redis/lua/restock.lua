@@ -13,6 +13,8 @@
 
   KEYS[1] stock
   KEYS[2] sale hash ("total" field)
+  KEYS[3] queue hash    (src/queue/queue.lua): a sold-out sale's queue waited; restocked, it
+          calls from now on, not for the time it stood still
 
   ARGV[1] the sale's total stock right after the restock, as the database recorded it
 
@@ -25,4 +27,8 @@ local target = tonumber(ARGV[1])
 local behind = target - tonumber(total)
 if behind <= 0 then return tonumber(counter) end
 redis.call('HSET', KEYS[2], 'total', target)
+if tonumber(counter) <= 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[3], 'ts_ms', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
 return redis.call('INCRBY', KEYS[1], behind)
