@@ -35,5 +35,5 @@ echo "contract: go vet (Go client)"
 (cd clients/go && go vet ./...)
 echo "contract: Python client imports"
 (cd clients/python && "$(bash "$root/scripts/python-env.sh")" -c \
-  'from fluxgate.v1 import order_gate_pb2_grpc, inventory_pb2_grpc, admin_pb2_grpc, events_pb2, errors_pb2')
+  'from fluxgate.v1 import order_gate_pb2_grpc, inventory_pb2_grpc, admin_pb2_grpc, queue_pb2_grpc, events_pb2, errors_pb2')
 echo "contract: ok"

@@ -44,7 +44,7 @@ export function spawnWorker(config: Config): ChildProcess {
   });
 }
 
-/** A compiled process of ours (npm test builds it first) with its output captured. */
+/** A running process with its output captured. */
 export interface Spawned {
   readonly child: ChildProcess;
   /** Everything it printed so far, stdout and stderr interleaved. */
@@ -53,16 +53,20 @@ export interface Spawned {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** Runs `dist/src/<script>.js` with `env`, capturing its output. */
-export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.ProcessEnv): Spawned {
-  const path = new URL(`../../dist/src/${script}.js`, import.meta.url).pathname;
-  const child = spawn(process.execPath, [path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `file` with `args` and `env`, capturing its output. */
+export function spawnProgram(
+  file: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Spawned {
+  const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const append = (chunk: Buffer) => {
     text += chunk.toString();
   };
   child.stdout.on('data', append);
   child.stderr.on('data', append);
+  const name = [file, ...args].join(' ');
   return {
     child,
     output: () => text,
@@ -75,11 +79,17 @@ export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.Pr
             resolve();
           } else if (child.exitCode !== null || Date.now() > deadline) {
             clearInterval(poll);
-            reject(new Error(`${script} never printed ${String(pattern)}; it printed:\n${text}`));
+            reject(new Error(`${name} never printed ${String(pattern)}; it printed:\n${text}`));
           }
         }, 50);
       }),
   };
+}
+
+/** Runs the compiled `dist/src/<script>.js` (npm test builds it first) with `env`. */
+export function spawnProcess(script: 'main-gate' | 'main-worker', env: NodeJS.ProcessEnv): Spawned {
+  const path = new URL(`../../dist/src/${script}.js`, import.meta.url).pathname;
+  return spawnProgram(process.execPath, [path], env);
 }
 
 /** A compiled gate on a free port, with a migrated schema (its admin API writes sales). */

@@ -4,7 +4,12 @@
 // the overall deadline allows, and never after a final refusal (sold out, limits, invalid...).
 // It exits non-zero on any error, printing the refusal's code and machine-readable reason.
 //
-//	go run ./cmd/place-order -addr http://127.0.0.1:8080 -sku DEMO-1 -qty 1 -customer alice
+// With -queue, a refusal for the sale's rate is not retried blind: the program waits in the
+// sale's queue with the ticket the refusal holds (QueueService.WatchTicket, printing where the
+// ticket stands), and once the ticket is called sends the order again, same key, with the
+// ticket. It exits non-zero if the sale sells out or ends, or the turn passes, before that.
+//
+//	go run ./cmd/place-order -addr http://127.0.0.1:8080 -sku DEMO-1 -qty 1 -customer alice -queue
 package main
 
 import (
@@ -37,25 +42,30 @@ func main() {
 	sku := flag.String("sku", "DEMO-1", "sale sku")
 	qty := flag.Int("qty", 1, "units to buy")
 	customer := flag.String("customer", "go-client", "customer id")
-	deadline := flag.Duration("deadline", 30*time.Second, "time the order may take, retries included")
+	deadline := flag.Duration("deadline", 30*time.Second, "time the order may take, retries and queue included")
+	queue := flag.Bool("queue", false, "refused for the sale's rate: wait in its queue, then buy with its ticket")
 	flag.Parse()
-	if err := run(*addr, *sku, int32(*qty), *customer, *deadline); err != nil {
+	if err := run(*addr, *sku, int32(*qty), *customer, *deadline, *queue); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", describe(err))
 		os.Exit(1)
 	}
 }
 
-func run(addr, sku string, qty int32, customer string, deadline time.Duration) error {
+func run(addr, sku string, qty int32, customer string, deadline time.Duration, queue bool) error {
 	// gRPC needs HTTP/2; without TLS that is "h2c" (prior knowledge), which net/http speaks natively.
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)
 	httpClient := &http.Client{Transport: &http.Transport{Protocols: protocols}}
 	client := fluxgatev1connect.NewOrderGateServiceClient(httpClient, addr, connect.WithGRPC())
+	var waitingRoom fluxgatev1connect.QueueServiceClient
+	if queue {
+		waitingRoom = fluxgatev1connect.NewQueueServiceClient(httpClient, addr, connect.WithGRPC())
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	key := newKey()
-	placed, attempts, err := placeOrder(ctx, client, &fluxgatev1.PlaceOrderRequest{
+	placed, attempts, err := placeOrder(ctx, client, waitingRoom, &fluxgatev1.PlaceOrderRequest{
 		Sku:            sku,
 		Quantity:       qty,
 		CustomerId:     customer,
@@ -79,10 +89,13 @@ func run(addr, sku string, qty int32, customer string, deadline time.Duration) e
 
 // placeOrder sends the same request (so the same idempotency key) until the gate answers, a
 // refusal is final, or waiting once more would pass ctx's deadline; it then returns the last
-// error. Each attempt gets attemptTimeout, or less when ctx has less left.
+// error. Each attempt gets attemptTimeout, or less when ctx has less left. With a waiting room,
+// a refusal that holds a ticket is waited out in the queue instead, and the request then
+// carries the ticket.
 func placeOrder(
 	ctx context.Context,
 	client fluxgatev1connect.OrderGateServiceClient,
+	waitingRoom fluxgatev1connect.QueueServiceClient,
 	req *fluxgatev1.PlaceOrderRequest,
 ) (*fluxgatev1.PlaceOrderResponse, int, error) {
 	deadline, _ := ctx.Deadline()
@@ -92,6 +105,16 @@ func placeOrder(
 		cancel()
 		if err == nil {
 			return res.Msg, attempt, nil
+		}
+		// A ticket already sent and refused again (the gate does not see it called yet) is not
+		// watched again, which would answer CALLED at once: the gate's delay paces the retry.
+		if ticket := ticketOf(err); waitingRoom != nil && ticket != nil && ticket.Token != req.QueueTicket {
+			fmt.Printf("queued ticket=%d after attempt %d: %s; waiting in the queue\n", ticket.Number, attempt, describe(err))
+			if err := waitForCall(ctx, waitingRoom, ticket); err != nil {
+				return nil, attempt, err
+			}
+			req.QueueTicket = ticket.Token
+			continue
 		}
 		wait, retryable := retryDelay(err, attempt)
 		if !retryable || ctx.Err() != nil || !time.Now().Add(wait).Before(deadline) {
@@ -104,6 +127,80 @@ func placeOrder(
 			return nil, attempt, err
 		}
 	}
+}
+
+// waitForCall watches the ticket until it is called (nil), or returns why it will not be.
+func waitForCall(
+	ctx context.Context,
+	waitingRoom fluxgatev1connect.QueueServiceClient,
+	ticket *fluxgatev1.WaitingRoomTicket,
+) error {
+	for {
+		status, err := watch(ctx, waitingRoom, ticket.Token)
+		if status == nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("ticket %d: still waiting in the queue at the deadline", ticket.Number)
+			}
+			if err != nil && connect.CodeOf(err) != connect.CodeDeadlineExceeded {
+				return err
+			}
+			continue // The gate ended the call at its longest deadline: watch again.
+		}
+		switch status.State {
+		// USED: an order holds the ticket already. The gate answers a retry of that order (same
+		// key) with it and refuses any other order (TICKET_USED): sending it lets the gate say.
+		case fluxgatev1.TicketState_TICKET_STATE_CALLED, fluxgatev1.TicketState_TICKET_STATE_USED:
+			fmt.Printf("called ticket=%d until=%s: ordering with the ticket\n",
+				ticket.Number, status.CalledUntil.AsTime().Format(time.RFC3339Nano))
+			return nil
+		case fluxgatev1.TicketState_TICKET_STATE_SOLD_OUT:
+			return fmt.Errorf("ticket %d: the sale sold out while waiting in the queue", ticket.Number)
+		case fluxgatev1.TicketState_TICKET_STATE_SALE_ENDED:
+			return fmt.Errorf("ticket %d: the sale ended while waiting in the queue", ticket.Number)
+		case fluxgatev1.TicketState_TICKET_STATE_EXPIRED:
+			return fmt.Errorf("ticket %d: its turn passed before it was used", ticket.Number)
+		default:
+			return fmt.Errorf("ticket %d: unexpected state %s", ticket.Number, status.State)
+		}
+	}
+}
+
+// watch follows one WatchTicket call, printing where the ticket stands while it waits, and
+// returns its first state that is not WAITING, or nil when the call ends before one.
+func watch(
+	ctx context.Context,
+	waitingRoom fluxgatev1connect.QueueServiceClient,
+	token string,
+) (*fluxgatev1.TicketStatus, error) {
+	stream, err := waitingRoom.WatchTicket(ctx, connect.NewRequest(&fluxgatev1.WatchTicketRequest{Ticket: token}))
+	if err != nil {
+		return nil, err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		s := stream.Msg().GetStatus()
+		if s.GetState() != fluxgatev1.TicketState_TICKET_STATE_WAITING {
+			return s, nil
+		}
+		fmt.Printf("waiting ticket=%d position=%d people_ahead=%d now_serving=%d estimated_wait=%.1fs\n",
+			s.Number, s.Position, s.PeopleAhead, s.NowServing, s.EstimatedWait.AsDuration().Seconds())
+	}
+	return nil, stream.Err()
+}
+
+// ticketOf returns the waiting-room ticket a refusal for the sale's rate holds, or nil.
+func ticketOf(err error) *fluxgatev1.WaitingRoomTicket {
+	var connectErr *connect.Error
+	if errors.As(err, &connectErr) {
+		for _, detail := range connectErr.Details() {
+			if msg, derr := detail.Value(); derr == nil {
+				if ticket, ok := msg.(*fluxgatev1.WaitingRoomTicket); ok && ticket.Token != "" {
+					return ticket
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // retryDelay says whether another attempt with the same key may succeed and how long to wait
