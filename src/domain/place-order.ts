@@ -38,6 +38,8 @@ export interface OrderPlacerDeps {
     TicketDesk,
     | 'issue'
     | 'check'
+    | 'held'
+    | 'release'
     | 'knownPosition'
     | 'positionOf'
     | 'observe'
@@ -127,6 +129,9 @@ const closedAtEdge: Readonly<Record<ClosedReason, Refusal>> = {
   SOLD_OUT: new Refusal('SOLD_OUT', 'no units left'),
   SALE_ENDED: new Refusal('SALE_ENDED', 'the sale has ended'),
 };
+
+/** Refusals of a ticket that can admit nothing any more. */
+const spentTicket: ReadonlySet<string> = new Set(['TICKET_USED', 'TICKET_EXPIRED']);
 
 /** What a buyer refused for the sale's rate is told: wait, with a place in the queue. */
 const waitMessage = 'too many orders right now; wait for your turn';
@@ -241,88 +246,110 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     return { order, replayed: false };
   }
 
+  /** One decision, with the buyer's ticket if they hold one (brought, or held at this gate). */
+  async function decide(
+    request: ValidOrderRequest,
+    requestId: string,
+    answerByMs: number | undefined,
+    ticket: SignedTicket | undefined,
+  ): Promise<PlacedOrder> {
+    // A closed sale first: a buyer who cannot buy is told so, not told to wait; at the edge
+    // unless the key may hold an accepted order (the store replays it). Then admission: a
+    // ticket's call, or the sale's rate.
+    const flaggedSoldOut = soldOut.has(request.sku);
+    const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
+    let saleAdmission: SaleAdmission = 'bucket';
+    if (closed === null && ticket !== undefined) {
+      const position = await tickets.positionOf(ticket);
+      // A drawn ticket before the draw: the sale has not started.
+      if (position === undefined) throw await drawn(request, ticket, undefined);
+      if (tickets.surelyWaiting(request.sku, position, admission.burstOf(request.sku)))
+        throw await queued(request, ticket, 1);
+      saleAdmission = { position, issuedAtMs: ticket.issuedAtMs };
+    } else if (closed === null) {
+      const verdict = admission.admit(request.sku);
+      if (verdict instanceof Refusal) {
+        if (verdict.reason !== 'RATE_LIMITED')
+          throw await withDrawTicket(request, verdict, undefined);
+        throw await queued(request, undefined, verdict.facts.retryAfterMs ?? 1);
+      }
+      saleAdmission = verdict;
+    }
+    const idempotencyKeyHash = hashIdempotencyKey(request.customerId, request.idempotencyKey);
+    if (closed !== null && acceptedKeys.refuses(request.sku, idempotencyKeyHash, closed))
+      throw closedAtEdge[closed];
+    const order: AcceptedOrder = {
+      orderId: deps.newOrderId(),
+      sku: request.sku,
+      quantity: request.quantity,
+      customerId: request.customerId,
+      idempotencyKeyHash,
+      acceptedAtMs: deps.now(),
+      requestId,
+    };
+    const fingerprint = fingerprintOf(request);
+    deps.deciding.enter();
+    let outcome: SoldOutOutcome;
+    try {
+      outcome = flaggedSoldOut
+        ? await store.refuseSoldOut(order, fingerprint)
+        : await store.reserve(order, fingerprint, saleAdmission);
+      if (outcome.kind === 'stock-left') {
+        // The flag was stale (a restock whose notice this gate missed): decide in full.
+        soldOut.clear(request.sku);
+        outcome = await store.reserve(order, fingerprint);
+      }
+    } finally {
+      deps.deciding.leave();
+    }
+    switch (outcome.kind) {
+      case 'reserved':
+        if (outcome.unitsLeft === 0) flag(soldOut, request.sku);
+        else open(request.sku);
+        if (ticket !== undefined) tickets.release(ticket);
+        return settle(outcome.reservation, answerByMs);
+      case 'replay-accepted':
+        return { order: outcome.order, replayed: true };
+      case 'queued': {
+        open(request.sku);
+        tickets.observe(request.sku, outcome.nowServing);
+        const refusal = await queued(request, ticket, outcome.retryAfterMs);
+        admission.refusedByScript(request.sku, refusal);
+        throw refusal;
+      }
+      case 'refused': {
+        const { refusal } = outcome;
+        // Only a counter at zero flags the sale: fewer units than asked is not sold out.
+        if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flag(soldOut, request.sku);
+        if (refusal.reason === 'SALE_ENDED' && !refusal.replayed) flag(ended, request.sku);
+        if (openAnswers.has(refusal.reason) && !refusal.replayed) open(request.sku);
+        admission.refusedByScript(request.sku, refusal);
+        // The live store does not have the sale: lost (reloaded by itself) or unknown.
+        if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')
+          throw await deps.lostSales.refusalFor(request.sku);
+        throw await withDrawTicket(request, refusal, ticket);
+      }
+    }
+  }
+
   return {
     async place(request, requestId, answerByMs) {
       // A ticket is input: checked first (signature, sale, customer), whatever the sale's state.
-      const ticket =
+      const brought =
         request.queueTicket === undefined
           ? undefined
           : tickets.check(request.queueTicket, request.sku, request.customerId);
-      // A closed sale next: a buyer who cannot buy is told so, not told to wait; at the edge
-      // unless the key may hold an accepted order (the store replays it). Then admission: a
-      // ticket's call, or the sale's rate.
-      const flaggedSoldOut = soldOut.has(request.sku);
-      const closed = flaggedSoldOut ? 'SOLD_OUT' : ended.has(request.sku) ? 'SALE_ENDED' : null;
-      let saleAdmission: SaleAdmission = 'bucket';
-      if (closed === null && ticket !== undefined) {
-        const position = await tickets.positionOf(ticket);
-        // A drawn ticket before the draw: the sale has not started.
-        if (position === undefined) throw await drawn(request, ticket, undefined);
-        if (tickets.surelyWaiting(request.sku, position, admission.burstOf(request.sku)))
-          throw await queued(request, ticket, 1);
-        saleAdmission = { position, issuedAtMs: ticket.issuedAtMs };
-      } else if (closed === null) {
-        const verdict = admission.admit(request.sku);
-        if (verdict instanceof Refusal) {
-          if (verdict.reason !== 'RATE_LIMITED')
-            throw await withDrawTicket(request, verdict, undefined);
-          throw await queued(request, undefined, verdict.facts.retryAfterMs ?? 1);
-        }
-        saleAdmission = verdict;
-      }
-      const idempotencyKeyHash = hashIdempotencyKey(request.customerId, request.idempotencyKey);
-      if (closed !== null && acceptedKeys.refuses(request.sku, idempotencyKeyHash, closed))
-        throw closedAtEdge[closed];
-      const order: AcceptedOrder = {
-        orderId: deps.newOrderId(),
-        sku: request.sku,
-        quantity: request.quantity,
-        customerId: request.customerId,
-        idempotencyKeyHash,
-        acceptedAtMs: deps.now(),
-        requestId,
-      };
-      const fingerprint = fingerprintOf(request);
-      deps.deciding.enter();
-      let outcome: SoldOutOutcome;
+      if (brought !== undefined) return decide(request, requestId, answerByMs, brought);
+      // A buyer retrying without the ticket this gate gave them (a client that only honours
+      // RetryInfo) keeps their place; a ticket found spent leaves them a newcomer.
+      const held = tickets.held(request.sku, request.customerId);
+      if (held === undefined) return decide(request, requestId, answerByMs, undefined);
       try {
-        outcome = flaggedSoldOut
-          ? await store.refuseSoldOut(order, fingerprint)
-          : await store.reserve(order, fingerprint, saleAdmission);
-        if (outcome.kind === 'stock-left') {
-          // The flag was stale (a restock whose notice this gate missed): decide in full.
-          soldOut.clear(request.sku);
-          outcome = await store.reserve(order, fingerprint);
-        }
-      } finally {
-        deps.deciding.leave();
-      }
-      switch (outcome.kind) {
-        case 'reserved':
-          if (outcome.unitsLeft === 0) flag(soldOut, request.sku);
-          else open(request.sku);
-          return settle(outcome.reservation, answerByMs);
-        case 'replay-accepted':
-          return { order: outcome.order, replayed: true };
-        case 'queued': {
-          open(request.sku);
-          tickets.observe(request.sku, outcome.nowServing);
-          const refusal = await queued(request, ticket, outcome.retryAfterMs);
-          admission.refusedByScript(request.sku, refusal);
-          throw refusal;
-        }
-        case 'refused': {
-          const { refusal } = outcome;
-          // Only a counter at zero flags the sale: fewer units than asked is not sold out.
-          if (refusal.reason === 'SOLD_OUT' && !refusal.replayed) flag(soldOut, request.sku);
-          if (refusal.reason === 'SALE_ENDED' && !refusal.replayed) flag(ended, request.sku);
-          if (openAnswers.has(refusal.reason) && !refusal.replayed) open(request.sku);
-          admission.refusedByScript(request.sku, refusal);
-          // The live store does not have the sale: lost (reloaded by itself) or unknown.
-          if (refusal.reason === 'SALE_NOT_FOUND' || refusal.reason === 'SALE_STATE_RELOADING')
-            throw await deps.lostSales.refusalFor(request.sku);
-          throw await withDrawTicket(request, refusal, ticket);
-        }
+        return await decide(request, requestId, answerByMs, held);
+      } catch (error) {
+        if (!(error instanceof Refusal) || !spentTicket.has(error.reason)) throw error;
+        tickets.release(held);
+        return decide(request, requestId, answerByMs, undefined);
       }
     },
   };

@@ -122,6 +122,17 @@ export class TicketDesk {
     }
   }
 
+  /** The ticket this gate gave the customer for the sale and has not seen spent, if any. */
+  held(sku: string, customerId: string): SignedTicket | undefined {
+    return this.sales.get(sku)?.waiting.get(customerId);
+  }
+
+  /** The ticket admitted an order, or can no longer: the customer holds none here any more. */
+  release(ticket: SignedTicket): void {
+    const waiting = this.sales.get(ticket.sku)?.waiting;
+    if (waiting?.get(ticket.customerId)?.token === ticket.token) waiting.delete(ticket.customerId);
+  }
+
   /**
    * The ticket a PlaceOrder carries, checked against the order: it must be ours, for this sale
    * and for this customer. Throws the refusal that says what is wrong.

@@ -261,6 +261,28 @@ describe('tickets that are not ours', () => {
   });
 });
 
+test('a buyer who retries without the ticket (a client that honours only RetryInfo) keeps their place and is admitted once called', async () => {
+  await busySale('RETRYINFO-1', 10);
+  await ticketFor('RETRYINFO-1', 'erin');
+  const ticket = await ticketFor('RETRYINFO-1', 'frank');
+  const early = await refusalOf({
+    sku: 'RETRYINFO-1',
+    quantity: 1,
+    customerId: 'frank',
+    idempotencyKey: 'f-1',
+  });
+  expect(early.findDetails(WaitingRoomTicketSchema)[0]?.number).toBe(ticket.number);
+  await untilCalled(ticket.token);
+  const placed = await orders.placeOrder({
+    sku: 'RETRYINFO-1',
+    quantity: 1,
+    customerId: 'frank',
+    idempotencyKey: 'f-1',
+  });
+  expect(placed.orderId).not.toBe('');
+  expect((await queue.checkTicket({ ticket: ticket.token })).status?.state).toBe(TicketState.USED);
+});
+
 test('sell-out while 500 buyers wait: every waiting WatchTicket stream says SOLD_OUT within a second', async () => {
   const sku = 'SELLOUT-500';
   // 10 units: the opener takes one, the first ticket's holder the other nine once called.

@@ -294,6 +294,23 @@ describe('createOrderPlacer', () => {
     expect(store.stock).toBe(3);
   });
 
+  test('a buyer retrying without the ticket this gate gave them keeps their place; once it is spent, they are a newcomer', async () => {
+    const { store, placer } = setup(10, 'acked');
+    store.dry = true;
+    const key = (k: string) => ({ ...request, quantity: 1, idempotencyKey: k });
+    const queued = (await placer.place(key('q1'), 'r1').catch((e: unknown) => e)) as Refusal;
+    const ticket = queued.facts.ticket!;
+    store.dry = false;
+    // No ticket sent: the one this gate gave alice admits her, and is spent.
+    await placer.place(key('q1'), 'r2');
+    expect(store.admissions.at(-1)).toEqual({
+      position: ticket.number,
+      issuedAtMs: ticket.issuedAtMs,
+    });
+    await placer.place(key('q2'), 'r3');
+    expect(store.admissions.at(-1)).toBe('bucket');
+  });
+
   test('edge admission: a refusal at the edge costs no store call; a leased token tells the store; a dry bucket is reported', async () => {
     const verdicts: EdgeVerdict[] = [
       new Refusal('RATE_LIMITED', 'over the rate', { retryAfterMs: 25 }),
@@ -317,8 +334,9 @@ describe('createOrderPlacer', () => {
       ticket: { sku: 'S', number: 1 },
     });
     expect(store.storeCalls).toBe(0);
-    await placer.place(key('e2'), 'r2');
-    await placer.place(key('e3'), 'r3');
+    // Other buyers (alice holds a ticket now, which would admit her instead).
+    await placer.place({ ...key('e2'), customerId: 'bob' }, 'r2');
+    await placer.place({ ...key('e3'), customerId: 'carol' }, 'r3');
     expect(store.admissions).toEqual(['leased', 'bucket']);
     expect(reported).toEqual([]);
     store.dry = true;
