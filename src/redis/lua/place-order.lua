@@ -120,7 +120,8 @@ local serving, issued =
   queue_advance(queue_key, calls_key, sale_bucket, sale_rate, sale_burst, now_ms, true, sale[7] == '1',
     tonumber(sale[1]))
 -- Calls are kept a turn past their turn, so that an expired ticket is told when its turn ended.
-queue_trim(calls_key, now_ms - 2 * grace_ms)
+-- A sale that never queued anyone has no calls: no command spent on them.
+if issued > 0 then queue_trim(calls_key, now_ms - 2 * grace_ms) end
 local sale_tokens, sale_wait = 0, 0
 if mode == 'ticket' then
   if position > serving then return {STATUS.TICKET_WAITING, serving} end
