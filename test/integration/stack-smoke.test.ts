@@ -71,6 +71,7 @@ test('PostgreSQL: MikroORM connects and runs the migrations', async () => {
   expect(await migrate(orm, config.databaseSchema)).toEqual([
     '20261124-initial',
     '20261130-admin-request',
+    '20261201-pre-queue-lottery',
   ]);
   expect(await migrate(orm, config.databaseSchema)).toEqual([]); // a second run has nothing to do
   const tables = await orm.em
