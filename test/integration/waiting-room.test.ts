@@ -93,9 +93,8 @@ async function untilCalled(token: string, through = queue): Promise<void> {
 /**
  * Every key an order changes: left out are what changes by itself meanwhile, the clock the
  * waiting room keeps (buckets, which also expire; the queue and when positions were called) and
- * the live status of
- * earlier orders, which the worker confirms (a new order would still show in the stock, the
- * buyer's total, the idempotency entry and the outbox).
+ * the live status of earlier orders, which the worker confirms (a new order would still show in
+ * the stock, the buyer's total, the idempotency entry and the outbox).
  */
 async function orderState(): Promise<Map<string, string>> {
   const all = await redisSnapshot(system.redis, system.config.redisKeyPrefix);
