@@ -156,6 +156,13 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   };
   const complete = batchCompletions(store);
 
+  /** A new ticket for the buyer; none when the queue cannot be reached (the refusal goes without). */
+  const issueTicket = (request: ValidOrderRequest): Promise<SignedTicket | undefined> =>
+    tickets.issue(request.sku, request.customerId).catch((e: unknown) => {
+      deps.onBackgroundError(e, 'issue queue ticket');
+      return undefined;
+    });
+
   /**
    * The refusal of a buyer the sale's rate turned away: their ticket (the one they brought, or
    * one issued now) and the expected wait for its call. Without a ticket (the queue could not
@@ -166,12 +173,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     brought: SignedTicket | undefined,
     retryAfterMs: number,
   ): Promise<Refusal> {
-    const ticket =
-      brought ??
-      (await tickets.issue(request.sku, request.customerId).catch((e: unknown) => {
-        deps.onBackgroundError(e, 'issue queue ticket');
-        return undefined;
-      }));
+    const ticket = brought ?? (await issueTicket(request));
     if (ticket === undefined) return new Refusal('RATE_LIMITED', waitMessage, { retryAfterMs });
     const position = tickets.knownPosition(ticket);
     const wait = position === undefined ? 0 : tickets.estimateWaitMs(request.sku, position);
@@ -190,12 +192,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     brought: SignedTicket | undefined,
     startsAtMs: number | undefined,
   ): Promise<Refusal> {
-    const ticket =
-      brought ??
-      (await tickets.issue(request.sku, request.customerId).catch((e: unknown) => {
-        deps.onBackgroundError(e, 'issue queue ticket');
-        return undefined;
-      }));
+    const ticket = brought ?? (await issueTicket(request));
     return new Refusal('SALE_NOT_OPEN', 'the sale has not started; you are in its draw', {
       ...(startsAtMs === undefined ? {} : { startsAtMs }),
       lottery: true,

@@ -36,6 +36,12 @@ export const scriptStatus = {
 /** A script reply: status code first, then values. */
 export type ScriptReply = [number, ...(string | number)[]];
 
+/** Field `i` of a script reply as a number (fields in the order of the script's header). */
+export const replyNumbers =
+  (reply: readonly unknown[]) =>
+  (i: number): number =>
+    Number(reply[i]);
+
 /** The refusal a status code stands for; `value` is the one number the script sent with it. */
 function refusalOf(status: number, value: number, sku: string, replayed: boolean): Refusal {
   const options = { replayed };

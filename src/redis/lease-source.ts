@@ -1,25 +1,9 @@
 /** The Redis implementation of {@link LeaseSource}: one lease-tokens.lua call per lease. */
 import type { RedisClient } from './client.js';
 import type { LeaseSource } from '../admission/edge-admission.js';
-import { scriptStatus } from './codes.js';
+import { replyNumbers, scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
 import { leaseTokensArgs, timedScripts, type ScriptName } from './scripts.js';
-
-/** lease-tokens.lua's reply to a sale it has (see the script's header). */
-type LeaseReply = [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
 
 /**
  * Creates the source on a client on which {@link registerScripts} was called; each call is
@@ -39,31 +23,18 @@ export function createRedisLeaseSource(
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
       if (reply[0] !== scriptStatus.LEASED || reply.length !== 12)
         throw new Error(`lease-tokens answered ${JSON.stringify(reply)}`);
-      const [
-        ,
-        granted,
-        waitMs,
-        nowMs,
-        startsAtMs,
-        endsAtMs,
-        paused,
-        rate,
-        burst,
-        nowServing,
-        ,
-        lottery,
-      ] = reply as LeaseReply;
+      const n = replyNumbers(reply);
       return {
-        granted,
-        waitMs,
-        nowMs,
-        startsAtMs,
-        endsAtMs,
-        paused: paused === 1,
-        rate,
-        burst,
-        nowServing,
-        lottery: lottery === 1,
+        granted: n(1),
+        waitMs: n(2),
+        nowMs: n(3),
+        startsAtMs: n(4),
+        endsAtMs: n(5),
+        paused: n(6) === 1,
+        rate: n(7),
+        burst: n(8),
+        nowServing: n(9),
+        lottery: n(11) === 1,
       };
     },
   };

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { TicketAdmission } from '../domain/ports.js';
 import type { QueueReader, TicketNumbers } from '../queue/ports.js';
 import type { RedisClient } from './client.js';
-import { scriptStatus } from './codes.js';
+import { replyNumbers, scriptStatus } from './codes.js';
 import type { Keys } from './keys.js';
 import { queueStatusArgs, takeTicketsArgs, timedScripts, type ScriptName } from './scripts.js';
 
@@ -30,16 +30,14 @@ export function createRedisQueueStore(
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
       if (reply[0] !== scriptStatus.TICKETS || reply.length !== 7)
         throw new Error(`take-tickets answered ${JSON.stringify(reply)}`);
-      const [, last, nowMs, nowServing, rate, startsAtMs, lottery] = reply as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
-      return { last, nowServing, rate, beforeDraw: lottery === 1 && nowMs < startsAtMs };
+      const n = replyNumbers(reply);
+      return {
+        last: n(1),
+        nowServing: n(3),
+        rate: n(4),
+        // Taken before the start (Redis clock) of a sale with a lottery: the block's are drawn.
+        beforeDraw: n(6) === 1 && n(2) < n(5),
+      };
     },
 
     async read(sku: string, ticket?: TicketAdmission) {
@@ -49,7 +47,7 @@ export function createRedisQueueStore(
       if (reply[0] === scriptStatus.SALE_NOT_FOUND) return undefined;
       if (reply[0] !== scriptStatus.QUEUE || reply.length !== 14)
         throw new Error(`queue-status answered ${JSON.stringify(reply)}`);
-      const n = (i: number) => Number(reply[i]);
+      const n = replyNumbers(reply);
       return {
         queue: {
           nowMs: n(1),
