@@ -1,28 +1,27 @@
 /**
  * The waiting room's fairness, through two gate processes (the compiled gate, as deployed):
  * 1,000 buyers arriving one after another in a known order, far faster than an admission rate
- * of 50 a second, are numbered in arrival order within the stated bound (docs/waiting-room.md) and
+ * of 20 a second (so that the queue never drains while they arrive, even on a loaded machine), are numbered in arrival order within the stated bound (docs/waiting-room.md) and
  * admitted only once their number is called; a buyer retrying every few milliseconds gains
  * nothing by it.
  */
 import { timestampMs } from '@bufbuild/protobuf/wkt';
-import { ConnectError } from '@connectrpc/connect';
-import http from 'node:http';
+import { ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
+import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { runMigrations } from '../../src/main-migrate.js';
 import { envFor, exited, freePort, spawnProcess, type Spawned } from '../support/processes.js';
 import { buyInTurn } from '../support/queue.js';
 import { loadTestSale, testSale } from '../support/sales.js';
 import { dropTestData, isolatedConfig, redisFor } from '../support/stack.js';
-import { orderClient, reasonOf } from '../support/wire.js';
+import { reasonOf } from '../support/wire.js';
 
 const config = isolatedConfig();
 const { redis, keys } = redisFor(config);
-// All buyers share one address here: within its connection burst (FLUXGATE_CONNECTION_BURST).
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 const gates: { process: Spawned; url: string }[] = [];
-const rate = 50;
+const rate = 20;
 
 beforeAll(async () => {
   await runMigrations(config);
@@ -41,7 +40,6 @@ afterAll(async () => {
     process.child.kill('SIGTERM');
     await exited(process.child);
   }
-  agent.destroy();
   redis.disconnect();
   await dropTestData(config);
 });
@@ -62,7 +60,11 @@ test('1,000 buyers through two gate processes are numbered in arrival order with
     keys,
     testSale(sku, { totalStock: 5000, admissionRate: rate, admissionBurst: 1 }),
   );
-  const clients = gates.map((g) => orderClient(g.url, agent));
+  // gRPC over one HTTP/2 connection per gate: HTTP/1.1 keep-alive sockets, idle while buyers
+  // wait, can be closed by the gate just as the client writes on them (EPIPE under load).
+  const clients = gates.map((g) =>
+    createClient(OrderGateService, createGrpcTransport({ baseUrl: g.url })),
+  );
   const buyers = 1000;
   const arrivals: Arrival[] = [];
   const admittedAtOnce: { customerId: string; arrivedAt: number; acceptedAt: number }[] = [];
@@ -140,7 +142,7 @@ test('1,000 buyers through two gate processes are numbered in arrival order with
           idempotencyKey: a.customerId,
           queueTicket: a.token,
         },
-        Date.now() + 60_000,
+        Date.now() + 120_000,
         {
           maxSleepMs: a === fastest ? 5 : 1000,
           onRefusal: (error) => {
@@ -155,7 +157,9 @@ test('1,000 buyers through two gate processes are numbered in arrival order with
         },
       );
       expect(accepted, a.customerId).toBeDefined();
-      return { ...a, acceptedAt: timestampMs(accepted!.acceptedAt!) };
+      // When the answer was back: after the script admitted it. (acceptedAt is stamped before
+      // the script runs, a few ms earlier under load.)
+      return { ...a, acceptedAt: timestampMs(accepted!.acceptedAt!), answeredAt: Date.now() };
     }),
   );
   // Each buyer kept the one place they were given.
@@ -165,11 +169,11 @@ test('1,000 buyers through two gate processes are numbered in arrival order with
   // nobody is admitted before that, the fast retrier included, refused many times on the way.
   for (const a of admitted) {
     const earliestCallMs = queueFormedAt! + ((a.number - 2 - lateAdmitted.length) * 1000) / rate;
-    expect(a.acceptedAt, a.customerId).toBeGreaterThanOrEqual(earliestCallMs - 5);
+    expect(a.answeredAt, a.customerId).toBeGreaterThanOrEqual(earliestCallMs);
   }
   expect(fastRetries).toBeGreaterThan(20);
   const spanS = (Math.max(...admitted.map((a) => a.acceptedAt)) - queueFormedAt!) / 1000;
   console.log(
     `${admitted.length} buyers admitted in ${spanS.toFixed(2)} s (rate ${rate}/s), ${admittedAtOnce.length} at once; worst overtaking: ${worstOvertakers} buyers; fast retrier refused ${fastRetries} times`,
   );
-});
+}, 120_000);
