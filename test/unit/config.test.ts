@@ -98,7 +98,8 @@ describe('config', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const rows = readme
       .split('\n')
-      .filter((line) => line.startsWith('| `FLUXGATE_'))
+      // OpenTelemetry's standard names keep their own prefix.
+      .filter((line) => /^\| `(FLUXGATE|OTEL)_/.test(line))
       .map((line) =>
         line
           .split('|')
