@@ -191,7 +191,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
 ): Promise<{ readonly url: string; readonly ops: O; close(): Promise<void> }> {
   // First: a JWKS file that cannot be read stops the gate before it connects to anything.
   const buyerAuth = createBuyerAuth(config, logger);
-  const tracing = startTracing(config, 'fluxgate-gate');
+  const tracing = await startTracing(config, 'fluxgate-gate');
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   // No offline queue and a command timeout: while Redis is unreachable or hung a command fails
   // at once or within the budget, and the breaker below turns that into a quick refusal.

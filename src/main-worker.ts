@@ -33,7 +33,7 @@ export interface RunningWorker {
 /** Starts a worker with `config`; resolves once it consumes. */
 export async function startWorker(config: Config): Promise<RunningWorker> {
   const logger = pino({ level: config.logLevel, base: { service: 'worker' } });
-  const tracing = startTracing(config, 'fluxgate-worker');
+  const tracing = await startTracing(config, 'fluxgate-worker');
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   const orm = await retryStartup(
     'postgresql',

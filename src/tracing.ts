@@ -14,17 +14,7 @@ import {
   type Span,
   type SpanOptions,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Config } from './config.js';
 
 /** The tracer every span of Flux-Gate is made with (a no-op until {@link startTracing}). */
@@ -47,11 +37,27 @@ export interface Tracing {
  * nothing. `serviceName` is used when `config.serviceName` is empty. A second call in the same
  * process (tests run a gate and a worker in one) shares the first one's SDK.
  */
-export function startTracing(
+export async function startTracing(
   config: Pick<Config, 'otlpEndpoint' | 'serviceName' | 'traceSampleRatio'>,
   serviceName: string,
-): Tracing {
+): Promise<Tracing> {
   if (config.otlpEndpoint === '') return { enabled: false, close: () => Promise.resolve() };
+  // Loaded only now: with tracing off not even the SDK's modules are in the process.
+  const [
+    { AsyncLocalStorageContextManager },
+    { W3CTraceContextPropagator },
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider },
+    { ATTR_SERVICE_NAME },
+  ] = await Promise.all([
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/semantic-conventions'),
+  ]);
   if (registered === undefined) {
     const provider = new TracerProvider({
       resource: resourceFromAttributes({

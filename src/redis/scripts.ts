@@ -105,19 +105,20 @@ export function timedScripts(
 ): ScriptCaller {
   const scripts = redis as unknown as ScriptCaller;
   return Object.fromEntries(
-    (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
-      name,
-      async (...args: ScriptArgs) => {
-        const started = performance.now();
-        try {
-          return await inChildSpan(`EVALSHA ${scriptFiles[name].file}`, spanOptions, () =>
-            scripts[name](...args),
-          );
-        } finally {
-          onScript(name, (performance.now() - started) / 1000);
-        }
-      },
-    ]),
+    (Object.keys(scriptFiles) as ScriptName[]).map((name) => {
+      const spanName = `EVALSHA ${scriptFiles[name].file}`;
+      return [
+        name,
+        async (...args: ScriptArgs) => {
+          const started = performance.now();
+          try {
+            return await inChildSpan(spanName, spanOptions, () => scripts[name](...args));
+          } finally {
+            onScript(name, (performance.now() - started) / 1000);
+          }
+        },
+      ];
+    }),
   ) as ScriptCaller;
 }
 
