@@ -1,9 +1,10 @@
 /**
- * One order's trace, whole, at a real OTLP endpoint: Jaeger (built from the Go module proxy,
- * its in-memory store) receives the spans of the compiled gate and worker, and its query API
- * must give back one trace holding the gate's RPC span (the child of the caller's traceparent),
- * the Lua script and the publish under it, and the worker's record span and database
- * transaction under the publish, across the two services (docs/tracing.md).
+ * One order's trace, whole, at a real OTLP endpoint: a minimal OpenTelemetry Collector (its OTLP
+ * receiver and debug exporter, scripts/otlp-receiver, built from the Go module proxy) receives
+ * the spans of the compiled gate and worker and prints them, and among them must be one trace
+ * holding the gate's RPC span (the child of the caller's traceparent), the Lua script and the
+ * publish under it, and the worker's record span and database transaction under the publish,
+ * across the two services (docs/tracing.md).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,91 +28,81 @@ import { createTestSale, testSale } from '../support/sales.js';
 import { eventually, readTopic } from '../support/stack.js';
 import { adminToken } from '../support/system.js';
 
-/** A span as Jaeger's query API (/api/traces/<id>) gives it. */
-interface JaegerSpan {
-  readonly spanID: string;
-  readonly operationName: string;
-  readonly processID: string;
-  readonly references: readonly { refType: string; traceID: string; spanID: string }[];
-  readonly tags: readonly { key: string; value: unknown }[];
-}
-interface JaegerTrace {
-  readonly spans: readonly JaegerSpan[];
-  readonly processes: Readonly<Record<string, { serviceName: string }>>;
+/** A span as the collector's debug exporter prints it, with its resource's service name. */
+interface ReceivedSpan {
+  readonly service: string;
+  readonly traceId: string;
+  readonly parentId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly kind: string;
 }
 
 const cleanUp = cleanUpAfterFile();
-let jaeger: Spawned;
+let receiver: Spawned;
 let otlpUrl: string;
-let queryUrl: string;
 
-/** Jaeger v2 with only what the test needs, every port chosen free, on loopback. */
-function jaegerConfig(otlpPort: number, queryPort: number, queryGrpcPort: number): string {
-  return `
-service:
-  extensions: [jaeger_storage, jaeger_query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-extensions:
-  jaeger_storage:
-    backends:
-      memstore:
-        memory:
-          max_traces: 10000
-  jaeger_query:
-    storage:
-      traces: memstore
-    http:
-      endpoint: 127.0.0.1:${String(queryPort)}
-    grpc:
-      endpoint: 127.0.0.1:${String(queryGrpcPort)}
+/** Traces over OTLP/HTTP on a free loopback port, printed in full; no telemetry of its own. */
+const receiverConfig = (port: number) => `
 receivers:
   otlp:
     protocols:
       http:
-        endpoint: 127.0.0.1:${String(otlpPort)}
+        endpoint: 127.0.0.1:${String(port)}
 exporters:
-  jaeger_storage_exporter:
-    trace_storage: memstore
+  debug:
+    verbosity: detailed
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+  telemetry:
+    metrics:
+      level: none
 `;
-}
 
 beforeAll(async () => {
-  // A clean machine builds Jaeger from the Go module proxy first: a long build.
-  const installed = await promisify(execFile)('bash', ['scripts/go-tool.sh', 'jaeger'], {
+  // A clean machine builds the receiver from the Go module proxy first: allow for it.
+  const installed = await promisify(execFile)('bash', ['scripts/go-tool.sh', 'otlp-receiver'], {
     encoding: 'utf8',
-    timeout: 3_600_000,
   });
-  const [otlpPort, queryPort, queryGrpcPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const configFile = join(mkdtempSync(join(tmpdir(), 'fluxgate-jaeger-')), 'config.yaml');
-  writeFileSync(configFile, jaegerConfig(otlpPort, queryPort, queryGrpcPort));
-  jaeger = spawnProgram(installed.stdout.trim(), ['--config', configFile]);
-  cleanUp.track(jaeger);
-  otlpUrl = `http://127.0.0.1:${String(otlpPort)}`;
-  queryUrl = `http://127.0.0.1:${String(queryPort)}`;
-  await eventually(
-    async () => (await fetch(`${queryUrl}/api/services`).catch(() => undefined))?.ok === true,
-    60_000,
-    `Jaeger's query API; Jaeger printed:\n${jaeger.output()}`,
-  );
-}, 3_700_000);
+  const port = await freePort();
+  const configFile = join(mkdtempSync(join(tmpdir(), 'fluxgate-otlp-')), 'config.yaml');
+  writeFileSync(configFile, receiverConfig(port));
+  receiver = spawnProgram(installed.stdout.trim(), ['--config', configFile]);
+  cleanUp.track(receiver);
+  await receiver.waitFor(/Everything is ready/);
+  otlpUrl = `http://127.0.0.1:${String(port)}`;
+}, 1_200_000);
 
-/** The trace `traceId` as Jaeger has it so far (undefined while it has none). */
-async function jaegerTrace(traceId: string): Promise<JaegerTrace | undefined> {
-  const res = await fetch(`${queryUrl}/api/traces/${traceId}`);
-  if (res.status === 404) return undefined;
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { data: JaegerTrace[] };
-  return body.data[0];
+/**
+ * Every span the receiver printed so far. The debug exporter writes each batch as resource
+ * blocks (`ResourceSpans #n`, its attributes, then `Span #n` blocks of `Field : value` lines).
+ */
+function receivedSpans(): ReceivedSpan[] {
+  return receiver
+    .output()
+    .split(/ResourceSpans #\d+/)
+    .slice(1)
+    .flatMap((resource) => {
+      const service = /-> service\.name: Str\((.*)\)/.exec(resource)?.[1] ?? '';
+      return resource
+        .split(/\nSpan #\d+\n/)
+        .slice(1)
+        .map((block) => {
+          const field = (name: string) =>
+            new RegExp(`^ *${name} *: ?(.*)$`, 'm').exec(block)?.[1]?.trim() ?? '';
+          return {
+            service,
+            traceId: field('Trace ID'),
+            parentId: field('Parent ID'),
+            id: field('ID'),
+            name: field('Name'),
+            kind: field('Kind'),
+          };
+        });
+    });
 }
 
 describe('traces', () => {
@@ -142,45 +133,43 @@ describe('traces', () => {
       record: `${orders} process`,
       transaction: 'order batch transaction',
     };
-    let found: JaegerTrace | undefined;
+    let trace: ReceivedSpan[] = [];
     await eventually(
       async () => {
-        found = await jaegerTrace(traceId);
-        const have = new Set(found?.spans.map((s) => s.operationName));
+        trace = receivedSpans().filter((span) => span.traceId === traceId);
+        const have = new Set(trace.map((span) => span.name));
         return Object.values(names).every((name) => have.has(name));
       },
       60_000,
-      `every span of trace ${traceId} in Jaeger`,
+      `every span of trace ${traceId} at the OTLP receiver`,
     );
-    const whole = found as JaegerTrace;
     const one = (name: string) => {
-      const spans = whole.spans.filter((s) => s.operationName === name);
+      const spans = trace.filter((span) => span.name === name);
       expect(spans, name).toHaveLength(1);
-      return spans[0] as JaegerSpan;
+      return spans[0] as ReceivedSpan;
     };
-    const parentOf = (span: JaegerSpan) => {
-      const refs = span.references.filter((r) => r.refType === 'CHILD_OF');
-      expect(refs, span.operationName).toHaveLength(1);
-      expect(refs[0]?.traceID).toBe(traceId);
-      return refs[0]?.spanID;
-    };
-    const serviceOf = (span: JaegerSpan) => whole.processes[span.processID]?.serviceName;
     const rpc = one(names.rpc);
+    const script = one(names.script);
     const publish = one(names.publish);
     const record = one(names.record);
     const transaction = one(names.transaction);
 
-    expect(parentOf(rpc)).toBe(callerSpanId);
-    expect(parentOf(one(names.script))).toBe(rpc.spanID);
-    expect(parentOf(publish)).toBe(rpc.spanID);
-    expect(parentOf(record)).toBe(publish.spanID);
-    expect(parentOf(transaction)).toBe(record.spanID);
-    for (const span of [rpc, one(names.script), publish])
-      expect(serviceOf(span)).toBe('fluxgate-gate');
-    for (const span of [record, transaction]) expect(serviceOf(span)).toBe('fluxgate-worker');
+    expect(rpc.parentId).toBe(callerSpanId);
+    expect(script.parentId).toBe(rpc.id);
+    expect(publish.parentId).toBe(rpc.id);
+    expect(record.parentId).toBe(publish.id);
+    expect(transaction.parentId).toBe(record.id);
+    expect([rpc.kind, script.kind, publish.kind, record.kind]).toEqual([
+      'Server',
+      'Client',
+      'Producer',
+      'Consumer',
+    ]);
+    for (const span of [rpc, script, publish]) expect(span.service).toBe('fluxgate-gate');
+    for (const span of [record, transaction]) expect(span.service).toBe('fluxgate-worker');
 
     // The link between the services is the record's traceparent header: the publish span's.
     const [published] = await readTopic(config, orders, (r) => r.length >= 1);
-    expect(published?.headers?.traceparent?.toString()).toBe(`00-${traceId}-${publish.spanID}-01`);
+    expect(published?.headers?.traceparent?.toString()).toBe(`00-${traceId}-${publish.id}-01`);
   });
 });
