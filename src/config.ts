@@ -341,6 +341,12 @@ export const settings = {
     schema: int(100, 3_600_000),
     doc: 'An HTTP/2 connection with no open stream for this long is closed (GOAWAY).',
   },
+  http1KeepAliveTimeoutMs: {
+    env: 'FLUXGATE_HTTP1_KEEP_ALIVE_TIMEOUT_MS',
+    default: '65000',
+    schema: int(100, 3_600_000),
+    doc: 'An HTTP/1.1 connection idle between requests for this long is closed. Longer than the idle timeouts of common clients and load balancers (60 s), so that they close first and never send on a socket the gate is closing.',
+  },
   http2ResetBurst: {
     env: 'FLUXGATE_HTTP2_RESET_BURST',
     default: '500',
