@@ -41,7 +41,7 @@ const histogram = (digits: 2 | 3) =>
 
 /** Reads percentiles (ms) from a histogram of µs. */
 export function percentiles(h: Histogram): Percentiles {
-  // Tenths of a ms: finer than the histogram's own resolution at these latencies.
+  // Tenths of a ms: as fine as a reader needs.
   const ms = (us: number) => Math.round(us / 100) / 10;
   return {
     count: h.totalCount,

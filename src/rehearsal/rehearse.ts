@@ -94,14 +94,16 @@ export interface RehearsalResult {
   readonly check: SaleCheck;
 }
 
-/** Waits ms, unless `signal` aborts. */
+/** Waits ms, or less if `signal` aborts. */
 const pause = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 
 /**
@@ -146,7 +148,14 @@ export async function rehearse(
   const startedAtMs = Date.now();
   const t0 = performance.now();
   const since = () => performance.now() - t0;
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  // Each buyer has a signal of its own, all aborted at the deadline: with thousands of buyers
+  // on one shared signal, every call's listener would be checked against all the others.
+  const deadline = new AbortController();
+  const buying = new Set<AbortController>();
+  const deadlineTimer = setTimeout(() => {
+    deadline.abort();
+    for (const buyer of buying) buyer.abort(new ConnectError('time ran out', Code.Canceled));
+  }, options.timeoutMs);
 
   // The stock stream drives the display's units left and tells waiting buyers of the sell-out.
   const wakeOnSoldOut = new Set<() => void>();
@@ -174,7 +183,7 @@ export async function rehearse(
         return response;
       } catch (error) {
         // An attempt cut off by the rehearsal's deadline got no answer.
-        if (!deadline.aborted)
+        if (!deadline.signal.aborted)
           recorder.answer(describeFailure(error).reason, since(), performance.now() - sent);
         throw error;
       }
@@ -218,6 +227,8 @@ export async function rehearse(
   const buyer = async (index: number): Promise<void> => {
     let lastReason: string | undefined;
     let end: BuyerEnd;
+    const signal = new AbortController();
+    buying.add(signal);
     try {
       const timeLeft = options.timeoutMs - since();
       await placeOrder(
@@ -226,7 +237,7 @@ export async function rehearse(
         {
           // The rehearsal's deadline bounds every buyer; an attempt may wait its turn here.
           policy: { deadlineMs: timeLeft, attemptTimeoutMs: timeLeft },
-          signal: deadline,
+          signal: signal.signal,
           sleep: wait,
           onRetry: (_attempt, failure) => {
             lastReason = failure.reason;
@@ -237,10 +248,13 @@ export async function rehearse(
     } catch (error) {
       const failure = describeFailure(error);
       // A refusal that another attempt could not change is final; otherwise time ran out.
+      const timeUp = signal.signal.aborted;
       end =
-        deadline.aborted || failure.retryable
-          ? { kind: 'unfinished', lastReason: deadline.aborted ? lastReason : failure.reason }
+        timeUp || failure.retryable
+          ? { kind: 'unfinished', lastReason: timeUp ? lastReason : failure.reason }
           : { kind: 'refused', reason: failure.reason };
+    } finally {
+      buying.delete(signal);
     }
     recorder.end(end);
   };
@@ -249,15 +263,19 @@ export async function rehearse(
   const buyers: Promise<void>[] = [];
   for (const [index, at] of times.entries()) {
     const ahead = at - since();
-    if (ahead > 0) await pause(ahead, deadline);
-    if (deadline.aborted) break;
+    if (ahead > 0) await pause(ahead, deadline.signal);
+    // Let answers and the display in between arrivals of a crowd that comes all at once.
+    else if (index % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
+    if (deadline.signal.aborted) break;
     recorder.arrived++;
     buyers.push(buyer(index));
   }
   await Promise.all(buyers);
   const durationMs = since();
+  clearTimeout(deadlineTimer);
   const timedOut =
-    deadline.aborted && (recorder.arrived < options.buyers || recorder.ends.has('UNFINISHED'));
+    deadline.signal.aborted &&
+    (recorder.arrived < options.buyers || recorder.ends.has('UNFINISHED'));
   watchStop.abort();
   await watching;
 
