@@ -41,8 +41,9 @@ export interface RehearsalReport {
   readonly perSecond: readonly {
     readonly second: number;
     readonly answers: Readonly<Record<string, number>>;
-    readonly p50Ms: number;
-    readonly p99Ms: number;
+    /** Null for a second without answers. */
+    readonly p50Ms: number | null;
+    readonly p99Ms: number | null;
   }[];
   /** The oversell check through AdminService (Reconcile and GetSaleStats). */
   readonly check: SaleCheck;
@@ -85,7 +86,13 @@ export function buildReport(
     latencyMs: { all: percentiles(r.latency), accepted: percentiles(r.acceptLatency) },
     perSecond: r.seconds.map((s, second) => {
       const p = percentiles(s.latency);
-      return { second, answers: Object.fromEntries(s.answers), p50Ms: p.p50, p99Ms: p.p99 };
+      const answered = p.count > 0;
+      return {
+        second,
+        answers: Object.fromEntries(s.answers),
+        p50Ms: answered ? p.p50 : null,
+        p99Ms: answered ? p.p99 : null,
+      };
     }),
     check: result.check,
   };
@@ -205,7 +212,9 @@ ${table}
   const report = JSON.parse(document.getElementById('report').textContent);
   const labels = report.perSecond.map((s) => s.second + 's');
   const outcomes = [...new Set(report.perSecond.flatMap((s) => Object.keys(s.answers)))];
-  const colour = (i) => 'hsl(' + ((i * 137) % 360) + ', 65%, 50%)';
+  // Fixed colours for the usual outcomes, so pages compare at a glance; others by a hue walk.
+  const fixed = { ACCEPTED: '#1a7f37', SOLD_OUT: '#8c959f', RATE_LIMITED: '#d4a72c', GATE_OVERLOADED: '#cf222e' };
+  const colour = (o, i) => fixed[o] ?? 'hsl(' + ((i * 137 + 200) % 360) + ', 60%, 50%)';
   new Chart(document.getElementById('answers'), {
     type: 'bar',
     data: {
@@ -213,7 +222,7 @@ ${table}
       datasets: outcomes.map((o, i) => ({
         label: o,
         data: report.perSecond.map((s) => s.answers[o] ?? 0),
-        backgroundColor: o === 'ACCEPTED' ? '#1a7f37' : colour(i + 1),
+        backgroundColor: colour(o, i),
       })),
     },
     options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'answers' } } } },
