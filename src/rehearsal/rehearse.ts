@@ -128,7 +128,9 @@ export async function rehearse(
   const runId = `rh${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   const createdSale = options.sku === undefined;
   const sku = options.sku ?? `REHEARSAL-${runId}`;
-  if (createdSale) {
+  // An existing sale is checked first: a wrong token or sku fails before the crowd, not after.
+  if (!createdSale) await admin.getSaleStats({ sku });
+  else {
     const now = Date.now();
     await admin.upsertSale({
       sale: {

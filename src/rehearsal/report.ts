@@ -105,6 +105,12 @@ const byCount = (counts: Readonly<Record<string, number>>) =>
     .map(([k, n]) => `${k} ${String(n)}`)
     .join(', ') || 'none';
 
+/** p50 and p99 (and max) of some answers, or `none` when there were none. */
+const latencyLine = (p: Percentiles, withMax: boolean) =>
+  p.count === 0
+    ? 'none'
+    : `p50 ${String(p.p50)} ms, p99 ${String(p.p99)} ms${withMax ? `, max ${String(p.max)} ms` : ''}`;
+
 /** The verdict of the oversell check, one line. */
 export function verdict(check: SaleCheck): string {
   if (check.oversold) return 'OVERSOLD';
@@ -124,7 +130,7 @@ export function summaryText(report: RehearsalReport): string {
     `  time to sell out  ${seconds(report.timeToSellOutMs)}   (whole run ${seconds(report.durationMs)}${report.timedOut ? ', TIME RAN OUT' : ''})`,
     `  buyers            accepted ${String(o.accepted)}; refused ${byCount(o.refused)}; unfinished ${String(o.unfinished)}; not arrived ${String(o.notArrived)}`,
     `  answers           ${byCount(report.answers)}`,
-    `  latency           all p50 ${String(l.all.p50)} ms, p99 ${String(l.all.p99)} ms, max ${String(l.all.max)} ms; accepted p50 ${String(l.accepted.p50)} ms, p99 ${String(l.accepted.p99)} ms`,
+    `  latency           ${latencyLine(l.all, true)}; accepted ${latencyLine(l.accepted, false)}`,
     `  oversell check    ${verdict(c)}`,
     `                    sold: Redis ${String(c.soldInRedis)}, PostgreSQL ${String(c.soldInDatabase)}, in flight ${String(c.inFlightUnits)}, drift ${String(c.drift)}; gate counters accepted ${String(c.stats.accepted)}, confirmed ${String(c.stats.confirmed)}, rejected ${String(c.stats.rejected)}`,
   ].join('\n');
@@ -163,12 +169,11 @@ export function htmlReport(report: RehearsalReport): string {
     ['unfinished / not arrived', `${String(o.unfinished)} / ${String(o.notArrived)}`],
     [
       'latency, all answers',
-      `p50 ${String(report.latencyMs.all.p50)} ms, p90 ${String(report.latencyMs.all.p90)} ms, p99 ${String(report.latencyMs.all.p99)} ms, max ${String(report.latencyMs.all.max)} ms`,
+      report.latencyMs.all.count === 0
+        ? 'none'
+        : `p50 ${String(report.latencyMs.all.p50)} ms, p90 ${String(report.latencyMs.all.p90)} ms, p99 ${String(report.latencyMs.all.p99)} ms, max ${String(report.latencyMs.all.max)} ms`,
     ],
-    [
-      'latency, accepted',
-      `p50 ${String(report.latencyMs.accepted.p50)} ms, p99 ${String(report.latencyMs.accepted.p99)} ms`,
-    ],
+    ['latency, accepted', latencyLine(report.latencyMs.accepted, false)],
     ['oversell check', verdict(c)],
     [
       'units sold',
