@@ -64,6 +64,8 @@ export class Recorder {
   readonly seconds: Second[] = [];
   /** Buyers by how they ended. */
   readonly ends = new Map<string, number>();
+  /** Unfinished buyers by the last answer they had (`none` when they had none). */
+  readonly unfinishedLast = new Map<string, number>();
   /** Buyers arrived so far, and ended so far. */
   arrived = 0;
   ended = 0;
@@ -107,6 +109,10 @@ export class Recorder {
     if (end.kind === 'accepted') this.acceptedBuyers++;
     const key = endKey(end);
     this.ends.set(key, (this.ends.get(key) ?? 0) + 1);
+    if (end.kind === 'unfinished') {
+      const last = end.lastReason ?? 'none';
+      this.unfinishedLast.set(last, (this.unfinishedLast.get(last) ?? 0) + 1);
+    }
   }
 
   /** Answers per second over the last full second before `nowMs`. */

@@ -31,6 +31,8 @@ export interface RehearsalReport {
     readonly accepted: number;
     readonly refused: Readonly<Record<string, number>>;
     readonly unfinished: number;
+    /** The unfinished buyers by the last answer they had (`none`: no answer yet). */
+    readonly unfinishedLastAnswer: Readonly<Record<string, number>>;
     readonly notArrived: number;
   };
   /** Every answer of the gate by outcome (ACCEPTED or the refusal reason), retries included. */
@@ -80,6 +82,7 @@ export function buildReport(
       accepted: r.acceptedBuyers,
       refused,
       unfinished: r.ends.get('UNFINISHED') ?? 0,
+      unfinishedLastAnswer: Object.fromEntries(r.unfinishedLast),
       notArrived: run.buyers - r.arrived,
     },
     answers: Object.fromEntries(r.answers),
@@ -105,6 +108,10 @@ const byCount = (counts: Readonly<Record<string, number>>) =>
     .map(([k, n]) => `${k} ${String(n)}`)
     .join(', ') || 'none';
 
+/** What the unfinished buyers were last told, when there are any. */
+const unfinishedNote = (o: RehearsalReport['outcome']) =>
+  o.unfinished === 0 ? '' : ` (last told: ${byCount(o.unfinishedLastAnswer)})`;
+
 /** p50 and p99 (and max) of some answers, or `none` when there were none. */
 const latencyLine = (p: Percentiles, withMax: boolean) =>
   p.count === 0
@@ -128,7 +135,7 @@ export function summaryText(report: RehearsalReport): string {
   return [
     `rehearsal of ${String(report.buyers)} buyers (${report.profile}) on ${report.sku}, ${String(c.totalStock)} units, against ${report.gate}`,
     `  time to sell out  ${seconds(report.timeToSellOutMs)}   (whole run ${seconds(report.durationMs)}${report.timedOut ? ', TIME RAN OUT' : ''})`,
-    `  buyers            accepted ${String(o.accepted)}; refused ${byCount(o.refused)}; unfinished ${String(o.unfinished)}; not arrived ${String(o.notArrived)}`,
+    `  buyers            accepted ${String(o.accepted)}; refused ${byCount(o.refused)}; unfinished ${String(o.unfinished)}${unfinishedNote(o)}; not arrived ${String(o.notArrived)}`,
     `  answers           ${byCount(report.answers)}`,
     `  latency           ${latencyLine(l.all, true)}; accepted ${latencyLine(l.accepted, false)}`,
     `  oversell check    ${verdict(c)}`,
@@ -166,7 +173,10 @@ export function htmlReport(report: RehearsalReport): string {
     ['whole run', `${seconds(report.durationMs)}${report.timedOut ? ' — time ran out' : ''}`],
     ['accepted', String(o.accepted)],
     ['refused', byCount(o.refused)],
-    ['unfinished / not arrived', `${String(o.unfinished)} / ${String(o.notArrived)}`],
+    [
+      'unfinished / not arrived',
+      `${String(o.unfinished)}${unfinishedNote(o)} / ${String(o.notArrived)}`,
+    ],
     [
       'latency, all answers',
       report.latencyMs.all.count === 0

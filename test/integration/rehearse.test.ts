@@ -141,6 +141,8 @@ test('time running out stops every buyer: the unfinished are reported, exit code
       report.outcome.notArrived,
   ).toBe(40);
   expect(report.outcome.accepted).toBeLessThan(40);
+  // Queued for the sale's rate when time ran out.
+  expect(report.outcome.unfinishedLastAnswer.RATE_LIMITED).toBeGreaterThan(0);
   expect(stdout).toContain('TIME RAN OUT');
   // Whatever was accepted before the end is exactly what Redis and PostgreSQL sold.
   expect(report.check).toMatchObject({ oversold: false, agrees: true, drift: 0 });

@@ -81,6 +81,7 @@ describe('buildReport', () => {
       accepted: 2,
       refused: { SOLD_OUT: 1 },
       unfinished: 1,
+      unfinishedLastAnswer: { RATE_LIMITED: 1 },
       notArrived: 1,
     });
     expect(report.answers).toEqual({ ACCEPTED: 2, RATE_LIMITED: 1, SOLD_OUT: 1 });
@@ -89,6 +90,7 @@ describe('buildReport', () => {
     expect(report.perSecond[0]?.p99Ms).toBeCloseTo(7, 1);
     expect(report.latencyMs.all.count).toBe(4);
     expect(summaryText(report)).toContain('TIME RAN OUT');
+    expect(summaryText(report)).toContain('unfinished 1 (last told: RATE_LIMITED 1)');
   });
 
   test('a sale that did not sell out has no time to sell out', () => {
