@@ -69,6 +69,11 @@ export class Recorder {
   /** Buyers arrived so far, and ended so far. */
   arrived = 0;
   ended = 0;
+  /**
+   * When the last buyer so far arrived, ms. Later than the profile says when the rehearsing
+   * machine cannot start buyers as fast as they come (CPU).
+   */
+  lastArrivalMs = 0;
   /** Units accepted for this rehearsal's buyers. */
   acceptedBuyers = 0;
   /** When the last accepted answer arrived, ms. */

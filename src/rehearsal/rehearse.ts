@@ -270,6 +270,7 @@ export async function rehearse(
     else if (index % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
     if (deadline.signal.aborted) break;
     recorder.arrived++;
+    recorder.lastArrivalMs = since();
     buyers.push(buyer(index));
   }
   await Promise.all(buyers);

@@ -22,6 +22,8 @@ export interface RehearsalReport {
   readonly buyers: number;
   readonly timeoutMs: number;
   readonly durationMs: number;
+  /** When the last buyer arrived, ms from the start (the profile's pace, if this machine kept up). */
+  readonly lastArrivalMs: number;
   readonly timedOut: boolean;
   /** From the start to the answer that accepted the last unit, ms; null when not sold out. */
   readonly timeToSellOutMs: number | null;
@@ -75,6 +77,7 @@ export function buildReport(
     buyers: run.buyers,
     timeoutMs: run.timeoutMs,
     durationMs: Math.round(result.durationMs),
+    lastArrivalMs: Math.round(r.lastArrivalMs),
     timedOut: result.timedOut,
     timeToSellOutMs: soldOut && r.lastAcceptMs !== undefined ? Math.round(r.lastAcceptMs) : null,
     outcome: {
@@ -134,7 +137,7 @@ export function summaryText(report: RehearsalReport): string {
   const l = report.latencyMs;
   return [
     `rehearsal of ${String(report.buyers)} buyers (${report.profile}) on ${report.sku}, ${String(c.totalStock)} units, against ${report.gate}`,
-    `  time to sell out  ${seconds(report.timeToSellOutMs)}   (whole run ${seconds(report.durationMs)}${report.timedOut ? ', TIME RAN OUT' : ''})`,
+    `  time to sell out  ${seconds(report.timeToSellOutMs)}   (whole run ${seconds(report.durationMs)}, last arrival at ${seconds(report.lastArrivalMs)}${report.timedOut ? ', TIME RAN OUT' : ''})`,
     `  buyers            accepted ${String(o.accepted)}; refused ${byCount(o.refused)}; unfinished ${String(o.unfinished)}${unfinishedNote(o)}; not arrived ${String(o.notArrived)}`,
     `  answers           ${byCount(report.answers)}`,
     `  latency           ${latencyLine(l.all, true)}; accepted ${latencyLine(l.accepted, false)}`,
@@ -170,7 +173,10 @@ export function htmlReport(report: RehearsalReport): string {
     ],
     ['crowd', `${String(report.buyers)} buyers, ${report.profile}, started ${report.startedAt}`],
     ['time to sell out', seconds(report.timeToSellOutMs)],
-    ['whole run', `${seconds(report.durationMs)}${report.timedOut ? ' — time ran out' : ''}`],
+    [
+      'whole run',
+      `${seconds(report.durationMs)}, last arrival at ${seconds(report.lastArrivalMs)}${report.timedOut ? ' — time ran out' : ''}`,
+    ],
     ['accepted', String(o.accepted)],
     ['refused', byCount(o.refused)],
     [

@@ -25,6 +25,7 @@ const check: SaleCheck = {
 function crowd(): Recorder {
   const r = new Recorder();
   r.arrived = 4;
+  r.lastArrivalMs = 20.4;
   r.answer('ACCEPTED', 100, 5);
   r.answer('RATE_LIMITED', 200, 7);
   // Nothing answered in the second from 1 s to 2 s.
@@ -86,6 +87,7 @@ describe('buildReport', () => {
     });
     expect(report.answers).toEqual({ ACCEPTED: 2, RATE_LIMITED: 1, SOLD_OUT: 1 });
     expect(report.timeToSellOutMs).toBe(2100);
+    expect(report.lastArrivalMs).toBe(20);
     expect(report.perSecond[1]).toEqual({ second: 1, answers: {}, p50Ms: null, p99Ms: null });
     expect(report.perSecond[0]?.p99Ms).toBeCloseTo(7, 1);
     expect(report.latencyMs.all.count).toBe(4);
