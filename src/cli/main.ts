@@ -46,11 +46,13 @@ admin (token: --token or FLUXGATE_ADMIN_TOKEN)
 rehearsal (token as for admin)
   rehearse [--buyers N] [--units N] [--profile P] [--rate N] [--burst N] [--sku S]
            [--timeout SECS] [--settle SECS] [--connections N] [--in-flight N] [--out DIR]
+           [--service-token T]
       play a flash crowd against a sale, live progress, then a report (JSON + HTML) with
       an oversell check. P: all-at-once | ramp:<secs> | poisson:<buyers/s>. Defaults:
       10000 buyers, a fresh sale of 1000 units at rate 500/s burst 100, all-at-once,
       timeout 120 s, settle 60 s, 4 connections, 256 in flight, out ./rehearsal.
-      --sku plays against that existing sale instead. Exit: 0 fine, 1 oversold or the
+      --sku plays against that existing sale instead; --service-token is sent on the
+      buyers' orders where the gate authenticates buyers. Exit: 0 fine, 1 oversold or the
       counts disagree, 3 time ran out first.
 
 common: --url URL (default http://<FLUXGATE_GATE_HOST>:<FLUXGATE_GATE_PORT>), --json`;
@@ -80,6 +82,7 @@ const options = {
   connections: { type: 'string' },
   'in-flight': { type: 'string' },
   out: { type: 'string' },
+  'service-token': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -138,6 +141,7 @@ function rehearsalOptions(
   return {
     url,
     adminToken,
+    serviceToken: flags['service-token'],
     sku: flags.sku,
     units: bounded(flags, 'units', 1000, 1, 1_000_000_000),
     rate: bounded(flags, 'rate', 500, 1, 1_000_000),

@@ -25,6 +25,11 @@ export interface RehearsalOptions {
   readonly url: string;
   /** Bearer token for AdminService: creating the sale and checking it. */
   readonly adminToken: string | undefined;
+  /**
+   * A service token (the gate's FLUXGATE_SERVICE_TOKENS) the buyers' calls carry, for a gate
+   * whose buyer authentication is on: it lets one client order for every customer of the crowd.
+   */
+  readonly serviceToken?: string;
   /** An existing sale to play against; absent: a fresh sale is created. */
   readonly sku?: string;
   /** Units of the fresh sale (ignored for an existing one). */
@@ -178,6 +183,8 @@ export async function rehearse(
   const limit = pLimit(options.inFlight);
   const measure: Interceptor = (next) => (req) =>
     limit(async () => {
+      if (options.serviceToken !== undefined)
+        req.header.set('authorization', `Bearer ${options.serviceToken}`);
       const sent = performance.now();
       try {
         const response = await next(req);

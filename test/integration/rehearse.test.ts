@@ -1,10 +1,12 @@
 /**
  * `flux-gate rehearse` against a real gate and worker: a small crowd sells out a sale it creates,
  * and what its report says is checked against Redis and PostgreSQL directly; a rehearsal whose
- * time runs out reports its unfinished buyers and says so in its exit code.
+ * time runs out reports its unfinished buyers and says so in its exit code; against a gate that
+ * authenticates buyers, the crowd orders with a service token.
  */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { exportJWK, generateKeyPair } from 'jose';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -29,11 +31,11 @@ afterAll(async () => {
 });
 
 /**
- * Runs `flux-gate rehearse` (compiled) against the test's gate; its report from `out`. A run is
+ * Runs `flux-gate rehearse` (compiled) against the gate at `url`; its report from `out`. A run is
  * bounded by its --timeout and the default 60 s settle: the tests' limits leave room beyond
  * that for a loaded CI machine.
  */
-async function rehearse(...args: string[]) {
+async function rehearseAt(url: string, ...args: string[]) {
   const out = mkdtempSync(join(tmpdir(), 'rehearsal-'));
   const ran = await run(
     'node_modules/.bin/node',
@@ -41,7 +43,7 @@ async function rehearse(...args: string[]) {
       'dist/src/cli/main.js',
       'rehearse',
       '--url',
-      system.gate.url,
+      url,
       '--token',
       adminToken,
       '--out',
@@ -53,6 +55,9 @@ async function rehearse(...args: string[]) {
   const report = JSON.parse(readFileSync(join(out, 'rehearsal.json'), 'utf8')) as RehearsalReport;
   return { ...ran, report, html: readFileSync(join(out, 'rehearsal.html'), 'utf8') };
 }
+
+/** {@link rehearseAt} the file's gate. */
+const rehearse = (...args: string[]) => rehearseAt(system.gate.url, ...args);
 
 const sum = (counts: Readonly<Record<string, number>>) =>
   Object.values(counts).reduce((a, b) => a + b, 0);
@@ -153,4 +158,34 @@ test('time running out stops every buyer: the unfinished are reported, exit code
     .getConnection()
     .execute<{ n: string }[]>('select count(*) as n from orders where sku = ?', [report.sku]);
   expect(Number(row?.n)).toBe(report.outcome.accepted);
+}, 300_000);
+
+test('a gate that authenticates buyers: the crowd orders with a service token', async () => {
+  // A gate in jwt mode whose identity provider nobody here signs for: only the service token passes.
+  const { publicKey } = await generateKeyPair('ES256');
+  const jwksFile = join(mkdtempSync(join(tmpdir(), 'rehearsal-jwks-')), 'jwks.json');
+  writeFileSync(
+    jwksFile,
+    JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] }),
+  );
+  const serviceToken = 'rehearsal-service-token-0123456789';
+  const guarded = await startSystem({
+    buyerAuth: 'jwt',
+    jwksFile,
+    serviceTokens: [`rehearsal:${serviceToken}`],
+  });
+  try {
+    const crowd = ['--buyers', '40', '--units', '10', '--timeout', '90'];
+    const withToken = await rehearseAt(guarded.gate.url, ...crowd, '--service-token', serviceToken);
+    expect(withToken.code, `${withToken.stdout}\n${withToken.stderr}`).toBe(0);
+    expect(withToken.report.outcome).toMatchObject({ accepted: 10, refused: { SOLD_OUT: 30 } });
+    expect(withToken.report.check).toMatchObject({ soldInDatabase: 10, agrees: true });
+
+    const without = await rehearseAt(guarded.gate.url, ...crowd);
+    expect(without.report.outcome).toMatchObject({ accepted: 0, refused: { UNAUTHENTICATED: 40 } });
+    expect(await guarded.redis.get(guarded.keys.stock(without.report.sku))).toBe('10');
+  } finally {
+    await guarded.close();
+    await dropTestData(guarded.config);
+  }
 }, 300_000);
