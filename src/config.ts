@@ -227,6 +227,12 @@ export const settings = {
     schema: int(10, 60_000),
     doc: "How often a gate reads a sale's queue while buyers watch their tickets there (one read per sale, shared by all its watchers).",
   },
+  saleWatchPollMs: {
+    env: 'FLUXGATE_SALE_WATCH_POLL_MS',
+    default: '1000',
+    schema: int(100, 60_000),
+    doc: "How often a gate reads a sale's live figures while consoles watch it (AdminService.WatchSaleStats: one read per sale, shared by all its watchers).",
+  },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
     default: '64',
