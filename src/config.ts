@@ -96,7 +96,7 @@ export const settings = {
     env: 'FLUXGATE_STOREFRONT_DIR',
     default: 'dist/web',
     schema: z.string(),
-    doc: 'Folder of the built storefront, served at `/` when it exists (empty: none).',
+    doc: 'Folder of the built storefront and sale console, served at `/` and `/console` when it exists (empty: none).',
   },
   startupTimeoutSeconds: {
     env: 'FLUXGATE_STARTUP_TIMEOUT_SECONDS',

@@ -14,6 +14,8 @@ import { adminAuth, adminToken, startSystem, type System } from '../support/syst
 let system: System;
 let browser: Browser;
 let page: Page;
+/** Uncaught errors of the page's scripts. */
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
   // Figures every 200 ms, so the page sees them move within a test's orders.
@@ -24,6 +26,7 @@ beforeAll(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 1080 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
 });
 afterAll(async () => {
   await browser.close();
@@ -164,9 +167,10 @@ describe('sale console in Chromium', () => {
     await shot('reconciled');
   });
 
-  test('signing out forgets the token', async () => {
+  test('signing out forgets the token; no script error all along', async () => {
     await page.click('#sign-out');
     await page.locator('#sign-in').waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(pageErrors).toEqual([]);
   });
 });
