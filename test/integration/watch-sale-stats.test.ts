@@ -1,13 +1,15 @@
 /**
  * AdminService.WatchSaleStats against a real gate and worker: refused without the admin token,
  * not_found for an unknown sale, figures equal to what the orders did (counters, stock, outbox,
- * lag, and rates whose sum over the snapshots is the accepted count), and one read per sale
- * per interval however many consoles watch, counted by the gate's reads metric.
+ * lag, and rates whose sum over the snapshots is the accepted count), the waiting room's people
+ * and wait, and one read per sale per interval however many consoles watch, counted by the
+ * gate's reads metric.
  */
-import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { durationMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SaleLiveStats } from '../../gen/fluxgate/v1/admin_pb.js';
+import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { SaleState } from '../../gen/fluxgate/v1/sale_pb.js';
 import { metricsPage, sample } from '../support/metrics.js';
 import { eventually } from '../support/stack.js';
@@ -58,6 +60,10 @@ async function watchUntil(
   }
   return seen;
 }
+
+/** The estimated wait of a snapshot, ms (unset: none). */
+const waitMs = (s: SaleLiveStats | undefined) =>
+  s?.estimatedWait === undefined ? undefined : durationMs(s.estimatedWait);
 
 const reads = async () =>
   sample(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_sale_watch_reads_total');
@@ -138,6 +144,34 @@ describe('WatchSaleStats', () => {
       (seen) => seen.at(-1)?.consumerLag === 0n && seen.at(-1)?.counters?.confirmed === 3n,
     );
     expect(caughtUp.at(-1)).toMatchObject({ unitsLeft: 7n, outboxDepth: 0n });
+  });
+
+  test('the waiting room: the people in the queue and the wait at the sale’s rate', async () => {
+    // One admission a second: the opener takes the burst, the next buyers are queued.
+    await system.createSale('WS-QUEUE', { admissionRate: 1, admissionBurst: 1 });
+    await system.place('WS-QUEUE', 'queue-opener');
+    const numbers: bigint[] = [];
+    for (let i = 0; i < 5; i++) {
+      const refusal = await system.place('WS-QUEUE', `queue-buyer-${i}`).then(
+        () => expect.fail('admitted over the rate'),
+        (error: unknown) => ConnectError.from(error),
+      );
+      const [ticket] = refusal.findDetails(WaitingRoomTicketSchema);
+      if (ticket === undefined) throw new Error(`no ticket: ${refusal.message}`);
+      numbers.push(ticket.number);
+    }
+    expect(numbers).toEqual([1n, 2n, 3n, 4n, 5n]);
+    // The queue calls one number a second from the first refusal on: some may be called already.
+    const [first] = await watchUntil('WS-QUEUE', () => true);
+    const waiting = Number(first?.queueLength ?? 0);
+    expect(waiting).toBeGreaterThanOrEqual(1);
+    expect(waiting).toBeLessThanOrEqual(5);
+    expect(waitMs(first)).toBe(waiting * 1000);
+    // Called one by one at the sale's rate, until nobody waits.
+    const seen = await watchUntil('WS-QUEUE', (s) => s.at(-1)?.queueLength === 0n);
+    const lengths = seen.map((s) => Number(s.queueLength));
+    expect(lengths.every((n, i) => i === 0 || n <= (lengths[i - 1] ?? 0))).toBe(true);
+    expect(waitMs(seen.at(-1))).toBe(0);
   });
 
   test('one read per interval, however many consoles watch the sale', async () => {
