@@ -223,7 +223,8 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   };
   const topics = createTopics(config.topicPrefix);
 
-  // Kept connected: the admin API asks it for the worker's lag before reloading a sale.
+  // Kept connected: the admin API asks it for the worker's lag before reloading a sale, and
+  // for the console's figures.
   const kafkaAdmin = new Kafka(kafkaOptions).admin();
   await retryStartup(
     'kafka',

@@ -288,7 +288,7 @@ function show(stats: SaleLiveStats): void {
   const waitMs = stats.estimatedWait === undefined ? 0 : durationMs(stats.estimatedWait);
   figure('queue-wait', `${(waitMs / 1000).toFixed(0)} s`);
   figure('outbox-depth', stats.outboxDepth);
-  figure('consumer-lag', stats.consumerLag);
+  figure('consumer-lag', stats.consumerLag < 0n ? 'unknown' : stats.consumerLag);
   const at = stats.readAt === undefined ? new Date() : timestampDate(stats.readAt);
   ui.readAt.textContent = at.toLocaleTimeString();
   const labels = chart.data.labels ?? [];

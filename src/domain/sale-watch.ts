@@ -17,7 +17,7 @@ export interface SaleFigures {
   readonly estimatedWaitMs: number;
   /** Accepted orders not yet acknowledged by Kafka (the sale's outbox). */
   readonly outboxDepth: number;
-  /** Order events the worker's consumer group has not consumed (the whole topic). */
+  /** Order events the worker's consumer group has not consumed (the whole topic); -1: unknown. */
   readonly consumerLag: number;
   readonly readAtMs: number;
 }
@@ -37,7 +37,7 @@ export interface SaleFigureSources {
   /** The sale's waiting room: people waiting (issued minus called) and the admission rate. */
   readonly queue: (sku: string) => Promise<{ waiting: number; rate: number } | undefined>;
   readonly outboxDepth: (sku: string) => Promise<number>;
-  /** The worker group's lag; read at most once per `maxAgeMs` (it covers every sale). */
+  /** The worker group's lag; read at most once per `lagMaxAgeMs` (it covers every sale). */
   readonly consumerLag: () => Promise<number>;
   readonly now: () => number;
 }
@@ -79,7 +79,8 @@ export function createFigureReader(
       sources.stats(sku),
       sources.queue(sku),
       sources.outboxDepth(sku),
-      lag(),
+      // Kafka down must not hide the rest: an operator looks at the console during outages.
+      lag().catch(() => -1),
     ]);
     const waiting = queue?.waiting ?? 0;
     const rate = queue?.rate ?? 0;

@@ -95,6 +95,21 @@ describe('createFigureReader', () => {
     queue = undefined;
     expect(await read('U-1')).toMatchObject({ queueLength: 0, estimatedWaitMs: 0 });
   });
+
+  test('a lag that cannot be read is -1, and the other figures still come', async () => {
+    const read = createFigureReader(
+      {
+        stats: async () => counters(1, 0, 0),
+        stock: async () => ({ sale: testSale('U-1'), unitsLeft: 9, state: 'OPEN' }),
+        queue: async () => undefined,
+        outboxDepth: async () => 2,
+        consumerLag: () => Promise.reject(new Error('kafka down')),
+        now: () => 5000,
+      },
+      1000,
+    );
+    expect(await read('U-1')).toMatchObject({ consumerLag: -1, outboxDepth: 2 });
+  });
 });
 
 describe('SaleWatch', () => {

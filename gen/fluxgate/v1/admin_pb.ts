@@ -605,7 +605,8 @@ export type SaleLiveStats = Message<"fluxgate.v1.SaleLiveStats"> & {
   outboxDepth: bigint;
 
   /**
-   * Order events the worker's consumer group has not consumed yet (all sales of the topic).
+   * Order events the worker's consumer group has not consumed yet (all sales of the topic);
+   * -1 when Kafka could not be asked.
    *
    * @generated from field: int64 consumer_lag = 9;
    */

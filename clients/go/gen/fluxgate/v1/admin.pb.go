@@ -1036,7 +1036,8 @@ type SaleLiveStats struct {
 	EstimatedWait *durationpb.Duration `protobuf:"bytes,7,opt,name=estimated_wait,json=estimatedWait,proto3" json:"estimated_wait,omitempty"`
 	// Accepted orders in the sale's outbox, not yet acknowledged by Kafka.
 	OutboxDepth int64 `protobuf:"varint,8,opt,name=outbox_depth,json=outboxDepth,proto3" json:"outbox_depth,omitempty"`
-	// Order events the worker's consumer group has not consumed yet (all sales of the topic).
+	// Order events the worker's consumer group has not consumed yet (all sales of the topic);
+	// -1 when Kafka could not be asked.
 	ConsumerLag int64 `protobuf:"varint,9,opt,name=consumer_lag,json=consumerLag,proto3" json:"consumer_lag,omitempty"`
 	// When the figures were read.
 	ReadAt        *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
