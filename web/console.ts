@@ -334,7 +334,8 @@ function guarded(text: (sku: string) => string, action: (sku: string) => Promise
       }
       try {
         say(await action(sku));
-        await loadSales();
+        // The form shows the sale as it is now: a save after a restock keeps the new total.
+        if (await loadSales()) showForm(sales.find((s) => s.sku === sku));
       } catch (error) {
         failed(error, `${text(sku).split(' ')[0] ?? 'The action'} ${sku}`);
       }

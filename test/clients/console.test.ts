@@ -154,16 +154,35 @@ describe('sale console in Chromium', () => {
     expect(stock.stock?.state).toBe(SaleState.OPEN);
   });
 
-  test('restock adds the units once; reconcile reports no drift', async () => {
+  test('restock adds the units once; reconcile reports no drift, then repairs one', async () => {
     await page.fill('#restock-units', '5');
     await confirmAction('#restock', /^Restock CON-1 with 5 units\?/);
     await page.locator('#message', { hasText: 'Restocked CON-1 with 5 units.' }).waitFor();
     await figureIs('units-left', '21');
     expect((await saleOf('CON-1'))?.totalStock).toBe(25n);
+    // The form follows: saving the sale now keeps the restocked total.
+    await expect
+      .poll(() => page.inputValue('#sale-form [name=totalStock]'), { timeout: 30_000 })
+      .toBe('25');
+    await page.fill('#sale-form [name=name]', 'Console sale, restocked');
+    await page.click('#save-sale');
+    await page.locator('#message', { hasText: 'Saved CON-1.' }).waitFor();
+    expect(await saleOf('CON-1')).toMatchObject({
+      name: 'Console sale, restocked',
+      totalStock: 25n,
+    });
 
     await confirmAction('#reconcile', /^Reconcile CON-1\?/);
     await page.locator('#message', { hasText: 'Reconciled CON-1: no drift.' }).waitFor();
     expect(await text('#reconcile-report')).toBe('Live 21, database 21, in flight 0, drift 0.');
+
+    // The live counter drifts (3 units too many): reconcile shows the drift and repairs it.
+    await system.redis.incrby(system.keys.stock('CON-1'), 3);
+    await figureIs('units-left', '24');
+    await confirmAction('#reconcile', /^Reconcile CON-1\?/);
+    await page.locator('#message', { hasText: 'Reconciled CON-1: drift 3 repaired.' }).waitFor();
+    expect(await text('#reconcile-report')).toBe('Live 24, database 21, in flight 0, drift 3.');
+    await figureIs('units-left', '21');
     await shot('reconciled');
   });
 
