@@ -96,7 +96,7 @@ export const settings = {
     env: 'FLUXGATE_STOREFRONT_DIR',
     default: 'dist/web',
     schema: z.string(),
-    doc: 'Folder of the built storefront, served at `/` when it exists (empty: none).',
+    doc: 'Folder of the built storefront and sale console, served at `/` and `/console` when it exists (empty: none).',
   },
   startupTimeoutSeconds: {
     env: 'FLUXGATE_STARTUP_TIMEOUT_SECONDS',
@@ -226,6 +226,12 @@ export const settings = {
     default: '200',
     schema: int(10, 60_000),
     doc: "How often a gate reads a sale's queue while buyers watch their tickets there (one read per sale, shared by all its watchers).",
+  },
+  saleWatchPollMs: {
+    env: 'FLUXGATE_SALE_WATCH_POLL_MS',
+    default: '1000',
+    schema: int(100, 60_000),
+    doc: "How often a gate reads a sale's live figures while consoles watch it (AdminService.WatchSaleStats: one read per sale, shared by all its watchers).",
   },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',

@@ -69,7 +69,7 @@ export interface ServerDeps {
   readonly routes: (router: ConnectRouter) => void;
   /** Run around every RPC (metrics). */
   readonly interceptors?: Interceptor[];
-  /** A folder of static files served at `/` (the storefront), when built. */
+  /** A folder of static files served at `/` (the storefront; the console at `/console`), when built. */
   readonly staticRoot?: string;
   /**
    * Told the protocol (`connect`, `grpc`, `grpc-web`) of each call refused `invalid_argument`
@@ -374,6 +374,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   if (deps.staticRoot !== undefined) {
     await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
+    // The sale console's page (web/console.html), at a path without the extension.
+    app.get('/console', (_request, reply) => reply.sendFile('console.html'));
   }
   const { shedding } = deps;
   // Before the Connect plugin reads the headers; the raw request is the one it reads, over
