@@ -15,6 +15,7 @@ if [ -z "${FLUXGATE_ADMIN_TOKEN:-}" ]; then
   export FLUXGATE_ADMIN_TOKEN=local-admin-token-change-me
   echo "[start] AdminService token for this local run: $FLUXGATE_ADMIN_TOKEN" >&2
 fi
+echo "[start] sale console: http://127.0.0.1:${FLUXGATE_GATE_PORT:-8080}/console (sign in with the admin token)" >&2
 # Each service in a process group of its own (job control): a Ctrl-C, or a signal to this
 # script's group (as `timeout` sends), reaches them only through the trap below, once. Reaching
 # them directly as well made the trap's signal their second, and they exited without draining.

@@ -96,7 +96,7 @@ export const settings = {
     env: 'FLUXGATE_STOREFRONT_DIR',
     default: 'dist/web',
     schema: z.string(),
-    doc: 'Folder of the built storefront, served at `/` when it exists (empty: none).',
+    doc: 'Folder of the built storefront and sale console, served at `/` and `/console` when it exists (empty: none).',
   },
   startupTimeoutSeconds: {
     env: 'FLUXGATE_STARTUP_TIMEOUT_SECONDS',
@@ -227,6 +227,12 @@ export const settings = {
     schema: int(10, 60_000),
     doc: "How often a gate reads a sale's queue while buyers watch their tickets there (one read per sale, shared by all its watchers).",
   },
+  saleWatchPollMs: {
+    env: 'FLUXGATE_SALE_WATCH_POLL_MS',
+    default: '1000',
+    schema: int(100, 60_000),
+    doc: "How often a gate reads a sale's live figures while consoles watch it (AdminService.WatchSaleStats: one read per sale, shared by all its watchers).",
+  },
   maxOrdersInFlight: {
     env: 'FLUXGATE_MAX_ORDERS_IN_FLIGHT',
     default: '64',
@@ -340,6 +346,12 @@ export const settings = {
     default: '60000',
     schema: int(100, 3_600_000),
     doc: 'An HTTP/2 connection with no open stream for this long is closed (GOAWAY).',
+  },
+  http1KeepAliveTimeoutMs: {
+    env: 'FLUXGATE_HTTP1_KEEP_ALIVE_TIMEOUT_MS',
+    default: '65000',
+    schema: int(100, 3_600_000),
+    doc: 'An HTTP/1.1 connection idle between requests for this long is closed. Longer than the idle timeouts of common clients and load balancers (60 s), so that they close first and never send on a socket the gate is closing.',
   },
   http2ResetBurst: {
     env: 'FLUXGATE_HTTP2_RESET_BURST',

@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config.js';
 import { createAdmin } from './domain/admin.js';
+import { SaleWatch, createFigureReader } from './domain/sale-watch.js';
 import { createOrderLookup } from './domain/order-lookup.js';
 import { startOutboxRelay } from './domain/outbox-relay.js';
 import { createOrderPlacer } from './domain/place-order.js';
@@ -45,7 +46,7 @@ import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness, type Readiness } from './ops/readiness.js';
 import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
-import { readOutboxStats } from './redis/outbox.js';
+import { outboxDepth, readOutboxStats } from './redis/outbox.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
 import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';
@@ -225,7 +226,8 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   };
   const topics = createTopics(config.topicPrefix);
 
-  // Kept connected: the admin API asks it for the worker's lag before reloading a sale.
+  // Kept connected: the admin API asks it for the worker's lag before reloading a sale, and
+  // for the console's figures.
   const kafkaAdmin = new Kafka(kafkaOptions).admin();
   await retryStartup(
     'kafka',
@@ -436,6 +438,32 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     unrecordedOrders: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
     now: Date.now,
   });
+  const readFigures = createFigureReader(
+    {
+      stats: (sku) => admin.stats(sku),
+      stock: (sku) => admin.stock(sku),
+      queue: async (sku) => {
+        const read = await queueStore.read(sku);
+        return read && { waiting: read.queue.issued - read.queue.serving, rate: read.queue.rate };
+      },
+      outboxDepth: (sku) => outboxDepth(redis, keys, sku),
+      consumerLag: () => consumerLag(kafkaAdmin, config.workerGroupId, topics.orders),
+      now: Date.now,
+    },
+    config.saleWatchPollMs,
+  );
+  const saleWatch = new SaleWatch(
+    (sku) => {
+      metrics.saleWatchReads.inc();
+      return readFigures(sku);
+    },
+    {
+      pollMs: config.saleWatchPollMs,
+      onError: (error, sku) => {
+        logger.warn({ err: error, sku }, 'sale figures read failed');
+      },
+    },
+  );
   const placer = createOrderPlacer({
     store,
     publisher,
@@ -507,6 +535,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
       placer,
       orders: createOrderLookup(orderStore, { get: (orderId) => database.findOrder(orderId) }),
       admin,
+      saleWatch,
       onOrderStatus: (orderId, listener) => feed.onOrderStatus(orderId, listener),
       onSaleChanged: (listener) => feed.onSaleChanged(listener),
       tickets,
@@ -562,6 +591,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
             async () => {
               feed.close();
               queueWatch.close();
+              saleWatch.close();
               await kafkaAdmin.disconnect();
               await orm.close();
               barrierConnection?.disconnect();

@@ -16,6 +16,7 @@ import { QueueService, TicketState, type TicketStatus } from '../gen/fluxgate/v1
 import { SaleState, type Stock } from '../gen/fluxgate/v1/sale_pb.js';
 import { durationMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { describeFailure, placeOrder, type FailureView } from '../src/client/retry.js';
+import { isFinalTicketState } from '../src/domain/queue.js';
 
 const transport = createConnectTransport({ baseUrl: location.origin });
 const orders = createClient(OrderGateService, transport);
@@ -182,15 +183,6 @@ function dropTicket(): void {
   sessionStorage.removeItem(heldTicketKey);
 }
 
-/** States after which WatchTicket ends. */
-const finalStates: ReadonlySet<TicketState> = new Set([
-  TicketState.CALLED,
-  TicketState.EXPIRED,
-  TicketState.USED,
-  TicketState.SOLD_OUT,
-  TicketState.SALE_ENDED,
-]);
-
 /**
  * How long one WatchTicket call may last before the page watches again: within the gate's
  * longest deadline (30 s by default), so the call ends by the page's choice, not the gate's.
@@ -306,7 +298,7 @@ async function waitForTurn(ticket: Ticket): Promise<TicketState> {
         if (status === undefined) continue;
         say('');
         showTicket(status);
-        if (finalStates.has(status.state)) return status.state;
+        if (isFinalTicketState(TicketState[status.state])) return status.state;
       }
     } catch (error) {
       const failure = describeFailure(error);

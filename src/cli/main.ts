@@ -27,6 +27,9 @@ import {
 import { createFluxGateClient, type FluxGateClient } from '../client/node.js';
 import { describeFailure } from '../client/retry.js';
 import { loadConfigOrReport } from '../run-main.js';
+import { rehearsalCommand } from '../rehearsal/command.js';
+import { parseProfile } from '../rehearsal/profiles.js';
+import { maxBuyers, type RehearsalOptions } from '../rehearsal/rehearse.js';
 
 const usage = `usage: flux-gate <command> [options]
 
@@ -40,6 +43,17 @@ admin (token: --token or FLUXGATE_ADMIN_TOKEN)
   sale list | stats --sku S | pause --sku S | resume --sku S
   sale restock --sku S --units N [--key K]        add units once (retries under one key)
   sale reconcile --sku S [--repair]               compare live and recorded stock
+rehearsal (token as for admin)
+  rehearse [--buyers N] [--units N] [--profile P] [--rate N] [--burst N] [--sku S]
+           [--timeout SECS] [--settle SECS] [--connections N] [--in-flight N] [--out DIR]
+           [--service-token T]
+      play a flash crowd against a sale, live progress, then a report (JSON + HTML) with
+      an oversell check. P: all-at-once | ramp:<secs> | poisson:<buyers/s>. Defaults:
+      10000 buyers, a fresh sale of 1000 units at rate 500/s burst 100, all-at-once,
+      timeout 120 s, settle 60 s, 4 connections, 256 in flight, out ./rehearsal.
+      --sku plays against that existing sale instead; --service-token is sent on the
+      buyers' orders where the gate authenticates buyers. Exit: 0 fine, 1 oversold or the
+      counts disagree, 3 time ran out first.
 
 common: --url URL (default http://<FLUXGATE_GATE_HOST>:<FLUXGATE_GATE_PORT>), --json`;
 
@@ -61,6 +75,14 @@ const options = {
   ends: { type: 'string' },
   units: { type: 'string' },
   repair: { type: 'boolean', default: false },
+  buyers: { type: 'string' },
+  profile: { type: 'string' },
+  timeout: { type: 'string' },
+  settle: { type: 'string' },
+  connections: { type: 'string' },
+  'in-flight': { type: 'string' },
+  out: { type: 'string' },
+  'service-token': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -84,6 +106,53 @@ function integer(text: string, name: string): number {
   if (!/^-?\d+$/.test(text))
     throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(text)}`);
   return Number(text);
+}
+
+/** An integer flag within [min, max], or its default when absent. */
+function bounded(
+  flags: Flags,
+  name: keyof Flags,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = flags[name];
+  if (text === undefined) return fallback;
+  const value = integer(String(text), name);
+  if (value < min || value > max)
+    throw new UsageError(
+      `--${name} must be from ${String(min)} to ${String(max)}, got ${String(value)}`,
+    );
+  return value;
+}
+
+/** The rehearsal the flags describe (defaults in the usage text). */
+function rehearsalOptions(
+  flags: Flags,
+  url: string,
+  adminToken: string | undefined,
+): RehearsalOptions {
+  let profile;
+  try {
+    profile = parseProfile(flags.profile ?? 'all-at-once');
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    url,
+    adminToken,
+    serviceToken: flags['service-token'],
+    sku: flags.sku,
+    units: bounded(flags, 'units', 1000, 1, 1_000_000_000),
+    rate: bounded(flags, 'rate', 500, 1, 1_000_000),
+    burst: bounded(flags, 'burst', 100, 1, 1_000_000),
+    buyers: bounded(flags, 'buyers', 10_000, 1, maxBuyers),
+    profile,
+    timeoutMs: bounded(flags, 'timeout', 120, 1, 3600) * 1000,
+    settleMs: bounded(flags, 'settle', 60, 0, 3600) * 1000,
+    connections: bounded(flags, 'connections', 4, 1, 64),
+    inFlight: bounded(flags, 'in-flight', 256, 1, 10_000),
+  };
 }
 
 function time(text: string | undefined, name: string, fallbackMs: number): Timestamp {
@@ -293,11 +362,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfigOrReport();
   if (config === undefined) return 2;
-  const client = createFluxGateClient({
-    baseUrl: flags.url ?? `http://${config.gateHost}:${String(config.gatePort)}`,
-    adminToken: flags.token ?? (config.adminToken === '' ? undefined : config.adminToken),
-  });
+  const baseUrl = flags.url ?? `http://${config.gateHost}:${String(config.gatePort)}`;
+  const adminToken = flags.token ?? (config.adminToken === '' ? undefined : config.adminToken);
+  const client = createFluxGateClient({ baseUrl, adminToken });
   try {
+    if (positionals[0] === 'rehearse')
+      return await rehearsalCommand(
+        rehearsalOptions(flags, baseUrl, adminToken),
+        flags.out ?? 'rehearsal',
+      );
     await run(positionals, flags, client);
     return 0;
   } catch (error) {

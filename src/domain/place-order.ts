@@ -291,15 +291,15 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       outcome = flaggedSoldOut
         ? await store.refuseSoldOut(order, fingerprint)
         : await store.reserve(order, fingerprint, saleAdmission);
-      if (outcome.kind === 'stock-left') {
-        // The flag was stale (a restock whose notice this gate missed): decide in full.
-        soldOut.clear(request.sku);
-        outcome = await store.reserve(order, fingerprint);
-      }
     } finally {
       deps.deciding.leave();
     }
     switch (outcome.kind) {
+      case 'stock-left':
+        // The flag was stale (a restock whose notice this gate missed), and the check stored
+        // nothing: decide again in full, with the ticket's call or the sale's rate.
+        soldOut.clear(request.sku);
+        return decide(request, requestId, answerByMs, ticket);
       case 'reserved':
         if (outcome.unitsLeft === 0) flag(soldOut, request.sku);
         else open(request.sku);

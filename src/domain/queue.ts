@@ -27,6 +27,23 @@ export interface SignedTicket extends QueueTicket {
 /** Where a ticket stands. */
 export type TicketState = 'WAITING' | 'CALLED' | 'EXPIRED' | 'USED' | 'SOLD_OUT' | 'SALE_ENDED';
 
+const finalTicketStates: ReadonlySet<string> = new Set<TicketState>([
+  'CALLED',
+  'EXPIRED',
+  'USED',
+  'SOLD_OUT',
+  'SALE_ENDED',
+]);
+
+/**
+ * True for the states after which a ticket's standing no longer changes (while the sale stays
+ * as it is), where WatchTicket ends. Takes the state's name, so that pages holding the proto
+ * enum can ask too (`TicketState[value]`).
+ */
+export function isFinalTicketState(state: string): boolean {
+  return finalTicketStates.has(state);
+}
+
 /** Where a ticket stands at one instant (the gate's QueueService answer). */
 export interface TicketStanding {
   readonly sku: string;

@@ -1,5 +1,6 @@
 /** AdminService: maps proto <-> domain and calls the admin use cases; no logic of its own. */
 import { create } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import {
   GetSaleStatsResponseSchema,
@@ -8,16 +9,39 @@ import {
   ReconcileResponseSchema,
   RestockResponseSchema,
   ResumeSaleResponseSchema,
+  SaleLiveStatsSchema,
   SaleStatsSchema,
   UpsertSaleResponseSchema,
+  WatchSaleStatsResponseSchema,
   type AdminService,
+  type SaleStats as SaleStatsProto,
 } from '../../gen/fluxgate/v1/admin_pb.js';
-import type { Admin } from '../domain/admin.js';
+import { SaleState } from '../../gen/fluxgate/v1/sale_pb.js';
+import type { Admin, SaleStats } from '../domain/admin.js';
 import { checkSku } from '../domain/order.js';
+import type { SaleWatch } from '../domain/sale-watch.js';
 import { saleFromProto, saleToProto, stockToProto } from './proto-mapping.js';
 
+/** A sale's counters on the wire. */
+function statsToProto(sku: string, s: SaleStats): SaleStatsProto {
+  return create(SaleStatsSchema, {
+    sku,
+    accepted: BigInt(s.accepted),
+    soldOutRefusals: BigInt(s.soldOut),
+    rateLimited: BigInt(s.rateLimited),
+    replays: BigInt(s.replays),
+    pending: BigInt(s.pending),
+    confirmed: BigInt(s.confirmed),
+    rejected: BigInt(s.rejected),
+    deadLettered: BigInt(s.deadLettered),
+  });
+}
+
 /** Creates the AdminService implementation (guard it with createAdminAuth). */
-export function createAdminService(admin: Admin): ServiceImpl<typeof AdminService> {
+export function createAdminService(
+  admin: Admin,
+  saleWatch: Pick<SaleWatch, 'watch'>,
+): ServiceImpl<typeof AdminService> {
   return {
     async upsertSale(req) {
       const { sale, created, liveReloadPending } = await admin.upsertSale(saleFromProto(req.sale));
@@ -52,20 +76,26 @@ export function createAdminService(admin: Admin): ServiceImpl<typeof AdminServic
       return create(ListSalesResponseSchema, { sales: (await admin.listSales()).map(saleToProto) });
     },
     async getSaleStats(req) {
-      const s = await admin.stats(checkSku(req.sku));
-      return create(GetSaleStatsResponseSchema, {
-        stats: create(SaleStatsSchema, {
-          sku: req.sku,
-          accepted: BigInt(s.accepted),
-          soldOutRefusals: BigInt(s.soldOut),
-          rateLimited: BigInt(s.rateLimited),
-          replays: BigInt(s.replays),
-          pending: BigInt(s.pending),
-          confirmed: BigInt(s.confirmed),
-          rejected: BigInt(s.rejected),
-          deadLettered: BigInt(s.deadLettered),
-        }),
-      });
+      const stats = await admin.stats(checkSku(req.sku));
+      return create(GetSaleStatsResponseSchema, { stats: statsToProto(req.sku, stats) });
+    },
+    async *watchSaleStats(req, context) {
+      for await (const s of saleWatch.watch(checkSku(req.sku), context.signal)) {
+        yield create(WatchSaleStatsResponseSchema, {
+          stats: create(SaleLiveStatsSchema, {
+            counters: statsToProto(req.sku, s.stats),
+            unitsLeft: BigInt(s.stock.unitsLeft),
+            state: SaleState[s.stock.state],
+            admissionRate: s.admissionRate,
+            refusalRate: s.refusalRate,
+            queueLength: BigInt(s.queueLength),
+            estimatedWait: durationFromMs(s.estimatedWaitMs),
+            outboxDepth: BigInt(s.outboxDepth),
+            consumerLag: BigInt(s.consumerLag),
+            readAt: timestampFromMs(s.readAtMs),
+          }),
+        });
+      }
     },
     async reconcile(req) {
       const r = await admin.reconcile(checkSku(req.sku), req.repair);

@@ -50,6 +50,7 @@ export interface ServerDeps {
     | 'requestTimeoutMs'
     | 'http2MaxConcurrentStreams'
     | 'http2IdleTimeoutMs'
+    | 'http1KeepAliveTimeoutMs'
     | 'http2ResetBurst'
     | 'http2ResetRate'
     | 'maxConnections'
@@ -68,7 +69,7 @@ export interface ServerDeps {
   readonly routes: (router: ConnectRouter) => void;
   /** Run around every RPC (metrics). */
   readonly interceptors?: Interceptor[];
-  /** A folder of static files served at `/` (the storefront), when built. */
+  /** A folder of static files served at `/` (the storefront; the console at `/console`), when built. */
   readonly staticRoot?: string;
   /**
    * Told the protocol (`connect`, `grpc`, `grpc-web`) of each call refused `invalid_argument`
@@ -255,7 +256,7 @@ function createCleartextServer(
       requestTimeout: config.requestTimeoutMs,
       // Node checks both timeouts on this sweep (30 s by default: a 10 s limit took up to 40 s).
       connectionsCheckingInterval: config.timeoutCheckIntervalMs,
-      keepAliveTimeout: 5000,
+      keepAliveTimeout: config.http1KeepAliveTimeoutMs,
     },
     handler,
   );
@@ -354,6 +355,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       });
   if (tls) {
     const server = app.server as unknown as http2.Http2SecureServer;
+    // Its HTTP/1.1 connections (allowHTTP1) are Node's http ones, which read this.
+    Object.assign(server, { keepAliveTimeout: config.http1KeepAliveTimeoutMs });
     applyLimits(server, server, createConnectionLimits(config), config, true);
     serveStreamsFirst(server, () => direct.grpc);
   }
@@ -371,6 +374,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   if (deps.staticRoot !== undefined) {
     await app.register(fastifyStatic, { root: deps.staticRoot, wildcard: false });
+    // The sale console's page (web/console.html), at a path without the extension.
+    app.get('/console', (_request, reply) => reply.sendFile('console.html'));
   }
   const { shedding } = deps;
   // Before the Connect plugin reads the headers; the raw request is the one it reads, over

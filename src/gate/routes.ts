@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { Admin } from '../domain/admin.js';
 import type { OrderViewSource } from '../domain/order-view.js';
 import type { OrderPlacer } from '../domain/place-order.js';
+import type { SaleWatch } from '../domain/sale-watch.js';
 import type { Readiness } from '../ops/readiness.js';
 import { createAdminService } from './admin-service.js';
 import { createHealthService } from './health.js';
@@ -27,6 +28,8 @@ export interface GateRoutesDeps {
   readonly placer: OrderPlacer;
   readonly orders: OrderViewSource;
   readonly admin: Admin;
+  /** A sale's live figures, shared by every console watching it. */
+  readonly saleWatch: Pick<SaleWatch, 'watch'>;
   /** Subscribes to an order's status changes; returns the unsubscribe function. */
   readonly onOrderStatus: (orderId: string, listener: () => void) => () => void;
   /** Subscribes to sale changes; returns the unsubscribe function. */
@@ -70,7 +73,7 @@ export function gateRoutes(deps: GateRoutesDeps): (router: ConnectRouter) => voi
       }),
     );
     // Guarded by createAdminAuth, in the server's interceptor list.
-    router.service(AdminService, createAdminService(admin));
+    router.service(AdminService, createAdminService(admin, deps.saleWatch));
     router.service(
       Health,
       createHealthService(

@@ -176,6 +176,11 @@ export function createGateMetrics(sources: GateGaugeSources, labels: Record<stri
         }
       },
     }),
+    saleWatchReads: new Counter({
+      name: 'fluxgate_gate_sale_watch_reads_total',
+      help: "Reads of a sale's live figures for consoles watching it (one per sale per interval, however many watch).",
+      registers,
+    }),
     saleReloads: new Counter({
       name: 'fluxgate_gate_sale_reloads_total',
       help: 'Reloads of a sale the live store had lost, started by this gate, by outcome.',

@@ -3,7 +3,12 @@
  * sale (not per watcher) that every watcher of the sale at this gate shares, so 500 buyers
  * watching cost Redis one call per poll interval.
  */
-import type { SignedTicket, TicketStanding, TicketState } from '../domain/queue.js';
+import {
+  isFinalTicketState,
+  type SignedTicket,
+  type TicketStanding,
+  type TicketState,
+} from '../domain/queue.js';
 import { Refusal } from '../domain/refusal.js';
 import type { QueueRead, QueueReader, QueueSnapshot } from './ports.js';
 import type { TicketDesk } from './ticket-desk.js';
@@ -15,18 +20,9 @@ export interface QueueWatchOptions {
   readonly onError?: (error: unknown, sku: string) => void;
 }
 
-/** States after which a ticket's standing no longer changes (while the sale stays as it is). */
-const finalStates: ReadonlySet<TicketState> = new Set([
-  'CALLED',
-  'EXPIRED',
-  'USED',
-  'SOLD_OUT',
-  'SALE_ENDED',
-]);
-
 /** True when a watch ends with this standing. */
 export function isFinalStanding(standing: TicketStanding): boolean {
-  return finalStates.has(standing.state);
+  return isFinalTicketState(standing.state);
 }
 
 /** One sale polled for its watchers. */

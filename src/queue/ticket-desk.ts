@@ -217,7 +217,7 @@ export class TicketDesk {
   }
 
   /** The position served as last seen (0 before anything is seen). */
-  nowServing(sku: string): number {
+  private nowServing(sku: string): number {
     return this.serving(this.desk(sku));
   }
 

@@ -30,6 +30,11 @@ export async function readOutbox(
   });
 }
 
+/** Entries in one sale's outbox (accepted orders not yet acknowledged by Kafka). */
+export function outboxDepth(redis: RedisClient, keys: Keys, sku: string): Promise<number> {
+  return redis.xlen(keys.outbox(sku));
+}
+
 /** One sale's outbox, for the metrics. */
 export interface OutboxStats {
   readonly sku: string;

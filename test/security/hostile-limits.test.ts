@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  AdminService,
   GetSaleStatsRequestSchema,
   ListSalesRequestSchema,
   PauseSaleRequestSchema,
@@ -20,6 +21,7 @@ import {
   RestockRequestSchema,
   ResumeSaleRequestSchema,
   UpsertSaleRequestSchema,
+  WatchSaleStatsRequestSchema,
 } from '../../gen/fluxgate/v1/admin_pb.js';
 import { GetStockRequestSchema } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
@@ -340,7 +342,11 @@ describe('AdminService without the right credentials', () => {
     ['ListSales', ListSalesRequestSchema, {}],
     ['GetSaleStats', GetSaleStatsRequestSchema, { sku }],
     ['Reconcile', ReconcileRequestSchema, { sku, repair: true }],
+    ['WatchSaleStats', WatchSaleStatsRequestSchema, { sku }],
   ];
+  const streaming = new Set(
+    AdminService.methods.filter((m) => m.methodKind === 'server_streaming').map((m) => m.name),
+  );
   const credentials: [string, Record<string, string>][] = [
     ['no authorization header', {}],
     ['a wrong token', { authorization: 'Bearer wrong-token-0123456789abcdef' }],
@@ -361,7 +367,12 @@ describe('AdminService without the right credentials', () => {
             'admin',
             `${rpc}, ${input}`,
             p,
-            { path: `${admin}/${rpc}`, message: encodeFor(p, schema, fields), headers },
+            {
+              path: `${admin}/${rpc}`,
+              message: encodeFor(p, schema, fields),
+              headers,
+              stream: streaming.has(rpc),
+            },
             'unauthenticated',
             'UNAUTHENTICATED',
           );

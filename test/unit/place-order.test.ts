@@ -294,6 +294,28 @@ describe('createOrderPlacer', () => {
     expect(store.stock).toBe(3);
   });
 
+  test("a stale sold-out flag re-decides with the buyer's ticket: admitted by its call, not the sale's rate", async () => {
+    const { store, placer } = setup(2, 'acked');
+    store.dry = true;
+    const queued = await placer
+      .place({ ...request, quantity: 1, idempotencyKey: 'q1' }, 'r1')
+      .catch((e: unknown) => e);
+    const ticket = (queued as Refusal).facts.ticket!;
+    store.dry = false;
+    await placer.place({ ...request, customerId: 'bob', idempotencyKey: 'b1' }, 'r2'); // flagged
+    store.stock = 5; // restocked through another gate; this gate missed the notice
+    await placer.place(
+      { ...request, quantity: 1, idempotencyKey: 'q1', queueTicket: ticket.token },
+      'r3',
+    );
+    expect(store.soldOutChecks).toBe(1);
+    expect(store.admissions.at(-1)).toEqual({
+      position: ticket.number,
+      issuedAtMs: ticket.issuedAtMs,
+    });
+    expect(store.stock).toBe(4);
+  });
+
   test('a buyer retrying without the ticket this gate gave them keeps their place; once it is spent, they are a newcomer', async () => {
     const { store, placer } = setup(10, 'acked');
     store.dry = true;

@@ -4,15 +4,17 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Sale, Stock } from "./sale_pb.js";
+import type { Sale, SaleState, Stock } from "./sale_pb.js";
 import { file_fluxgate_v1_sale } from "./sale_pb.js";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file fluxgate/v1/admin.proto.
  */
 export const file_fluxgate_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChdmbHV4Z2F0ZS92MS9hZG1pbi5wcm90bxILZmx1eGdhdGUudjEiNAoRVXBzZXJ0U2FsZVJlcXVlc3QSHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUiYwoSVXBzZXJ0U2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEg8KB2NyZWF0ZWQYAiABKAgSGwoTbGl2ZV9yZWxvYWRfcGVuZGluZxgDIAEoCCJFCg5SZXN0b2NrUmVxdWVzdBILCgNza3UYASABKAkSDQoFdW5pdHMYAiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIoQBCg9SZXN0b2NrUmVzcG9uc2USHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUSIQoFc3RvY2sYAiABKAsyEi5mbHV4Z2F0ZS52MS5TdG9jaxIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAMgASgIEhAKCHJlcGxheWVkGAQgASgIIh8KEFBhdXNlU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlEKEVBhdXNlU2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEhsKE2xpdmVfcmVsb2FkX3BlbmRpbmcYAiABKAgiIAoRUmVzdW1lU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlIKElJlc3VtZVNhbGVSZXNwb25zZRIfCgRzYWxlGAEgASgLMhEuZmx1eGdhdGUudjEuU2FsZRIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAIgASgIIhIKEExpc3RTYWxlc1JlcXVlc3QiNQoRTGlzdFNhbGVzUmVzcG9uc2USIAoFc2FsZXMYASADKAsyES5mbHV4Z2F0ZS52MS5TYWxlIiIKE0dldFNhbGVTdGF0c1JlcXVlc3QSCwoDc2t1GAEgASgJIj0KFEdldFNhbGVTdGF0c1Jlc3BvbnNlEiUKBXN0YXRzGAEgASgLMhYuZmx1eGdhdGUudjEuU2FsZVN0YXRzIrkBCglTYWxlU3RhdHMSCwoDc2t1GAEgASgJEhAKCGFjY2VwdGVkGAIgASgDEhkKEXNvbGRfb3V0X3JlZnVzYWxzGAMgASgDEhQKDHJhdGVfbGltaXRlZBgEIAEoAxIPCgdyZXBsYXlzGAUgASgDEg8KB3BlbmRpbmcYBiABKAMSEQoJY29uZmlybWVkGAcgASgDEhAKCHJlamVjdGVkGAggASgDEhUKDWRlYWRfbGV0dGVyZWQYCSABKAMiLwoQUmVjb25jaWxlUmVxdWVzdBILCgNza3UYASABKAkSDgoGcmVwYWlyGAIgASgIIoYBChFSZWNvbmNpbGVSZXNwb25zZRILCgNza3UYASABKAkSEgoKbGl2ZV91bml0cxgCIAEoAxIWCg5kYXRhYmFzZV91bml0cxgDIAEoAxIXCg9pbl9mbGlnaHRfdW5pdHMYBCABKAMSDQoFZHJpZnQYBSABKAMSEAoIcmVwYWlyZWQYBiABKAgyxAQKDEFkbWluU2VydmljZRJSCgpVcHNlcnRTYWxlEh4uZmx1eGdhdGUudjEuVXBzZXJ0U2FsZVJlcXVlc3QaHy5mbHV4Z2F0ZS52MS5VcHNlcnRTYWxlUmVzcG9uc2UiA5ACAhJECgdSZXN0b2NrEhsuZmx1eGdhdGUudjEuUmVzdG9ja1JlcXVlc3QaHC5mbHV4Z2F0ZS52MS5SZXN0b2NrUmVzcG9uc2USTwoJUGF1c2VTYWxlEh0uZmx1eGdhdGUudjEuUGF1c2VTYWxlUmVxdWVzdBoeLmZsdXhnYXRlLnYxLlBhdXNlU2FsZVJlc3BvbnNlIgOQAgISUgoKUmVzdW1lU2FsZRIeLmZsdXhnYXRlLnYxLlJlc3VtZVNhbGVSZXF1ZXN0Gh8uZmx1eGdhdGUudjEuUmVzdW1lU2FsZVJlc3BvbnNlIgOQAgISTwoJTGlzdFNhbGVzEh0uZmx1eGdhdGUudjEuTGlzdFNhbGVzUmVxdWVzdBoeLmZsdXhnYXRlLnYxLkxpc3RTYWxlc1Jlc3BvbnNlIgOQAgESWAoMR2V0U2FsZVN0YXRzEiAuZmx1eGdhdGUudjEuR2V0U2FsZVN0YXRzUmVxdWVzdBohLmZsdXhnYXRlLnYxLkdldFNhbGVTdGF0c1Jlc3BvbnNlIgOQAgESSgoJUmVjb25jaWxlEh0uZmx1eGdhdGUudjEuUmVjb25jaWxlUmVxdWVzdBoeLmZsdXhnYXRlLnYxLlJlY29uY2lsZVJlc3BvbnNlYgZwcm90bzM", [file_fluxgate_v1_sale]);
+  fileDesc("ChdmbHV4Z2F0ZS92MS9hZG1pbi5wcm90bxILZmx1eGdhdGUudjEiNAoRVXBzZXJ0U2FsZVJlcXVlc3QSHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUiYwoSVXBzZXJ0U2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEg8KB2NyZWF0ZWQYAiABKAgSGwoTbGl2ZV9yZWxvYWRfcGVuZGluZxgDIAEoCCJFCg5SZXN0b2NrUmVxdWVzdBILCgNza3UYASABKAkSDQoFdW5pdHMYAiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIoQBCg9SZXN0b2NrUmVzcG9uc2USHwoEc2FsZRgBIAEoCzIRLmZsdXhnYXRlLnYxLlNhbGUSIQoFc3RvY2sYAiABKAsyEi5mbHV4Z2F0ZS52MS5TdG9jaxIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAMgASgIEhAKCHJlcGxheWVkGAQgASgIIh8KEFBhdXNlU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlEKEVBhdXNlU2FsZVJlc3BvbnNlEh8KBHNhbGUYASABKAsyES5mbHV4Z2F0ZS52MS5TYWxlEhsKE2xpdmVfcmVsb2FkX3BlbmRpbmcYAiABKAgiIAoRUmVzdW1lU2FsZVJlcXVlc3QSCwoDc2t1GAEgASgJIlIKElJlc3VtZVNhbGVSZXNwb25zZRIfCgRzYWxlGAEgASgLMhEuZmx1eGdhdGUudjEuU2FsZRIbChNsaXZlX3JlbG9hZF9wZW5kaW5nGAIgASgIIhIKEExpc3RTYWxlc1JlcXVlc3QiNQoRTGlzdFNhbGVzUmVzcG9uc2USIAoFc2FsZXMYASADKAsyES5mbHV4Z2F0ZS52MS5TYWxlIiIKE0dldFNhbGVTdGF0c1JlcXVlc3QSCwoDc2t1GAEgASgJIj0KFEdldFNhbGVTdGF0c1Jlc3BvbnNlEiUKBXN0YXRzGAEgASgLMhYuZmx1eGdhdGUudjEuU2FsZVN0YXRzIrkBCglTYWxlU3RhdHMSCwoDc2t1GAEgASgJEhAKCGFjY2VwdGVkGAIgASgDEhkKEXNvbGRfb3V0X3JlZnVzYWxzGAMgASgDEhQKDHJhdGVfbGltaXRlZBgEIAEoAxIPCgdyZXBsYXlzGAUgASgDEg8KB3BlbmRpbmcYBiABKAMSEQoJY29uZmlybWVkGAcgASgDEhAKCHJlamVjdGVkGAggASgDEhUKDWRlYWRfbGV0dGVyZWQYCSABKAMiLwoQUmVjb25jaWxlUmVxdWVzdBILCgNza3UYASABKAkSDgoGcmVwYWlyGAIgASgIIoYBChFSZWNvbmNpbGVSZXNwb25zZRILCgNza3UYASABKAkSEgoKbGl2ZV91bml0cxgCIAEoAxIWCg5kYXRhYmFzZV91bml0cxgDIAEoAxIXCg9pbl9mbGlnaHRfdW5pdHMYBCABKAMSDQoFZHJpZnQYBSABKAMSEAoIcmVwYWlyZWQYBiABKAgiJAoVV2F0Y2hTYWxlU3RhdHNSZXF1ZXN0EgsKA3NrdRgBIAEoCSJDChZXYXRjaFNhbGVTdGF0c1Jlc3BvbnNlEikKBXN0YXRzGAEgASgLMhouZmx1eGdhdGUudjEuU2FsZUxpdmVTdGF0cyLEAgoNU2FsZUxpdmVTdGF0cxIoCghjb3VudGVycxgBIAEoCzIWLmZsdXhnYXRlLnYxLlNhbGVTdGF0cxISCgp1bml0c19sZWZ0GAIgASgDEiUKBXN0YXRlGAMgASgOMhYuZmx1eGdhdGUudjEuU2FsZVN0YXRlEhYKDmFkbWlzc2lvbl9yYXRlGAQgASgBEhQKDHJlZnVzYWxfcmF0ZRgFIAEoARIUCgxxdWV1ZV9sZW5ndGgYBiABKAMSMQoOZXN0aW1hdGVkX3dhaXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFAoMb3V0Ym94X2RlcHRoGAggASgDEhQKDGNvbnN1bWVyX2xhZxgJIAEoAxIrCgdyZWFkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKmBQoMQWRtaW5TZXJ2aWNlElIKClVwc2VydFNhbGUSHi5mbHV4Z2F0ZS52MS5VcHNlcnRTYWxlUmVxdWVzdBofLmZsdXhnYXRlLnYxLlVwc2VydFNhbGVSZXNwb25zZSIDkAICEkQKB1Jlc3RvY2sSGy5mbHV4Z2F0ZS52MS5SZXN0b2NrUmVxdWVzdBocLmZsdXhnYXRlLnYxLlJlc3RvY2tSZXNwb25zZRJPCglQYXVzZVNhbGUSHS5mbHV4Z2F0ZS52MS5QYXVzZVNhbGVSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuUGF1c2VTYWxlUmVzcG9uc2UiA5ACAhJSCgpSZXN1bWVTYWxlEh4uZmx1eGdhdGUudjEuUmVzdW1lU2FsZVJlcXVlc3QaHy5mbHV4Z2F0ZS52MS5SZXN1bWVTYWxlUmVzcG9uc2UiA5ACAhJPCglMaXN0U2FsZXMSHS5mbHV4Z2F0ZS52MS5MaXN0U2FsZXNSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuTGlzdFNhbGVzUmVzcG9uc2UiA5ACARJYCgxHZXRTYWxlU3RhdHMSIC5mbHV4Z2F0ZS52MS5HZXRTYWxlU3RhdHNSZXF1ZXN0GiEuZmx1eGdhdGUudjEuR2V0U2FsZVN0YXRzUmVzcG9uc2UiA5ACARJKCglSZWNvbmNpbGUSHS5mbHV4Z2F0ZS52MS5SZWNvbmNpbGVSZXF1ZXN0Gh4uZmx1eGdhdGUudjEuUmVjb25jaWxlUmVzcG9uc2USYAoOV2F0Y2hTYWxlU3RhdHMSIi5mbHV4Z2F0ZS52MS5XYXRjaFNhbGVTdGF0c1JlcXVlc3QaIy5mbHV4Z2F0ZS52MS5XYXRjaFNhbGVTdGF0c1Jlc3BvbnNlIgOQAgEwAWIGcHJvdG8z", [file_fluxgate_v1_sale, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * UpsertSaleRequest carries the sale to create or update.
@@ -496,6 +498,136 @@ export const ReconcileResponseSchema: GenMessage<ReconcileResponse> = /*@__PURE_
   messageDesc(file_fluxgate_v1_admin, 14);
 
 /**
+ * WatchSaleStatsRequest names the sale to watch.
+ *
+ * @generated from message fluxgate.v1.WatchSaleStatsRequest
+ */
+export type WatchSaleStatsRequest = Message<"fluxgate.v1.WatchSaleStatsRequest"> & {
+  /**
+   * The sale's sku.
+   *
+   * @generated from field: string sku = 1;
+   */
+  sku: string;
+};
+
+/**
+ * Describes the message fluxgate.v1.WatchSaleStatsRequest.
+ * Use `create(WatchSaleStatsRequestSchema)` to create a new message.
+ */
+export const WatchSaleStatsRequestSchema: GenMessage<WatchSaleStatsRequest> = /*@__PURE__*/
+  messageDesc(file_fluxgate_v1_admin, 15);
+
+/**
+ * WatchSaleStatsResponse is one snapshot of the sale's live figures.
+ *
+ * @generated from message fluxgate.v1.WatchSaleStatsResponse
+ */
+export type WatchSaleStatsResponse = Message<"fluxgate.v1.WatchSaleStatsResponse"> & {
+  /**
+   * The snapshot.
+   *
+   * @generated from field: fluxgate.v1.SaleLiveStats stats = 1;
+   */
+  stats?: SaleLiveStats | undefined;
+};
+
+/**
+ * Describes the message fluxgate.v1.WatchSaleStatsResponse.
+ * Use `create(WatchSaleStatsResponseSchema)` to create a new message.
+ */
+export const WatchSaleStatsResponseSchema: GenMessage<WatchSaleStatsResponse> = /*@__PURE__*/
+  messageDesc(file_fluxgate_v1_admin, 16);
+
+/**
+ * SaleLiveStats is a sale's figures at one moment, as one read of the live store, the order
+ * database and the worker's consumer group saw them.
+ *
+ * @generated from message fluxgate.v1.SaleLiveStats
+ */
+export type SaleLiveStats = Message<"fluxgate.v1.SaleLiveStats"> & {
+  /**
+   * The counters, as GetSaleStats returns them.
+   *
+   * @generated from field: fluxgate.v1.SaleStats counters = 1;
+   */
+  counters?: SaleStats | undefined;
+
+  /**
+   * Units left in the live store.
+   *
+   * @generated from field: int64 units_left = 2;
+   */
+  unitsLeft: bigint;
+
+  /**
+   * The sale's state by the live stock and the gate's clock.
+   *
+   * @generated from field: fluxgate.v1.SaleState state = 3;
+   */
+  state: SaleState;
+
+  /**
+   * Orders accepted per second since the previous snapshot (0 in the first).
+   *
+   * @generated from field: double admission_rate = 4;
+   */
+  admissionRate: number;
+
+  /**
+   * Orders refused (sold out or over the rate) per second since the previous snapshot (0 in
+   * the first).
+   *
+   * @generated from field: double refusal_rate = 5;
+   */
+  refusalRate: number;
+
+  /**
+   * People waiting in the sale's waiting room: ticket numbers issued and not yet called
+   * (including the few a gate holds unused in its current block); 0 when nobody queued.
+   *
+   * @generated from field: int64 queue_length = 6;
+   */
+  queueLength: bigint;
+
+  /**
+   * Estimated wait of the last buyer in the queue, from the sale's admission rate.
+   *
+   * @generated from field: google.protobuf.Duration estimated_wait = 7;
+   */
+  estimatedWait?: Duration | undefined;
+
+  /**
+   * Accepted orders in the sale's outbox, not yet acknowledged by Kafka.
+   *
+   * @generated from field: int64 outbox_depth = 8;
+   */
+  outboxDepth: bigint;
+
+  /**
+   * Order events the worker's consumer group has not consumed yet (all sales of the topic);
+   * -1 when Kafka could not be asked.
+   *
+   * @generated from field: int64 consumer_lag = 9;
+   */
+  consumerLag: bigint;
+
+  /**
+   * When the figures were read.
+   *
+   * @generated from field: google.protobuf.Timestamp read_at = 10;
+   */
+  readAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message fluxgate.v1.SaleLiveStats.
+ * Use `create(SaleLiveStatsSchema)` to create a new message.
+ */
+export const SaleLiveStatsSchema: GenMessage<SaleLiveStats> = /*@__PURE__*/
+  messageDesc(file_fluxgate_v1_admin, 17);
+
+/**
  * AdminService runs sales. Every call needs the header `authorization: Bearer <token>` with
  * the configured admin token; without it, or with a wrong one, the call is refused with
  * unauthenticated (HTTP 401) and changes nothing.
@@ -591,6 +723,19 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ReconcileRequestSchema;
     output: typeof ReconcileResponseSchema;
+  },
+  /**
+   * WatchSaleStats streams a sale's live figures: a snapshot at once, then one per interval of
+   * the gate's FLUXGATE_SALE_WATCH_POLL_MS, until the caller ends the call. A gate reads each
+   * watched sale once per interval and sends that read to every watcher of the sale, so any
+   * number of open consoles cost the stores the same as one.
+   *
+   * @generated from rpc fluxgate.v1.AdminService.WatchSaleStats
+   */
+  watchSaleStats: {
+    methodKind: "server_streaming";
+    input: typeof WatchSaleStatsRequestSchema;
+    output: typeof WatchSaleStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_fluxgate_v1_admin, 0);

@@ -23,9 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from fluxgate.v1 import sale_pb2 as fluxgate_dot_v1_dot_sale__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66luxgate/v1/admin.proto\x12\x0b\x66luxgate.v1\x1a\x16\x66luxgate/v1/sale.proto\"4\n\x11UpsertSaleRequest\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\"c\n\x12UpsertSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x1b\n\x13live_reload_pending\x18\x03 \x01(\x08\"E\n\x0eRestockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"\x84\x01\n\x0fRestockResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12!\n\x05stock\x18\x02 \x01(\x0b\x32\x12.fluxgate.v1.Stock\x12\x1b\n\x13live_reload_pending\x18\x03 \x01(\x08\x12\x10\n\x08replayed\x18\x04 \x01(\x08\"\x1f\n\x10PauseSaleRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"Q\n\x11PauseSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x1b\n\x13live_reload_pending\x18\x02 \x01(\x08\" \n\x11ResumeSaleRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"R\n\x12ResumeSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x1b\n\x13live_reload_pending\x18\x02 \x01(\x08\"\x12\n\x10ListSalesRequest\"5\n\x11ListSalesResponse\x12 \n\x05sales\x18\x01 \x03(\x0b\x32\x11.fluxgate.v1.Sale\"\"\n\x13GetSaleStatsRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"=\n\x14GetSaleStatsResponse\x12%\n\x05stats\x18\x01 \x01(\x0b\x32\x16.fluxgate.v1.SaleStats\"\xb9\x01\n\tSaleStats\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x19\n\x11sold_out_refusals\x18\x03 \x01(\x03\x12\x14\n\x0crate_limited\x18\x04 \x01(\x03\x12\x0f\n\x07replays\x18\x05 \x01(\x03\x12\x0f\n\x07pending\x18\x06 \x01(\x03\x12\x11\n\tconfirmed\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x15\n\rdead_lettered\x18\t \x01(\x03\"/\n\x10ReconcileRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0e\n\x06repair\x18\x02 \x01(\x08\"\x86\x01\n\x11ReconcileResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x12\n\nlive_units\x18\x02 \x01(\x03\x12\x16\n\x0e\x64\x61tabase_units\x18\x03 \x01(\x03\x12\x17\n\x0fin_flight_units\x18\x04 \x01(\x03\x12\r\n\x05\x64rift\x18\x05 \x01(\x03\x12\x10\n\x08repaired\x18\x06 \x01(\x08\x32\xc4\x04\n\x0c\x41\x64minService\x12R\n\nUpsertSale\x12\x1e.fluxgate.v1.UpsertSaleRequest\x1a\x1f.fluxgate.v1.UpsertSaleResponse\"\x03\x90\x02\x02\x12\x44\n\x07Restock\x12\x1b.fluxgate.v1.RestockRequest\x1a\x1c.fluxgate.v1.RestockResponse\x12O\n\tPauseSale\x12\x1d.fluxgate.v1.PauseSaleRequest\x1a\x1e.fluxgate.v1.PauseSaleResponse\"\x03\x90\x02\x02\x12R\n\nResumeSale\x12\x1e.fluxgate.v1.ResumeSaleRequest\x1a\x1f.fluxgate.v1.ResumeSaleResponse\"\x03\x90\x02\x02\x12O\n\tListSales\x12\x1d.fluxgate.v1.ListSalesRequest\x1a\x1e.fluxgate.v1.ListSalesResponse\"\x03\x90\x02\x01\x12X\n\x0cGetSaleStats\x12 .fluxgate.v1.GetSaleStatsRequest\x1a!.fluxgate.v1.GetSaleStatsResponse\"\x03\x90\x02\x01\x12J\n\tReconcile\x12\x1d.fluxgate.v1.ReconcileRequest\x1a\x1e.fluxgate.v1.ReconcileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66luxgate/v1/admin.proto\x12\x0b\x66luxgate.v1\x1a\x16\x66luxgate/v1/sale.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n\x11UpsertSaleRequest\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\"c\n\x12UpsertSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x1b\n\x13live_reload_pending\x18\x03 \x01(\x08\"E\n\x0eRestockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\r\n\x05units\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"\x84\x01\n\x0fRestockResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12!\n\x05stock\x18\x02 \x01(\x0b\x32\x12.fluxgate.v1.Stock\x12\x1b\n\x13live_reload_pending\x18\x03 \x01(\x08\x12\x10\n\x08replayed\x18\x04 \x01(\x08\"\x1f\n\x10PauseSaleRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"Q\n\x11PauseSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x1b\n\x13live_reload_pending\x18\x02 \x01(\x08\" \n\x11ResumeSaleRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"R\n\x12ResumeSaleResponse\x12\x1f\n\x04sale\x18\x01 \x01(\x0b\x32\x11.fluxgate.v1.Sale\x12\x1b\n\x13live_reload_pending\x18\x02 \x01(\x08\"\x12\n\x10ListSalesRequest\"5\n\x11ListSalesResponse\x12 \n\x05sales\x18\x01 \x03(\x0b\x32\x11.fluxgate.v1.Sale\"\"\n\x13GetSaleStatsRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"=\n\x14GetSaleStatsResponse\x12%\n\x05stats\x18\x01 \x01(\x0b\x32\x16.fluxgate.v1.SaleStats\"\xb9\x01\n\tSaleStats\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x03\x12\x19\n\x11sold_out_refusals\x18\x03 \x01(\x03\x12\x14\n\x0crate_limited\x18\x04 \x01(\x03\x12\x0f\n\x07replays\x18\x05 \x01(\x03\x12\x0f\n\x07pending\x18\x06 \x01(\x03\x12\x11\n\tconfirmed\x18\x07 \x01(\x03\x12\x10\n\x08rejected\x18\x08 \x01(\x03\x12\x15\n\rdead_lettered\x18\t \x01(\x03\"/\n\x10ReconcileRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0e\n\x06repair\x18\x02 \x01(\x08\"\x86\x01\n\x11ReconcileResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x12\n\nlive_units\x18\x02 \x01(\x03\x12\x16\n\x0e\x64\x61tabase_units\x18\x03 \x01(\x03\x12\x17\n\x0fin_flight_units\x18\x04 \x01(\x03\x12\r\n\x05\x64rift\x18\x05 \x01(\x03\x12\x10\n\x08repaired\x18\x06 \x01(\x08\"$\n\x15WatchSaleStatsRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"C\n\x16WatchSaleStatsResponse\x12)\n\x05stats\x18\x01 \x01(\x0b\x32\x1a.fluxgate.v1.SaleLiveStats\"\xc4\x02\n\rSaleLiveStats\x12(\n\x08\x63ounters\x18\x01 \x01(\x0b\x32\x16.fluxgate.v1.SaleStats\x12\x12\n\nunits_left\x18\x02 \x01(\x03\x12%\n\x05state\x18\x03 \x01(\x0e\x32\x16.fluxgate.v1.SaleState\x12\x16\n\x0e\x61\x64mission_rate\x18\x04 \x01(\x01\x12\x14\n\x0crefusal_rate\x18\x05 \x01(\x01\x12\x14\n\x0cqueue_length\x18\x06 \x01(\x03\x12\x31\n\x0e\x65stimated_wait\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x14\n\x0coutbox_depth\x18\x08 \x01(\x03\x12\x14\n\x0c\x63onsumer_lag\x18\t \x01(\x03\x12+\n\x07read_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xa6\x05\n\x0c\x41\x64minService\x12R\n\nUpsertSale\x12\x1e.fluxgate.v1.UpsertSaleRequest\x1a\x1f.fluxgate.v1.UpsertSaleResponse\"\x03\x90\x02\x02\x12\x44\n\x07Restock\x12\x1b.fluxgate.v1.RestockRequest\x1a\x1c.fluxgate.v1.RestockResponse\x12O\n\tPauseSale\x12\x1d.fluxgate.v1.PauseSaleRequest\x1a\x1e.fluxgate.v1.PauseSaleResponse\"\x03\x90\x02\x02\x12R\n\nResumeSale\x12\x1e.fluxgate.v1.ResumeSaleRequest\x1a\x1f.fluxgate.v1.ResumeSaleResponse\"\x03\x90\x02\x02\x12O\n\tListSales\x12\x1d.fluxgate.v1.ListSalesRequest\x1a\x1e.fluxgate.v1.ListSalesResponse\"\x03\x90\x02\x01\x12X\n\x0cGetSaleStats\x12 .fluxgate.v1.GetSaleStatsRequest\x1a!.fluxgate.v1.GetSaleStatsResponse\"\x03\x90\x02\x01\x12J\n\tReconcile\x12\x1d.fluxgate.v1.ReconcileRequest\x1a\x1e.fluxgate.v1.ReconcileResponse\x12`\n\x0eWatchSaleStats\x12\".fluxgate.v1.WatchSaleStatsRequest\x1a#.fluxgate.v1.WatchSaleStatsResponse\"\x03\x90\x02\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,36 +44,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE'].methods_by_name['ListSales']._serialized_options = b'\220\002\001'
   _globals['_ADMINSERVICE'].methods_by_name['GetSaleStats']._loaded_options = None
   _globals['_ADMINSERVICE'].methods_by_name['GetSaleStats']._serialized_options = b'\220\002\001'
-  _globals['_UPSERTSALEREQUEST']._serialized_start=64
-  _globals['_UPSERTSALEREQUEST']._serialized_end=116
-  _globals['_UPSERTSALERESPONSE']._serialized_start=118
-  _globals['_UPSERTSALERESPONSE']._serialized_end=217
-  _globals['_RESTOCKREQUEST']._serialized_start=219
-  _globals['_RESTOCKREQUEST']._serialized_end=288
-  _globals['_RESTOCKRESPONSE']._serialized_start=291
-  _globals['_RESTOCKRESPONSE']._serialized_end=423
-  _globals['_PAUSESALEREQUEST']._serialized_start=425
-  _globals['_PAUSESALEREQUEST']._serialized_end=456
-  _globals['_PAUSESALERESPONSE']._serialized_start=458
-  _globals['_PAUSESALERESPONSE']._serialized_end=539
-  _globals['_RESUMESALEREQUEST']._serialized_start=541
-  _globals['_RESUMESALEREQUEST']._serialized_end=573
-  _globals['_RESUMESALERESPONSE']._serialized_start=575
-  _globals['_RESUMESALERESPONSE']._serialized_end=657
-  _globals['_LISTSALESREQUEST']._serialized_start=659
-  _globals['_LISTSALESREQUEST']._serialized_end=677
-  _globals['_LISTSALESRESPONSE']._serialized_start=679
-  _globals['_LISTSALESRESPONSE']._serialized_end=732
-  _globals['_GETSALESTATSREQUEST']._serialized_start=734
-  _globals['_GETSALESTATSREQUEST']._serialized_end=768
-  _globals['_GETSALESTATSRESPONSE']._serialized_start=770
-  _globals['_GETSALESTATSRESPONSE']._serialized_end=831
-  _globals['_SALESTATS']._serialized_start=834
-  _globals['_SALESTATS']._serialized_end=1019
-  _globals['_RECONCILEREQUEST']._serialized_start=1021
-  _globals['_RECONCILEREQUEST']._serialized_end=1068
-  _globals['_RECONCILERESPONSE']._serialized_start=1071
-  _globals['_RECONCILERESPONSE']._serialized_end=1205
-  _globals['_ADMINSERVICE']._serialized_start=1208
-  _globals['_ADMINSERVICE']._serialized_end=1788
+  _globals['_ADMINSERVICE'].methods_by_name['WatchSaleStats']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['WatchSaleStats']._serialized_options = b'\220\002\001'
+  _globals['_UPSERTSALEREQUEST']._serialized_start=129
+  _globals['_UPSERTSALEREQUEST']._serialized_end=181
+  _globals['_UPSERTSALERESPONSE']._serialized_start=183
+  _globals['_UPSERTSALERESPONSE']._serialized_end=282
+  _globals['_RESTOCKREQUEST']._serialized_start=284
+  _globals['_RESTOCKREQUEST']._serialized_end=353
+  _globals['_RESTOCKRESPONSE']._serialized_start=356
+  _globals['_RESTOCKRESPONSE']._serialized_end=488
+  _globals['_PAUSESALEREQUEST']._serialized_start=490
+  _globals['_PAUSESALEREQUEST']._serialized_end=521
+  _globals['_PAUSESALERESPONSE']._serialized_start=523
+  _globals['_PAUSESALERESPONSE']._serialized_end=604
+  _globals['_RESUMESALEREQUEST']._serialized_start=606
+  _globals['_RESUMESALEREQUEST']._serialized_end=638
+  _globals['_RESUMESALERESPONSE']._serialized_start=640
+  _globals['_RESUMESALERESPONSE']._serialized_end=722
+  _globals['_LISTSALESREQUEST']._serialized_start=724
+  _globals['_LISTSALESREQUEST']._serialized_end=742
+  _globals['_LISTSALESRESPONSE']._serialized_start=744
+  _globals['_LISTSALESRESPONSE']._serialized_end=797
+  _globals['_GETSALESTATSREQUEST']._serialized_start=799
+  _globals['_GETSALESTATSREQUEST']._serialized_end=833
+  _globals['_GETSALESTATSRESPONSE']._serialized_start=835
+  _globals['_GETSALESTATSRESPONSE']._serialized_end=896
+  _globals['_SALESTATS']._serialized_start=899
+  _globals['_SALESTATS']._serialized_end=1084
+  _globals['_RECONCILEREQUEST']._serialized_start=1086
+  _globals['_RECONCILEREQUEST']._serialized_end=1133
+  _globals['_RECONCILERESPONSE']._serialized_start=1136
+  _globals['_RECONCILERESPONSE']._serialized_end=1270
+  _globals['_WATCHSALESTATSREQUEST']._serialized_start=1272
+  _globals['_WATCHSALESTATSREQUEST']._serialized_end=1308
+  _globals['_WATCHSALESTATSRESPONSE']._serialized_start=1310
+  _globals['_WATCHSALESTATSRESPONSE']._serialized_end=1377
+  _globals['_SALELIVESTATS']._serialized_start=1380
+  _globals['_SALELIVESTATS']._serialized_end=1704
+  _globals['_ADMINSERVICE']._serialized_start=1707
+  _globals['_ADMINSERVICE']._serialized_end=2385
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,8 @@
+import datetime
+
 from fluxgate.v1 import sale_pb2 as _sale_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -140,3 +144,39 @@ class ReconcileResponse(_message.Message):
     drift: int
     repaired: bool
     def __init__(self, sku: _Optional[str] = ..., live_units: _Optional[int] = ..., database_units: _Optional[int] = ..., in_flight_units: _Optional[int] = ..., drift: _Optional[int] = ..., repaired: _Optional[bool] = ...) -> None: ...
+
+class WatchSaleStatsRequest(_message.Message):
+    __slots__ = ("sku",)
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    def __init__(self, sku: _Optional[str] = ...) -> None: ...
+
+class WatchSaleStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: SaleLiveStats
+    def __init__(self, stats: _Optional[_Union[SaleLiveStats, _Mapping]] = ...) -> None: ...
+
+class SaleLiveStats(_message.Message):
+    __slots__ = ("counters", "units_left", "state", "admission_rate", "refusal_rate", "queue_length", "estimated_wait", "outbox_depth", "consumer_lag", "read_at")
+    COUNTERS_FIELD_NUMBER: _ClassVar[int]
+    UNITS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ADMISSION_RATE_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_WAIT_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_LAG_FIELD_NUMBER: _ClassVar[int]
+    READ_AT_FIELD_NUMBER: _ClassVar[int]
+    counters: SaleStats
+    units_left: int
+    state: _sale_pb2.SaleState
+    admission_rate: float
+    refusal_rate: float
+    queue_length: int
+    estimated_wait: _duration_pb2.Duration
+    outbox_depth: int
+    consumer_lag: int
+    read_at: _timestamp_pb2.Timestamp
+    def __init__(self, counters: _Optional[_Union[SaleStats, _Mapping]] = ..., units_left: _Optional[int] = ..., state: _Optional[_Union[_sale_pb2.SaleState, str]] = ..., admission_rate: _Optional[float] = ..., refusal_rate: _Optional[float] = ..., queue_length: _Optional[int] = ..., estimated_wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outbox_depth: _Optional[int] = ..., consumer_lag: _Optional[int] = ..., read_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

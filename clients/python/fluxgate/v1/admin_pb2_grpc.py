@@ -80,6 +80,11 @@ class AdminServiceStub:
                 request_serializer=fluxgate_dot_v1_dot_admin__pb2.ReconcileRequest.SerializeToString,
                 response_deserializer=fluxgate_dot_v1_dot_admin__pb2.ReconcileResponse.FromString,
                 _registered_method=True)
+        self.WatchSaleStats = channel.unary_stream(
+                '/fluxgate.v1.AdminService/WatchSaleStats',
+                request_serializer=fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsRequest.SerializeToString,
+                response_deserializer=fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -156,6 +161,16 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchSaleStats(self, request, context):
+        """WatchSaleStats streams a sale's live figures: a snapshot at once, then one per interval of
+        the gate's FLUXGATE_SALE_WATCH_POLL_MS, until the caller ends the call. A gate reads each
+        watched sale once per interval and sends that read to every watcher of the sale, so any
+        number of open consoles cost the stores the same as one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -193,6 +208,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Reconcile,
                     request_deserializer=fluxgate_dot_v1_dot_admin__pb2.ReconcileRequest.FromString,
                     response_serializer=fluxgate_dot_v1_dot_admin__pb2.ReconcileResponse.SerializeToString,
+            ),
+            'WatchSaleStats': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSaleStats,
+                    request_deserializer=fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsRequest.FromString,
+                    response_serializer=fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +415,33 @@ class AdminService:
             '/fluxgate.v1.AdminService/Reconcile',
             fluxgate_dot_v1_dot_admin__pb2.ReconcileRequest.SerializeToString,
             fluxgate_dot_v1_dot_admin__pb2.ReconcileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSaleStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fluxgate.v1.AdminService/WatchSaleStats',
+            fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsRequest.SerializeToString,
+            fluxgate_dot_v1_dot_admin__pb2.WatchSaleStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,8 @@ package fluxgatev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -920,11 +922,234 @@ func (x *ReconcileResponse) GetRepaired() bool {
 	return false
 }
 
+// WatchSaleStatsRequest names the sale to watch.
+type WatchSaleStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sale's sku.
+	Sku           string `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSaleStatsRequest) Reset() {
+	*x = WatchSaleStatsRequest{}
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSaleStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSaleStatsRequest) ProtoMessage() {}
+
+func (x *WatchSaleStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSaleStatsRequest.ProtoReflect.Descriptor instead.
+func (*WatchSaleStatsRequest) Descriptor() ([]byte, []int) {
+	return file_fluxgate_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WatchSaleStatsRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+// WatchSaleStatsResponse is one snapshot of the sale's live figures.
+type WatchSaleStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The snapshot.
+	Stats         *SaleLiveStats `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchSaleStatsResponse) Reset() {
+	*x = WatchSaleStatsResponse{}
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchSaleStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchSaleStatsResponse) ProtoMessage() {}
+
+func (x *WatchSaleStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchSaleStatsResponse.ProtoReflect.Descriptor instead.
+func (*WatchSaleStatsResponse) Descriptor() ([]byte, []int) {
+	return file_fluxgate_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchSaleStatsResponse) GetStats() *SaleLiveStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// SaleLiveStats is a sale's figures at one moment, as one read of the live store, the order
+// database and the worker's consumer group saw them.
+type SaleLiveStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The counters, as GetSaleStats returns them.
+	Counters *SaleStats `protobuf:"bytes,1,opt,name=counters,proto3" json:"counters,omitempty"`
+	// Units left in the live store.
+	UnitsLeft int64 `protobuf:"varint,2,opt,name=units_left,json=unitsLeft,proto3" json:"units_left,omitempty"`
+	// The sale's state by the live stock and the gate's clock.
+	State SaleState `protobuf:"varint,3,opt,name=state,proto3,enum=fluxgate.v1.SaleState" json:"state,omitempty"`
+	// Orders accepted per second since the previous snapshot (0 in the first).
+	AdmissionRate float64 `protobuf:"fixed64,4,opt,name=admission_rate,json=admissionRate,proto3" json:"admission_rate,omitempty"`
+	// Orders refused (sold out or over the rate) per second since the previous snapshot (0 in
+	// the first).
+	RefusalRate float64 `protobuf:"fixed64,5,opt,name=refusal_rate,json=refusalRate,proto3" json:"refusal_rate,omitempty"`
+	// People waiting in the sale's waiting room: ticket numbers issued and not yet called
+	// (including the few a gate holds unused in its current block); 0 when nobody queued.
+	QueueLength int64 `protobuf:"varint,6,opt,name=queue_length,json=queueLength,proto3" json:"queue_length,omitempty"`
+	// Estimated wait of the last buyer in the queue, from the sale's admission rate.
+	EstimatedWait *durationpb.Duration `protobuf:"bytes,7,opt,name=estimated_wait,json=estimatedWait,proto3" json:"estimated_wait,omitempty"`
+	// Accepted orders in the sale's outbox, not yet acknowledged by Kafka.
+	OutboxDepth int64 `protobuf:"varint,8,opt,name=outbox_depth,json=outboxDepth,proto3" json:"outbox_depth,omitempty"`
+	// Order events the worker's consumer group has not consumed yet (all sales of the topic);
+	// -1 when Kafka could not be asked.
+	ConsumerLag int64 `protobuf:"varint,9,opt,name=consumer_lag,json=consumerLag,proto3" json:"consumer_lag,omitempty"`
+	// When the figures were read.
+	ReadAt        *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaleLiveStats) Reset() {
+	*x = SaleLiveStats{}
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaleLiveStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaleLiveStats) ProtoMessage() {}
+
+func (x *SaleLiveStats) ProtoReflect() protoreflect.Message {
+	mi := &file_fluxgate_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaleLiveStats.ProtoReflect.Descriptor instead.
+func (*SaleLiveStats) Descriptor() ([]byte, []int) {
+	return file_fluxgate_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SaleLiveStats) GetCounters() *SaleStats {
+	if x != nil {
+		return x.Counters
+	}
+	return nil
+}
+
+func (x *SaleLiveStats) GetUnitsLeft() int64 {
+	if x != nil {
+		return x.UnitsLeft
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetState() SaleState {
+	if x != nil {
+		return x.State
+	}
+	return SaleState_SALE_STATE_UNSPECIFIED
+}
+
+func (x *SaleLiveStats) GetAdmissionRate() float64 {
+	if x != nil {
+		return x.AdmissionRate
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetRefusalRate() float64 {
+	if x != nil {
+		return x.RefusalRate
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetQueueLength() int64 {
+	if x != nil {
+		return x.QueueLength
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetEstimatedWait() *durationpb.Duration {
+	if x != nil {
+		return x.EstimatedWait
+	}
+	return nil
+}
+
+func (x *SaleLiveStats) GetOutboxDepth() int64 {
+	if x != nil {
+		return x.OutboxDepth
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetConsumerLag() int64 {
+	if x != nil {
+		return x.ConsumerLag
+	}
+	return 0
+}
+
+func (x *SaleLiveStats) GetReadAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadAt
+	}
+	return nil
+}
+
 var File_fluxgate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_fluxgate_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17fluxgate/v1/admin.proto\x12\vfluxgate.v1\x1a\x16fluxgate/v1/sale.proto\":\n" +
+	"\x17fluxgate/v1/admin.proto\x12\vfluxgate.v1\x1a\x16fluxgate/v1/sale.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\":\n" +
 	"\x11UpsertSaleRequest\x12%\n" +
 	"\x04sale\x18\x01 \x01(\v2\x11.fluxgate.v1.SaleR\x04sale\"\x85\x01\n" +
 	"\x12UpsertSaleResponse\x12%\n" +
@@ -977,7 +1202,24 @@ const file_fluxgate_v1_admin_proto_rawDesc = "" +
 	"\x0edatabase_units\x18\x03 \x01(\x03R\rdatabaseUnits\x12&\n" +
 	"\x0fin_flight_units\x18\x04 \x01(\x03R\rinFlightUnits\x12\x14\n" +
 	"\x05drift\x18\x05 \x01(\x03R\x05drift\x12\x1a\n" +
-	"\brepaired\x18\x06 \x01(\bR\brepaired2\xc4\x04\n" +
+	"\brepaired\x18\x06 \x01(\bR\brepaired\")\n" +
+	"\x15WatchSaleStatsRequest\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku\"J\n" +
+	"\x16WatchSaleStatsResponse\x120\n" +
+	"\x05stats\x18\x01 \x01(\v2\x1a.fluxgate.v1.SaleLiveStatsR\x05stats\"\xba\x03\n" +
+	"\rSaleLiveStats\x122\n" +
+	"\bcounters\x18\x01 \x01(\v2\x16.fluxgate.v1.SaleStatsR\bcounters\x12\x1d\n" +
+	"\n" +
+	"units_left\x18\x02 \x01(\x03R\tunitsLeft\x12,\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x16.fluxgate.v1.SaleStateR\x05state\x12%\n" +
+	"\x0eadmission_rate\x18\x04 \x01(\x01R\radmissionRate\x12!\n" +
+	"\frefusal_rate\x18\x05 \x01(\x01R\vrefusalRate\x12!\n" +
+	"\fqueue_length\x18\x06 \x01(\x03R\vqueueLength\x12@\n" +
+	"\x0eestimated_wait\x18\a \x01(\v2\x19.google.protobuf.DurationR\restimatedWait\x12!\n" +
+	"\foutbox_depth\x18\b \x01(\x03R\voutboxDepth\x12!\n" +
+	"\fconsumer_lag\x18\t \x01(\x03R\vconsumerLag\x123\n" +
+	"\aread_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x06readAt2\xa6\x05\n" +
 	"\fAdminService\x12R\n" +
 	"\n" +
 	"UpsertSale\x12\x1e.fluxgate.v1.UpsertSaleRequest\x1a\x1f.fluxgate.v1.UpsertSaleResponse\"\x03\x90\x02\x02\x12D\n" +
@@ -987,7 +1229,8 @@ const file_fluxgate_v1_admin_proto_rawDesc = "" +
 	"ResumeSale\x12\x1e.fluxgate.v1.ResumeSaleRequest\x1a\x1f.fluxgate.v1.ResumeSaleResponse\"\x03\x90\x02\x02\x12O\n" +
 	"\tListSales\x12\x1d.fluxgate.v1.ListSalesRequest\x1a\x1e.fluxgate.v1.ListSalesResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\fGetSaleStats\x12 .fluxgate.v1.GetSaleStatsRequest\x1a!.fluxgate.v1.GetSaleStatsResponse\"\x03\x90\x02\x01\x12J\n" +
-	"\tReconcile\x12\x1d.fluxgate.v1.ReconcileRequest\x1a\x1e.fluxgate.v1.ReconcileResponseB\xb0\x01\n" +
+	"\tReconcile\x12\x1d.fluxgate.v1.ReconcileRequest\x1a\x1e.fluxgate.v1.ReconcileResponse\x12`\n" +
+	"\x0eWatchSaleStats\x12\".fluxgate.v1.WatchSaleStatsRequest\x1a#.fluxgate.v1.WatchSaleStatsResponse\"\x03\x90\x02\x010\x01B\xb0\x01\n" +
 	"\x0fcom.fluxgate.v1B\n" +
 	"AdminProtoP\x01ZDgithub.com/flux-gate/flux-gate/clients/go/gen/fluxgate/v1;fluxgatev1\xa2\x02\x03FXX\xaa\x02\vFluxgate.V1\xca\x02\vFluxgate\\V1\xe2\x02\x17Fluxgate\\V1\\GPBMetadata\xea\x02\fFluxgate::V1b\x06proto3"
 
@@ -1003,54 +1246,67 @@ func file_fluxgate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_fluxgate_v1_admin_proto_rawDescData
 }
 
-var file_fluxgate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_fluxgate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_fluxgate_v1_admin_proto_goTypes = []any{
-	(*UpsertSaleRequest)(nil),    // 0: fluxgate.v1.UpsertSaleRequest
-	(*UpsertSaleResponse)(nil),   // 1: fluxgate.v1.UpsertSaleResponse
-	(*RestockRequest)(nil),       // 2: fluxgate.v1.RestockRequest
-	(*RestockResponse)(nil),      // 3: fluxgate.v1.RestockResponse
-	(*PauseSaleRequest)(nil),     // 4: fluxgate.v1.PauseSaleRequest
-	(*PauseSaleResponse)(nil),    // 5: fluxgate.v1.PauseSaleResponse
-	(*ResumeSaleRequest)(nil),    // 6: fluxgate.v1.ResumeSaleRequest
-	(*ResumeSaleResponse)(nil),   // 7: fluxgate.v1.ResumeSaleResponse
-	(*ListSalesRequest)(nil),     // 8: fluxgate.v1.ListSalesRequest
-	(*ListSalesResponse)(nil),    // 9: fluxgate.v1.ListSalesResponse
-	(*GetSaleStatsRequest)(nil),  // 10: fluxgate.v1.GetSaleStatsRequest
-	(*GetSaleStatsResponse)(nil), // 11: fluxgate.v1.GetSaleStatsResponse
-	(*SaleStats)(nil),            // 12: fluxgate.v1.SaleStats
-	(*ReconcileRequest)(nil),     // 13: fluxgate.v1.ReconcileRequest
-	(*ReconcileResponse)(nil),    // 14: fluxgate.v1.ReconcileResponse
-	(*Sale)(nil),                 // 15: fluxgate.v1.Sale
-	(*Stock)(nil),                // 16: fluxgate.v1.Stock
+	(*UpsertSaleRequest)(nil),      // 0: fluxgate.v1.UpsertSaleRequest
+	(*UpsertSaleResponse)(nil),     // 1: fluxgate.v1.UpsertSaleResponse
+	(*RestockRequest)(nil),         // 2: fluxgate.v1.RestockRequest
+	(*RestockResponse)(nil),        // 3: fluxgate.v1.RestockResponse
+	(*PauseSaleRequest)(nil),       // 4: fluxgate.v1.PauseSaleRequest
+	(*PauseSaleResponse)(nil),      // 5: fluxgate.v1.PauseSaleResponse
+	(*ResumeSaleRequest)(nil),      // 6: fluxgate.v1.ResumeSaleRequest
+	(*ResumeSaleResponse)(nil),     // 7: fluxgate.v1.ResumeSaleResponse
+	(*ListSalesRequest)(nil),       // 8: fluxgate.v1.ListSalesRequest
+	(*ListSalesResponse)(nil),      // 9: fluxgate.v1.ListSalesResponse
+	(*GetSaleStatsRequest)(nil),    // 10: fluxgate.v1.GetSaleStatsRequest
+	(*GetSaleStatsResponse)(nil),   // 11: fluxgate.v1.GetSaleStatsResponse
+	(*SaleStats)(nil),              // 12: fluxgate.v1.SaleStats
+	(*ReconcileRequest)(nil),       // 13: fluxgate.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),      // 14: fluxgate.v1.ReconcileResponse
+	(*WatchSaleStatsRequest)(nil),  // 15: fluxgate.v1.WatchSaleStatsRequest
+	(*WatchSaleStatsResponse)(nil), // 16: fluxgate.v1.WatchSaleStatsResponse
+	(*SaleLiveStats)(nil),          // 17: fluxgate.v1.SaleLiveStats
+	(*Sale)(nil),                   // 18: fluxgate.v1.Sale
+	(*Stock)(nil),                  // 19: fluxgate.v1.Stock
+	(SaleState)(0),                 // 20: fluxgate.v1.SaleState
+	(*durationpb.Duration)(nil),    // 21: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 22: google.protobuf.Timestamp
 }
 var file_fluxgate_v1_admin_proto_depIdxs = []int32{
-	15, // 0: fluxgate.v1.UpsertSaleRequest.sale:type_name -> fluxgate.v1.Sale
-	15, // 1: fluxgate.v1.UpsertSaleResponse.sale:type_name -> fluxgate.v1.Sale
-	15, // 2: fluxgate.v1.RestockResponse.sale:type_name -> fluxgate.v1.Sale
-	16, // 3: fluxgate.v1.RestockResponse.stock:type_name -> fluxgate.v1.Stock
-	15, // 4: fluxgate.v1.PauseSaleResponse.sale:type_name -> fluxgate.v1.Sale
-	15, // 5: fluxgate.v1.ResumeSaleResponse.sale:type_name -> fluxgate.v1.Sale
-	15, // 6: fluxgate.v1.ListSalesResponse.sales:type_name -> fluxgate.v1.Sale
+	18, // 0: fluxgate.v1.UpsertSaleRequest.sale:type_name -> fluxgate.v1.Sale
+	18, // 1: fluxgate.v1.UpsertSaleResponse.sale:type_name -> fluxgate.v1.Sale
+	18, // 2: fluxgate.v1.RestockResponse.sale:type_name -> fluxgate.v1.Sale
+	19, // 3: fluxgate.v1.RestockResponse.stock:type_name -> fluxgate.v1.Stock
+	18, // 4: fluxgate.v1.PauseSaleResponse.sale:type_name -> fluxgate.v1.Sale
+	18, // 5: fluxgate.v1.ResumeSaleResponse.sale:type_name -> fluxgate.v1.Sale
+	18, // 6: fluxgate.v1.ListSalesResponse.sales:type_name -> fluxgate.v1.Sale
 	12, // 7: fluxgate.v1.GetSaleStatsResponse.stats:type_name -> fluxgate.v1.SaleStats
-	0,  // 8: fluxgate.v1.AdminService.UpsertSale:input_type -> fluxgate.v1.UpsertSaleRequest
-	2,  // 9: fluxgate.v1.AdminService.Restock:input_type -> fluxgate.v1.RestockRequest
-	4,  // 10: fluxgate.v1.AdminService.PauseSale:input_type -> fluxgate.v1.PauseSaleRequest
-	6,  // 11: fluxgate.v1.AdminService.ResumeSale:input_type -> fluxgate.v1.ResumeSaleRequest
-	8,  // 12: fluxgate.v1.AdminService.ListSales:input_type -> fluxgate.v1.ListSalesRequest
-	10, // 13: fluxgate.v1.AdminService.GetSaleStats:input_type -> fluxgate.v1.GetSaleStatsRequest
-	13, // 14: fluxgate.v1.AdminService.Reconcile:input_type -> fluxgate.v1.ReconcileRequest
-	1,  // 15: fluxgate.v1.AdminService.UpsertSale:output_type -> fluxgate.v1.UpsertSaleResponse
-	3,  // 16: fluxgate.v1.AdminService.Restock:output_type -> fluxgate.v1.RestockResponse
-	5,  // 17: fluxgate.v1.AdminService.PauseSale:output_type -> fluxgate.v1.PauseSaleResponse
-	7,  // 18: fluxgate.v1.AdminService.ResumeSale:output_type -> fluxgate.v1.ResumeSaleResponse
-	9,  // 19: fluxgate.v1.AdminService.ListSales:output_type -> fluxgate.v1.ListSalesResponse
-	11, // 20: fluxgate.v1.AdminService.GetSaleStats:output_type -> fluxgate.v1.GetSaleStatsResponse
-	14, // 21: fluxgate.v1.AdminService.Reconcile:output_type -> fluxgate.v1.ReconcileResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 8: fluxgate.v1.WatchSaleStatsResponse.stats:type_name -> fluxgate.v1.SaleLiveStats
+	12, // 9: fluxgate.v1.SaleLiveStats.counters:type_name -> fluxgate.v1.SaleStats
+	20, // 10: fluxgate.v1.SaleLiveStats.state:type_name -> fluxgate.v1.SaleState
+	21, // 11: fluxgate.v1.SaleLiveStats.estimated_wait:type_name -> google.protobuf.Duration
+	22, // 12: fluxgate.v1.SaleLiveStats.read_at:type_name -> google.protobuf.Timestamp
+	0,  // 13: fluxgate.v1.AdminService.UpsertSale:input_type -> fluxgate.v1.UpsertSaleRequest
+	2,  // 14: fluxgate.v1.AdminService.Restock:input_type -> fluxgate.v1.RestockRequest
+	4,  // 15: fluxgate.v1.AdminService.PauseSale:input_type -> fluxgate.v1.PauseSaleRequest
+	6,  // 16: fluxgate.v1.AdminService.ResumeSale:input_type -> fluxgate.v1.ResumeSaleRequest
+	8,  // 17: fluxgate.v1.AdminService.ListSales:input_type -> fluxgate.v1.ListSalesRequest
+	10, // 18: fluxgate.v1.AdminService.GetSaleStats:input_type -> fluxgate.v1.GetSaleStatsRequest
+	13, // 19: fluxgate.v1.AdminService.Reconcile:input_type -> fluxgate.v1.ReconcileRequest
+	15, // 20: fluxgate.v1.AdminService.WatchSaleStats:input_type -> fluxgate.v1.WatchSaleStatsRequest
+	1,  // 21: fluxgate.v1.AdminService.UpsertSale:output_type -> fluxgate.v1.UpsertSaleResponse
+	3,  // 22: fluxgate.v1.AdminService.Restock:output_type -> fluxgate.v1.RestockResponse
+	5,  // 23: fluxgate.v1.AdminService.PauseSale:output_type -> fluxgate.v1.PauseSaleResponse
+	7,  // 24: fluxgate.v1.AdminService.ResumeSale:output_type -> fluxgate.v1.ResumeSaleResponse
+	9,  // 25: fluxgate.v1.AdminService.ListSales:output_type -> fluxgate.v1.ListSalesResponse
+	11, // 26: fluxgate.v1.AdminService.GetSaleStats:output_type -> fluxgate.v1.GetSaleStatsResponse
+	14, // 27: fluxgate.v1.AdminService.Reconcile:output_type -> fluxgate.v1.ReconcileResponse
+	16, // 28: fluxgate.v1.AdminService.WatchSaleStats:output_type -> fluxgate.v1.WatchSaleStatsResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_fluxgate_v1_admin_proto_init() }
@@ -1065,7 +1321,7 @@ func file_fluxgate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fluxgate_v1_admin_proto_rawDesc), len(file_fluxgate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,9 @@ const (
 	AdminServiceGetSaleStatsProcedure = "/fluxgate.v1.AdminService/GetSaleStats"
 	// AdminServiceReconcileProcedure is the fully-qualified name of the AdminService's Reconcile RPC.
 	AdminServiceReconcileProcedure = "/fluxgate.v1.AdminService/Reconcile"
+	// AdminServiceWatchSaleStatsProcedure is the fully-qualified name of the AdminService's
+	// WatchSaleStats RPC.
+	AdminServiceWatchSaleStatsProcedure = "/fluxgate.v1.AdminService/WatchSaleStats"
 )
 
 // AdminServiceClient is a client for the fluxgate.v1.AdminService service.
@@ -77,6 +80,11 @@ type AdminServiceClient interface {
 	// reload waits until the worker has recorded every accepted order: before that it is refused
 	// with unavailable and changes nothing.
 	Reconcile(context.Context, *connect.Request[v1.ReconcileRequest]) (*connect.Response[v1.ReconcileResponse], error)
+	// WatchSaleStats streams a sale's live figures: a snapshot at once, then one per interval of
+	// the gate's FLUXGATE_SALE_WATCH_POLL_MS, until the caller ends the call. A gate reads each
+	// watched sale once per interval and sends that read to every watcher of the sale, so any
+	// number of open consoles cost the stores the same as one.
+	WatchSaleStats(context.Context, *connect.Request[v1.WatchSaleStatsRequest]) (*connect.ServerStreamForClient[v1.WatchSaleStatsResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the fluxgate.v1.AdminService service. By default,
@@ -137,18 +145,26 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Reconcile")),
 			connect.WithClientOptions(opts...),
 		),
+		watchSaleStats: connect.NewClient[v1.WatchSaleStatsRequest, v1.WatchSaleStatsResponse](
+			httpClient,
+			baseURL+AdminServiceWatchSaleStatsProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("WatchSaleStats")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // adminServiceClient implements AdminServiceClient.
 type adminServiceClient struct {
-	upsertSale   *connect.Client[v1.UpsertSaleRequest, v1.UpsertSaleResponse]
-	restock      *connect.Client[v1.RestockRequest, v1.RestockResponse]
-	pauseSale    *connect.Client[v1.PauseSaleRequest, v1.PauseSaleResponse]
-	resumeSale   *connect.Client[v1.ResumeSaleRequest, v1.ResumeSaleResponse]
-	listSales    *connect.Client[v1.ListSalesRequest, v1.ListSalesResponse]
-	getSaleStats *connect.Client[v1.GetSaleStatsRequest, v1.GetSaleStatsResponse]
-	reconcile    *connect.Client[v1.ReconcileRequest, v1.ReconcileResponse]
+	upsertSale     *connect.Client[v1.UpsertSaleRequest, v1.UpsertSaleResponse]
+	restock        *connect.Client[v1.RestockRequest, v1.RestockResponse]
+	pauseSale      *connect.Client[v1.PauseSaleRequest, v1.PauseSaleResponse]
+	resumeSale     *connect.Client[v1.ResumeSaleRequest, v1.ResumeSaleResponse]
+	listSales      *connect.Client[v1.ListSalesRequest, v1.ListSalesResponse]
+	getSaleStats   *connect.Client[v1.GetSaleStatsRequest, v1.GetSaleStatsResponse]
+	reconcile      *connect.Client[v1.ReconcileRequest, v1.ReconcileResponse]
+	watchSaleStats *connect.Client[v1.WatchSaleStatsRequest, v1.WatchSaleStatsResponse]
 }
 
 // UpsertSale calls fluxgate.v1.AdminService.UpsertSale.
@@ -186,6 +202,11 @@ func (c *adminServiceClient) Reconcile(ctx context.Context, req *connect.Request
 	return c.reconcile.CallUnary(ctx, req)
 }
 
+// WatchSaleStats calls fluxgate.v1.AdminService.WatchSaleStats.
+func (c *adminServiceClient) WatchSaleStats(ctx context.Context, req *connect.Request[v1.WatchSaleStatsRequest]) (*connect.ServerStreamForClient[v1.WatchSaleStatsResponse], error) {
+	return c.watchSaleStats.CallServerStream(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the fluxgate.v1.AdminService service.
 type AdminServiceHandler interface {
 	// UpsertSale creates a sale, or updates an existing sale's name, limits, window and rates.
@@ -213,6 +234,11 @@ type AdminServiceHandler interface {
 	// reload waits until the worker has recorded every accepted order: before that it is refused
 	// with unavailable and changes nothing.
 	Reconcile(context.Context, *connect.Request[v1.ReconcileRequest]) (*connect.Response[v1.ReconcileResponse], error)
+	// WatchSaleStats streams a sale's live figures: a snapshot at once, then one per interval of
+	// the gate's FLUXGATE_SALE_WATCH_POLL_MS, until the caller ends the call. A gate reads each
+	// watched sale once per interval and sends that read to every watcher of the sale, so any
+	// number of open consoles cost the stores the same as one.
+	WatchSaleStats(context.Context, *connect.Request[v1.WatchSaleStatsRequest], *connect.ServerStream[v1.WatchSaleStatsResponse]) error
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -269,6 +295,13 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Reconcile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceWatchSaleStatsHandler := connect.NewServerStreamHandler(
+		AdminServiceWatchSaleStatsProcedure,
+		svc.WatchSaleStats,
+		connect.WithSchema(adminServiceMethods.ByName("WatchSaleStats")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/fluxgate.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceUpsertSaleProcedure:
@@ -285,6 +318,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetSaleStatsHandler.ServeHTTP(w, r)
 		case AdminServiceReconcileProcedure:
 			adminServiceReconcileHandler.ServeHTTP(w, r)
+		case AdminServiceWatchSaleStatsProcedure:
+			adminServiceWatchSaleStatsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -320,4 +355,8 @@ func (UnimplementedAdminServiceHandler) GetSaleStats(context.Context, *connect.R
 
 func (UnimplementedAdminServiceHandler) Reconcile(context.Context, *connect.Request[v1.ReconcileRequest]) (*connect.Response[v1.ReconcileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("fluxgate.v1.AdminService.Reconcile is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) WatchSaleStats(context.Context, *connect.Request[v1.WatchSaleStatsRequest], *connect.ServerStream[v1.WatchSaleStatsResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("fluxgate.v1.AdminService.WatchSaleStats is not implemented"))
 }
