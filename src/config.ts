@@ -481,6 +481,24 @@ export const settings = {
     schema: z.enum(['', 'after-commit-before-offsets']),
     doc: 'Test only, off when empty: `after-commit-before-offsets` makes the worker SIGKILL itself once a batch is committed, before its offsets.',
   },
+  otlpEndpoint: {
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    default: '',
+    schema: z.union([z.literal(''), z.url().regex(/^https?:\/\//, 'an http:// or https:// URL')]),
+    doc: 'OTLP/HTTP endpoint (base URL; spans go to `/v1/traces` under it) of the trace collector. Empty: tracing off, at no cost on the order path.',
+  },
+  serviceName: {
+    env: 'OTEL_SERVICE_NAME',
+    default: '',
+    schema: z.string(),
+    doc: 'Service name on exported spans; empty: `fluxgate-gate` for the gate, `fluxgate-worker` for the worker.',
+  },
+  traceSampleRatio: {
+    env: 'FLUXGATE_TRACE_SAMPLE_RATIO',
+    default: '1',
+    schema: z.coerce.number().min(0).max(1),
+    doc: "Share of the traces the gate starts that are recorded (0 to 1); a call that brings a `traceparent` keeps its caller's decision, and the worker follows the gate's.",
+  },
   logLevel: {
     env: 'FLUXGATE_LOG_LEVEL',
     default: 'info',

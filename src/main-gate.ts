@@ -38,6 +38,7 @@ import { errorInterceptor, refusalToConnectError } from './gate/error-mapping.js
 import { cachedShedAnswers, requestPath, type Shedding } from './gate/shedding.js';
 import { gateRoutes } from './gate/routes.js';
 import { metricsInterceptor } from './gate/metrics-interceptor.js';
+import { tracingInterceptor } from './gate/tracing-interceptor.js';
 import { kafkaLogCreator } from './kafka/log.js';
 import { clusterMember, startPrimary, type ClusterMember } from './ops/cluster.js';
 import { createGateMetrics } from './ops/metrics.js';
@@ -66,6 +67,7 @@ import { QueueWatch } from './queue/queue-watch.js';
 import { TicketDesk } from './queue/ticket-desk.js';
 import { TicketSigner } from './queue/ticket-signer.js';
 import { parseNamedTokens } from './gate/tokens.js';
+import { startTracing } from './tracing.js';
 
 /** A running gate. */
 export interface RunningGate {
@@ -190,6 +192,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
 ): Promise<{ readonly url: string; readonly ops: O; close(): Promise<void> }> {
   // First: a JWKS file that cannot be read stops the gate before it connects to anything.
   const buyerAuth = createBuyerAuth(config, logger);
+  const tracing = await startTracing(config, 'fluxgate-gate');
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   // No offline queue and a command timeout: while Redis is unreachable or hung a command fails
   // at once or within the budget, and the breaker below turns that into a quick refusal.
@@ -511,9 +514,10 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     config,
     logger,
     shedding,
-    // Metrics outermost: they count the wire error the error interceptor made of a refusal,
-    // including the admin guard's.
+    // Tracing, then metrics outermost: they see the wire error the error interceptor made of a
+    // refusal, including the admin guard's. Without tracing no interceptor reads a traceparent.
     interceptors: [
+      ...(tracing.enabled ? [tracingInterceptor()] : []),
       metricsInterceptor(metrics),
       errorInterceptor(Date.now),
       createAdminAuth(adminTokensOf(config), logger),
@@ -559,7 +563,10 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
 
   const address = await app.listen({ host: config.gateHost, port: config.gatePort });
   const ops = await serveOps(metrics.registry, readiness);
-  logger.info({ url: address, ops: ops.url }, 'gate listening');
+  logger.info(
+    { url: address, ops: ops.url, traces: tracing.enabled ? config.otlpEndpoint : 'off' },
+    'gate listening',
+  );
   return {
     url: address,
     ops,
@@ -591,6 +598,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
               redis.disconnect();
             },
           ],
+          ['export the last spans', () => tracing.close()],
         ],
         // In-flight calls have the grace period; every step gets as long, and one second more.
         config.shutdownGraceMs + 1000,

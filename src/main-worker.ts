@@ -19,6 +19,7 @@ import { isEntryPoint, runMain } from './run-main.js';
 import { createKeys } from './redis/keys.js';
 import { connectRedis } from './redis/client.js';
 import { createRedisWorkerNotifier } from './redis/worker-notifier.js';
+import { startTracing } from './tracing.js';
 import { consumeOrders } from './worker/consume.js';
 
 /** A running worker. */
@@ -32,6 +33,7 @@ export interface RunningWorker {
 /** Starts a worker with `config`; resolves once it consumes. */
 export async function startWorker(config: Config): Promise<RunningWorker> {
   const logger = pino({ level: config.logLevel, base: { service: 'worker' } });
+  const tracing = await startTracing(config, 'fluxgate-worker');
   const startup = { logger, timeoutSeconds: config.startupTimeoutSeconds };
   const orm = await retryStartup(
     'postgresql',
@@ -125,7 +127,10 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     config.opsHost,
     config.workerOpsPort,
   );
-  logger.info({ ops: ops.url }, 'worker consuming');
+  logger.info(
+    { ops: ops.url, traces: tracing.enabled ? config.otlpEndpoint : 'off' },
+    'worker consuming',
+  );
   return {
     opsUrl: ops.url,
     async close() {
@@ -144,6 +149,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
               redis.disconnect();
             },
           ],
+          ['export the last spans', () => tracing.close()],
         ],
         config.shutdownGraceMs + 1000,
         logger,

@@ -1,11 +1,22 @@
 /**
  * Every Kafka message of the contract, domain <-> protobuf, in one place: OrderAccepted (gate to
  * worker), OrderStatusChanged (worker to watchers, on its topic and the gates' Redis channel),
- * DeadLetter (worker to operators), and the `request-id` record header. Decoding validates: a
- * record that decodes but breaks the contract is as poisonous as one that does not decode.
+ * DeadLetter (worker to operators), and the record headers: `request-id`, and the W3C trace
+ * context (`traceparent`, `tracestate`) of a record published within a traced call. Decoding
+ * validates: a record that decodes but breaks the contract is as poisonous as one that does not
+ * decode.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type Span,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 import {
   DeadLetterSchema,
@@ -31,9 +42,34 @@ export const requestIdHeader = 'request-id';
 
 /** The request id a record's headers carry, or undefined. */
 export function requestIdOf(headers: IHeaders | undefined): string | undefined {
-  const value = headers?.[requestIdHeader];
+  return headerText(headers, requestIdHeader);
+}
+
+/** A header's first value as text (kafkajs gives a consumer Buffers, or arrays of them). */
+function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * The W3C trace context headers (`traceparent`, and `tracestate` when there is one) of a record
+ * published within `span`. Empty while no SDK is registered (tracing off).
+ */
+export function traceContextHeaders(span: Span): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), headers);
+  return headers;
+}
+
+const recordHeaders: TextMapGetter<IHeaders> = {
+  keys: (headers) => Object.keys(headers),
+  get: headerText,
+};
+
+/** The trace context a record's headers carry; the root context when none (or tracing off). */
+export function traceContextOf(headers: IHeaders | undefined): Context {
+  return propagation.extract(ROOT_CONTEXT, headers ?? {}, recordHeaders);
 }
 
 const msOf = (t: Timestamp | undefined, field: string): number => {

@@ -9,12 +9,22 @@
  * A breaker watches the broker: after a failed produce request the publisher is unavailable
  * until its next probe, so that orders are not held waiting on a broker known to be down.
  */
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_VALUE_SEND,
+  MESSAGING_SYSTEM_VALUE_KAFKA,
+} from '@opentelemetry/semantic-conventions/incubating';
 import type { Producer } from 'kafkajs';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { OrderPublisher, PublishOutcome } from '../domain/ports.js';
 import { CircuitOpenError, type Breaker } from '../resilience/breaker.js';
 import { withTimeLimit } from '../time-limit.js';
-import { encodeOrderAccepted, requestIdHeader } from './codec.js';
+import { tracer } from '../tracing.js';
+import { encodeOrderAccepted, requestIdHeader, traceContextHeaders } from './codec.js';
 
 /** What the publisher needs. */
 export interface KafkaPublisherOptions {
@@ -51,6 +61,18 @@ class PublishError extends Error {
 interface Pending {
   readonly order: AcceptedOrder;
   readonly resolve: (outcome: PublishOutcome) => void;
+  /** The record's headers: its request id, and its trace context when it has a span. */
+  readonly headers: Record<string, string>;
+  /** From the publish call to the outcome; only for an order published within a traced call. */
+  readonly span: Span | undefined;
+}
+
+/** Ends an order's publish span with its produce request's size and outcome. */
+function endSpan(span: Span, batchSize: number, outcome: PublishOutcome): void {
+  span.setAttribute(ATTR_MESSAGING_BATCH_MESSAGE_COUNT, batchSize);
+  if (outcome !== 'acked')
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `publish ${outcome}` });
+  span.end();
 }
 
 /** Creates the publisher; the producer connects on first use. */
@@ -83,10 +105,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       const sent = connected.send({
         topic: options.topic,
         acks: -1,
-        messages: batch.map(({ order }) => ({
+        messages: batch.map(({ order, headers }) => ({
           key: order.sku,
           value: Buffer.from(encodeOrderAccepted(order)),
-          headers: { [requestIdHeader]: order.requestId },
+          headers,
         })),
       });
       sent.catch(() => undefined);
@@ -115,7 +137,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       }
     }
     options.onSent?.(batch.length, (performance.now() - started) / 1000, outcome);
-    for (const p of batch) p.resolve(outcome);
+    for (const p of batch) {
+      if (p.span !== undefined) endSpan(p.span, batch.length, outcome);
+      p.resolve(outcome);
+    }
   }
 
   async function drain(): Promise<void> {
@@ -144,8 +169,26 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
   return {
     available: () => !options.breaker.isOpen(),
     publish(order) {
+      // The span starts here, in the caller's context: the record waits for its batch under it.
+      const span =
+        trace.getActiveSpan() === undefined
+          ? undefined
+          : tracer.startSpan(`${options.topic} publish`, {
+              kind: SpanKind.PRODUCER,
+              attributes: {
+                [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
+                [ATTR_MESSAGING_DESTINATION_NAME]: options.topic,
+                [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_SEND,
+              },
+            });
+      const headers = { [requestIdHeader]: order.requestId };
       return new Promise<PublishOutcome>((resolve) => {
-        queue.push({ order, resolve });
+        queue.push({
+          order,
+          resolve,
+          span,
+          headers: span === undefined ? headers : { ...headers, ...traceContextHeaders(span) },
+        });
         schedule();
       });
     },

@@ -7,7 +7,11 @@
  * src/>`, so that a concern shared by several scripts (idempotency, admission) is written once.
  */
 import { readFileSync } from 'node:fs';
+import { SpanKind, type SpanOptions } from '@opentelemetry/api';
+import { ATTR_DB_OPERATION_NAME, ATTR_DB_SYSTEM_NAME } from '@opentelemetry/semantic-conventions';
+import { DB_SYSTEM_NAME_VALUE_REDIS } from '@opentelemetry/semantic-conventions/incubating';
 import type { RedisClient } from './client.js';
+import { inChildSpan } from '../tracing.js';
 import type { AcceptedOrder } from '../domain/order.js';
 import type { LiveLoad, Reservation, SaleAdmission, TicketAdmission } from '../domain/ports.js';
 import { entryStates } from '../idempotency/states.js';
@@ -82,9 +86,18 @@ export type ScriptArgs = (string | number)[];
 /** A client with the scripts registered, seen as callable commands. */
 export type ScriptCaller = Record<ScriptName, (...args: ScriptArgs) => Promise<unknown>>;
 
+/** What a script call's span says (its name says which script). */
+const spanOptions: SpanOptions = {
+  kind: SpanKind.CLIENT,
+  attributes: {
+    [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_REDIS,
+    [ATTR_DB_OPERATION_NAME]: 'EVALSHA',
+  },
+};
+
 /**
  * The registered scripts of `redis`, each call timed and told to `onScript` (name, seconds),
- * whether it succeeded or not.
+ * whether it succeeded or not, and within a traced call made a child span of it.
  */
 export function timedScripts(
   redis: RedisClient,
@@ -92,17 +105,20 @@ export function timedScripts(
 ): ScriptCaller {
   const scripts = redis as unknown as ScriptCaller;
   return Object.fromEntries(
-    (Object.keys(scriptFiles) as ScriptName[]).map((name) => [
-      name,
-      async (...args: ScriptArgs) => {
-        const started = performance.now();
-        try {
-          return await scripts[name](...args);
-        } finally {
-          onScript(name, (performance.now() - started) / 1000);
-        }
-      },
-    ]),
+    (Object.keys(scriptFiles) as ScriptName[]).map((name) => {
+      const spanName = `EVALSHA ${scriptFiles[name].file}`;
+      return [
+        name,
+        async (...args: ScriptArgs) => {
+          const started = performance.now();
+          try {
+            return await inChildSpan(spanName, spanOptions, () => scripts[name](...args));
+          } finally {
+            onScript(name, (performance.now() - started) / 1000);
+          }
+        },
+      ];
+    }),
   ) as ScriptCaller;
 }
 

@@ -16,7 +16,22 @@
  */
 import { writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
+import {
+  ATTR_DB_SYSTEM_NAME,
+  DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+} from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_KAFKA_OFFSET,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+  MESSAGING_SYSTEM_VALUE_KAFKA,
+} from '@opentelemetry/semantic-conventions/incubating';
+import type { Batch, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   decidedView,
@@ -32,8 +47,10 @@ import {
   encodeDeadLetter,
   encodeOrderStatusChanged,
   requestIdOf,
+  traceContextOf,
 } from '../kafka/codec.js';
 import type { Topics } from '../kafka/topics.js';
+import { failSpan, tracer } from '../tracing.js';
 
 /** What the consumer loop needs. */
 export interface ConsumeDeps {
@@ -85,6 +102,74 @@ function requestIdFor(message: KafkaMessage | undefined, order?: AcceptedOrder):
   return requestIdOf(message?.headers) || order?.requestId || '';
 }
 
+/**
+ * The span of each record that carries a trace context (docs/tracing.md), by offset: the child
+ * of the record's publish span in the gate, from the batch's arrival to its offset commit.
+ * Records without one (tracing off at the gate or here, or re-published by the outbox relay)
+ * get none.
+ */
+function startRecordSpans(batch: Batch): Map<string, Span> {
+  const spans = new Map<string, Span>();
+  for (const message of batch.messages) {
+    const parent = traceContextOf(message.headers);
+    if (trace.getSpanContext(parent) === undefined) continue;
+    spans.set(
+      message.offset,
+      tracer.startSpan(
+        `${batch.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_VALUE_KAFKA,
+            [ATTR_MESSAGING_DESTINATION_NAME]: batch.topic,
+            [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_VALUE_PROCESS,
+            [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(batch.partition),
+            [ATTR_MESSAGING_KAFKA_OFFSET]: Number(message.offset),
+            [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: batch.messages.length,
+          },
+        },
+        parent,
+      ),
+    );
+  }
+  return spans;
+}
+
+/**
+ * Runs `transaction` (the database transaction of `chunk`) under a span in each traced order's
+ * trace: one transaction of many orders appears, with the same times, in each of their traces,
+ * so that every order's trace is whole (docs/tracing.md).
+ */
+async function inTransactionSpans<T>(
+  spans: ReadonlyMap<string, Span>,
+  chunk: readonly IncomingOrder[],
+  transaction: () => Promise<T>,
+): Promise<T> {
+  const parents = chunk.flatMap((incoming) => spans.get(incoming.offset) ?? []);
+  if (parents.length === 0) return transaction();
+  const started = performance.timeOrigin + performance.now();
+  const attributes = {
+    [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+    // Ours: how many orders share this transaction (and so this span's times).
+    'fluxgate.transaction.orders': chunk.length,
+  };
+  const children = parents.map((parent) =>
+    tracer.startSpan(
+      'order batch transaction',
+      { attributes, startTime: started },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    ),
+  );
+  try {
+    return await transaction();
+  } catch (error) {
+    for (const span of children) failSpan(span, error);
+    throw error;
+  } finally {
+    for (const span of children) span.end();
+  }
+}
+
 /** Subscribes and runs the loop until the consumer is stopped or disconnected. */
 export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
   const { consumer, producer, topics, logger } = deps;
@@ -113,6 +198,22 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
   }
 
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
+    const spans = startRecordSpans(payload.batch);
+    if (spans.size === 0) return processBatch(payload, spans);
+    try {
+      await processBatch(payload, spans);
+    } catch (error) {
+      for (const span of spans.values()) failSpan(span, error);
+      throw error;
+    } finally {
+      for (const span of spans.values()) span.end();
+    }
+  }
+
+  async function processBatch(
+    payload: EachBatchPayload,
+    spans: ReadonlyMap<string, Span>,
+  ): Promise<void> {
     const { batch } = payload;
     const byOffset = new Map(batch.messages.map((m) => [m.offset, m]));
     const good: IncomingOrder[] = [];
@@ -195,8 +296,8 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
       if (announcing.failed) break; // the batch is given up: see the header
       const chunk = good.slice(from, from + deps.transactionSize);
       const started = performance.now();
-      const result = await persistently('order batch transaction', payload, () =>
-        deps.orders.record(chunk),
+      const result = await inTransactionSpans(spans, chunk, () =>
+        persistently('order batch transaction', payload, () => deps.orders.record(chunk)),
       );
       if (deps.failpoint === 'after-commit-before-offsets' && chunk.length > 0) {
         // Written synchronously, not through pino: its asynchronous write would lose the race

@@ -70,6 +70,31 @@ describe('config', () => {
     expect(loadConfig({}).buyerAuth).toBe('open');
   });
 
+  test('traces: off by default; an http(s) endpoint and a ratio from 0 to 1', () => {
+    expect(loadConfig({})).toMatchObject({
+      otlpEndpoint: '',
+      serviceName: '',
+      traceSampleRatio: 1,
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_SERVICE_NAME: 'gate-eu-1',
+        FLUXGATE_TRACE_SAMPLE_RATIO: '0.01',
+      }),
+    ).toMatchObject({
+      otlpEndpoint: 'http://collector:4318',
+      serviceName: 'gate-eu-1',
+      traceSampleRatio: 0.01,
+    });
+    for (const bad of ['collector:4318', 'grpc://collector:4317']) {
+      expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: bad }), bad).toThrow(ConfigError);
+    }
+    for (const bad of ['-0.1', '1.5', 'all']) {
+      expect(() => loadConfig({ FLUXGATE_TRACE_SAMPLE_RATIO: bad }), bad).toThrow(ConfigError);
+    }
+  });
+
   test('gate processes: one by default, a whole number from 1 to 256', () => {
     expect(loadConfig({}).gateProcesses).toBe(1);
     expect(loadConfig({ FLUXGATE_GATE_PROCESSES: '4' }).gateProcesses).toBe(4);
@@ -98,7 +123,8 @@ describe('config', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const rows = readme
       .split('\n')
-      .filter((line) => line.startsWith('| `FLUXGATE_'))
+      // OpenTelemetry's standard names keep their own prefix.
+      .filter((line) => /^\| `(FLUXGATE|OTEL)_/.test(line))
       .map((line) =>
         line
           .split('|')
