@@ -7,12 +7,13 @@
  */
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
+import { isMessage } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import pLimit from 'p-limit';
 import { AdminService } from '../../gen/fluxgate/v1/admin_pb.js';
 import { InventoryService } from '../../gen/fluxgate/v1/inventory_pb.js';
-import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
+import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { describeFailure, placeOrder } from '../client/retry.js';
+import { attemptQueue } from './attempts.js';
 import { arrivalTimes, type Profile } from './profiles.js';
 import { accepted, Recorder, type BuyerEnd } from './recorder.js';
 
@@ -180,23 +181,26 @@ export async function rehearse(
   })().catch(() => undefined); // the display then lacks units left; the rehearsal goes on
 
   // Buyers' calls: spread over several connections, each measured from when it is sent.
-  const limit = pLimit(options.inFlight);
+  const attempts = attemptQueue(options.inFlight);
   const measure: Interceptor = (next) => (req) =>
-    limit(async () => {
-      if (options.serviceToken !== undefined)
-        req.header.set('authorization', `Bearer ${options.serviceToken}`);
-      const sent = performance.now();
-      try {
-        const response = await next(req);
-        recorder.answer(accepted, since(), performance.now() - sent);
-        return response;
-      } catch (error) {
-        // An attempt cut off by the rehearsal's deadline got no answer.
-        if (!deadline.signal.aborted)
-          recorder.answer(describeFailure(error).reason, since(), performance.now() - sent);
-        throw error;
-      }
-    });
+    attempts.run(
+      isMessage(req.message, PlaceOrderRequestSchema) ? req.message.idempotencyKey : '',
+      async () => {
+        if (options.serviceToken !== undefined)
+          req.header.set('authorization', `Bearer ${options.serviceToken}`);
+        const sent = performance.now();
+        try {
+          const response = await next(req);
+          recorder.answer(accepted, since(), performance.now() - sent);
+          return response;
+        } catch (error) {
+          // An attempt cut off by the rehearsal's deadline got no answer.
+          if (!deadline.signal.aborted)
+            recorder.answer(describeFailure(error).reason, since(), performance.now() - sent);
+          throw error;
+        }
+      },
+    );
   const connect = () =>
     createClient(
       OrderGateService,
