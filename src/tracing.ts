@@ -99,12 +99,24 @@ export async function startTracing(
 }
 
 /** Marks `span` failed with `error` (the span is still to be ended). */
-export function failSpan(span: Span, error: unknown): void {
+function failSpan(span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
   span.setStatus({
     code: SpanStatusCode.ERROR,
     message: error instanceof Error ? error.message : String(error),
   });
+}
+
+/** Runs `work`, then ends `spans`, each marked failed with the error when `work` throws. */
+export async function endingSpans<T>(spans: readonly Span[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    for (const span of spans) failSpan(span, error);
+    throw error;
+  } finally {
+    for (const span of spans) span.end();
+  }
 }
 
 /**
@@ -117,14 +129,5 @@ export function inChildSpan<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   if (trace.getActiveSpan() === undefined) return work();
-  return tracer.startActiveSpan(name, options, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(name, options, (span) => endingSpans([span], work));
 }

@@ -50,7 +50,7 @@ export async function readOutboxStats(redis: RedisClient, keys: Keys): Promise<O
   return Promise.all(
     skus.map(async (sku) => {
       const [depth, first] = await Promise.all([
-        redis.xlen(keys.outbox(sku)),
+        outboxDepth(redis, keys, sku),
         redis.xrange(keys.outbox(sku), '-', '+', 'COUNT', 1),
       ]);
       const firstId = first[0]?.[0];

@@ -50,7 +50,7 @@ import {
   traceContextOf,
 } from '../kafka/codec.js';
 import type { Topics } from '../kafka/topics.js';
-import { failSpan, tracer } from '../tracing.js';
+import { endingSpans, tracer } from '../tracing.js';
 
 /** What the consumer loop needs. */
 export interface ConsumeDeps {
@@ -160,14 +160,7 @@ async function inTransactionSpans<T>(
       trace.setSpan(ROOT_CONTEXT, parent),
     ),
   );
-  try {
-    return await transaction();
-  } catch (error) {
-    for (const span of children) failSpan(span, error);
-    throw error;
-  } finally {
-    for (const span of children) span.end();
-  }
+  return endingSpans(children, transaction);
 }
 
 /** Subscribes and runs the loop until the consumer is stopped or disconnected. */
@@ -200,14 +193,7 @@ export async function consumeOrders(deps: ConsumeDeps): Promise<void> {
   async function handleBatch(payload: EachBatchPayload): Promise<void> {
     const spans = startRecordSpans(payload.batch);
     if (spans.size === 0) return processBatch(payload, spans);
-    try {
-      await processBatch(payload, spans);
-    } catch (error) {
-      for (const span of spans.values()) failSpan(span, error);
-      throw error;
-    } finally {
-      for (const span of spans.values()) span.end();
-    }
+    return endingSpans([...spans.values()], () => processBatch(payload, spans));
   }
 
   async function processBatch(
