@@ -44,7 +44,10 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     const applied = await migrate(orm, config.databaseSchema);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
-  const redis = connectRedis(config);
+  // Autopipelined: a transaction's status records and events (a SET and a PUBLISH per order,
+  // issued together) go out in one write each instead of one write per command. It raised the
+  // worker's rate against plain pg inserts from 0.35-0.41 to 0.50-0.51 (bench:worker).
+  const redis = connectRedis(config, { enableAutoPipelining: true });
   redis.on('error', (error: Error) => {
     logger.debug({ err: error }, 'redis connection');
   });
