@@ -9,9 +9,10 @@
  * loops at 25 %, 50 %, 100 %, 200 % and 400 % of the baseline's maximum, latency counted from
  * each request's scheduled send time. Per level: goodput (accepted orders per second, and as a
  * share of the maximum), accepted p50/p99, refusals (GATE_OVERLOADED) and their p50/p99, other
- * failures, and the gate's and Redis's CPU per accepted order; under each row, where the time
- * went inside the gate (bench/gate-stages.ts: handler, Redis script, Kafka produce, event-loop
- * delay, GC), to tell a tail made in a stage from one made waiting to be run.
+ * failures, and the CPU per accepted order of the gate, Redis and the Kafka broker; under each
+ * row, where the time went inside the gate (bench/gate-stages.ts: handler, Redis script, Kafka
+ * produce, event-loop delay, GC), to tell a tail made in a stage from one made waiting to be
+ * run.
  *
  * Then the same over gRPC, with ghz (scripts/go-tool.sh) as the load generator: its closed-loop
  * maximum (64 callers on 4 connections), then `--async --rps` at the same shares of that maximum.
@@ -24,8 +25,20 @@ import { Pool } from 'undici';
 
 import { stagesLine } from './gate-stages.js';
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
-import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, dropBenchKeys, loadBenchSale, spawnBenchGate } from './setup.js';
+import {
+  openLoop,
+  percentile,
+  processCpuSeconds,
+  processTreeCpuSeconds,
+  redisCpuSeconds,
+} from './measure.js';
+import {
+  benchEnvironment,
+  dropBenchKeys,
+  loadBenchSale,
+  spawnBenchGate,
+  stackPid,
+} from './setup.js';
 import { metricsPage } from '../test/support/metrics.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -86,9 +99,39 @@ interface Level {
   shed: number[];
   others: Map<string, number>;
   seconds: number;
-  gateUs: number;
-  redisUs: number;
+  /** CPU µs per accepted order of the gate, Redis and the Kafka broker. */
+  cpuUs: CpuUs;
 }
+
+/** CPU µs per accepted order, each process from its own CPU time. */
+interface CpuUs {
+  gate: number;
+  redis: number;
+  kafka: number;
+}
+
+const kafkaPid = stackPid('kafka');
+
+/** CPU seconds used so far by the gate `pid`, Redis and the Kafka broker. */
+async function cpuSeconds(pid: number | undefined): Promise<CpuUs> {
+  return {
+    gate: processCpuSeconds(pid),
+    redis: await redisCpuSeconds(redis),
+    kafka: processTreeCpuSeconds(kafkaPid),
+  };
+}
+
+/** CPU µs per order from two {@link cpuSeconds} readings and the orders accepted between. */
+function perOrder(before: CpuUs, after: CpuUs, orders: number): CpuUs {
+  const us = (s: number) => (s * 1e6) / Math.max(orders, 1);
+  return {
+    gate: us(after.gate - before.gate),
+    redis: us(after.redis - before.redis),
+    kafka: us(after.kafka - before.kafka),
+  };
+}
+
+const noCpu: CpuUs = { gate: 0, redis: 0, kafka: 0 };
 
 /** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
 async function openLevel(url: string, pid: number | undefined, rate: number): Promise<Level> {
@@ -99,10 +142,9 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
     shed: [],
     others: new Map(),
     seconds: 0,
-    gateUs: 0,
-    redisUs: 0,
+    cpuUs: noCpu,
   };
-  const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
+  const before = await cpuSeconds(pid);
   level.seconds = await openLoop(
     rate,
     total,
@@ -113,11 +155,8 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
       else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
     },
   );
-  const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
+  level.cpuUs = perOrder(before, await cpuSeconds(pid), level.accepted.length);
   await pool.close();
-  const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
-  level.gateUs = perOrder(cpu1 - cpu0);
-  level.redisUs = perOrder(redis1 - redis0);
   level.accepted.sort((a, b) => a - b);
   level.shed.sort((a, b) => a - b);
   return level;
@@ -134,8 +173,7 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
     shed: [],
     others: new Map(),
     seconds: report.total / 1e9,
-    gateUs: 0,
-    redisUs: 0,
+    cpuUs: noCpu,
     rps: 0,
   };
   for (const d of report.details ?? []) {
@@ -151,14 +189,11 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
   return level;
 }
 
-/** {@link ghzRun} with the gate's and Redis's CPU per accepted order. */
+/** {@link ghzRun} with the gate's, Redis's and the broker's CPU per accepted order. */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
-  const [cpu0, redis0] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
+  const before = await cpuSeconds(pid);
   const level = await ghzRun(host, total, rate);
-  const [cpu1, redis1] = [processCpuSeconds(pid), await redisCpuSeconds(redis)];
-  const perOrder = (s: number) => (s * 1e6) / Math.max(level.accepted.length, 1);
-  level.gateUs = perOrder(cpu1 - cpu0);
-  level.redisUs = perOrder(redis1 - redis0);
+  level.cpuUs = perOrder(before, await cpuSeconds(pid), level.accepted.length);
   return level;
 }
 
@@ -171,12 +206,12 @@ const configurations: [string, NodeJS.ProcessEnv][] = [
   ['shedding on', {}],
 ];
 const header =
-  'offered/s   goodput/s  of max   accepted p50     p99   refused  p50      p99   other            gate µs/order  Redis µs/order';
+  'offered/s   goodput/s  of max   accepted p50     p99   refused  p50      p99   other            gate µs/order  Redis µs/order  Kafka µs/order';
 /** One table row. */
 function row(rate: number, r: Level, max: number): string {
   const goodput = r.accepted.length / r.seconds;
   const others = [...r.others].map(([k, v]) => `${v} ${k}`).join(', ') || '-';
-  return `${String(rate).padStart(9)} ${fmt(goodput, 0, 11)} ${fmt((goodput / max) * 100, 0, 6)} % ${fmt(percentile(r.accepted, 50), 1, 10)} ${fmt(percentile(r.accepted, 99), 1)} ${String(r.shed.length).padStart(9)} ${fmt(percentile(r.shed, 50), 1, 5)} ${fmt(percentile(r.shed, 99), 1, 8)}   ${others.padEnd(16)} ${fmt(r.gateUs, 0, 13)} ${fmt(r.redisUs, 0, 15)}`;
+  return `${String(rate).padStart(9)} ${fmt(goodput, 0, 11)} ${fmt((goodput / max) * 100, 0, 6)} % ${fmt(percentile(r.accepted, 50), 1, 10)} ${fmt(percentile(r.accepted, 99), 1)} ${String(r.shed.length).padStart(9)} ${fmt(percentile(r.shed, 50), 1, 5)} ${fmt(percentile(r.shed, 99), 1, 8)}   ${others.padEnd(16)} ${fmt(r.cpuUs.gate, 0, 13)} ${fmt(r.cpuUs.redis, 0, 15)} ${fmt(r.cpuUs.kafka, 0, 15)}`;
 }
 
 console.log(
