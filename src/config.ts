@@ -247,9 +247,9 @@ export const settings = {
   },
   publishLingerMs: {
     env: 'FLUXGATE_PUBLISH_LINGER_MS',
-    default: '2',
+    default: '0',
     schema: int(0, 1000),
-    doc: 'How long the publisher waits to gather orders into one produce request.',
+    doc: 'How long the publisher holds an order for others to join its produce request (0: it goes at the end of the event-loop turn, with the orders that came while the previous request was in flight).',
   },
   publishMaxBatch: {
     env: 'FLUXGATE_PUBLISH_MAX_BATCH',

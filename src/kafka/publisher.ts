@@ -1,7 +1,13 @@
 /**
- * The order publisher: gathers concurrent orders into one produce request (a short linger or a
- * size bound), sends with an idempotent producer and acks from all in-sync replicas, and says
- * for each order whether the broker acknowledged it, certainly did not write it, or may have.
+ * The order publisher: gathers concurrent orders into one produce request, sends with an
+ * idempotent producer and acks from all in-sync replicas, and says for each order whether the
+ * broker acknowledged it, certainly did not write it, or may have.
+ *
+ * Gathering needs no linger: one request is in flight at a time, and the orders that come while
+ * it is form the next one (up to a size bound), so batches grow with the load by themselves. An
+ * order that finds no request in flight goes at the end of the event loop's turn, with the
+ * others decided in it. An optional linger holds every batch longer, trading latency for fewer
+ * requests.
  *
  * "Certainly not written" is claimed only when the producer could not connect: once a
  * request may have left, kafkajs's internal retries hide whether an attempt was written.
@@ -79,7 +85,9 @@ function endSpan(span: Span, batchSize: number, outcome: PublishOutcome): void {
 export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
   let queue: Pending[] = [];
   let draining: Promise<void> | undefined;
+  // The scheduled start of the next drain: the linger's timer, or the end of the turn.
   let timer: NodeJS.Timeout | undefined;
+  let turnEnd: NodeJS.Immediate | undefined;
   let producer: Promise<Producer> | undefined;
 
   // After an error the producer's sequence numbers may disagree with the broker's; a new
@@ -152,18 +160,22 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     draining = undefined;
   }
 
+  /** Starts a drain now; a start still scheduled is dropped. */
+  function startDrain(): void {
+    clearTimeout(timer);
+    clearImmediate(turnEnd);
+    timer = undefined;
+    turnEnd = undefined;
+    draining ??= drain();
+  }
+
   function schedule(): void {
     if (draining) return; // the running drain picks the new orders up
-    if (queue.length >= options.maxBatch || options.lingerMs === 0) {
-      clearTimeout(timer);
-      timer = undefined;
-      draining = drain();
-    } else {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        draining ??= drain();
-      }, options.lingerMs);
-    }
+    if (queue.length >= options.maxBatch) startDrain();
+    // No linger: at the end of this turn of the event loop, so that the orders decided in it
+    // (one Redis read answers several) go in one request.
+    else if (options.lingerMs === 0) turnEnd ??= setImmediate(startDrain);
+    else timer ??= setTimeout(startDrain, options.lingerMs);
   }
 
   return {
@@ -193,9 +205,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       });
     },
     async close() {
-      clearTimeout(timer);
-      timer = undefined;
-      draining ??= drain();
+      startDrain();
       await draining;
       const p = producer;
       producer = undefined;
