@@ -100,11 +100,14 @@ interface Level {
   others: Map<string, number>;
   seconds: number;
   /** CPU µs per accepted order of the gate, Redis and the Kafka broker. */
-  cpuUs: CpuUs;
+  cpuUs: ComponentCpu;
 }
 
-/** CPU µs per accepted order, each process from its own CPU time. */
-interface CpuUs {
+/**
+ * CPU of the gate, Redis and the Kafka broker, each process from its own CPU time: seconds used
+ * so far ({@link cpuSeconds}) or µs per accepted order ({@link perOrder}).
+ */
+interface ComponentCpu {
   gate: number;
   redis: number;
   kafka: number;
@@ -113,7 +116,7 @@ interface CpuUs {
 const kafkaPid = stackPid('kafka');
 
 /** CPU seconds used so far by the gate `pid`, Redis and the Kafka broker. */
-async function cpuSeconds(pid: number | undefined): Promise<CpuUs> {
+async function cpuSeconds(pid: number | undefined): Promise<ComponentCpu> {
   return {
     gate: processCpuSeconds(pid),
     redis: await redisCpuSeconds(redis),
@@ -122,7 +125,7 @@ async function cpuSeconds(pid: number | undefined): Promise<CpuUs> {
 }
 
 /** CPU µs per order from two {@link cpuSeconds} readings and the orders accepted between. */
-function perOrder(before: CpuUs, after: CpuUs, orders: number): CpuUs {
+function perOrder(before: ComponentCpu, after: ComponentCpu, orders: number): ComponentCpu {
   const us = (s: number) => (s * 1e6) / Math.max(orders, 1);
   return {
     gate: us(after.gate - before.gate),
@@ -131,7 +134,7 @@ function perOrder(before: CpuUs, after: CpuUs, orders: number): CpuUs {
   };
 }
 
-const noCpu: CpuUs = { gate: 0, redis: 0, kafka: 0 };
+const noCpu: ComponentCpu = { gate: 0, redis: 0, kafka: 0 };
 
 /** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
 async function openLevel(url: string, pid: number | undefined, rate: number): Promise<Level> {

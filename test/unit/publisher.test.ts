@@ -3,7 +3,7 @@
  * turn without a linger, the orders that come while a request is in flight in the next one, no
  * request over the size bound, and a linger that holds a batch. The producer is an in-memory
  * stand-in that records each request and answers it when the test says; what Kafka does with a
- * request is tested against the broker (test/integration/kafka-outage.test.ts and others).
+ * request is tested against the broker (test/faults/kafka-outage.test.ts and others).
  */
 import type { Producer, ProducerRecord } from 'kafkajs';
 import { afterEach, describe, expect, test, vi } from 'vitest';
