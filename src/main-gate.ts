@@ -48,7 +48,7 @@ import { shutDown } from './ops/shutdown.js';
 import { retryStartup } from './ops/startup.js';
 import { outboxDepth, readOutboxStats } from './redis/outbox.js';
 import { createKafkaPublisher } from './kafka/publisher.js';
-import { consumerLag, createTopics, ensureTopics } from './kafka/topics.js';
+import { consumerLag, createTopics, ensureTopics, probeBroker } from './kafka/topics.js';
 import { createRepository } from './persistence/repository.js';
 import { createOrm } from './persistence/orm.js';
 import { createEventFeed } from './redis/event-feed.js';
@@ -266,7 +266,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   );
   const readiness = startReadiness([
     { name: 'redis', check: () => redis.ping() },
-    { name: 'kafka', check: () => kafkaAdmin.describeCluster() },
+    { name: 'kafka', check: () => probeBroker(kafkaAdmin, topics.orders) },
   ]);
   const log = (error: unknown, context: string) => {
     logger.warn({ err: error }, context);

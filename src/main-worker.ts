@@ -7,7 +7,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { kafkaLogCreator } from './kafka/log.js';
-import { consumerLagByPartition, createTopics, ensureTopics } from './kafka/topics.js';
+import { consumerLagByPartition, createTopics, ensureTopics, probeBroker } from './kafka/topics.js';
 import { createWorkerMetrics } from './ops/metrics.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { startReadiness } from './ops/readiness.js';
@@ -78,7 +78,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   const readiness = startReadiness([
     { name: 'postgresql', check: () => orm.em.getConnection().execute('select 1') },
     { name: 'redis', check: () => redis.ping() },
-    { name: 'kafka', check: () => admin.describeCluster() },
+    { name: 'kafka', check: () => probeBroker(admin, topics.orders) },
   ]);
 
   // A crashed worker's partitions move to a live one after the session timeout, and after a broker

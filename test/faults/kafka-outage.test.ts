@@ -1,6 +1,7 @@
 /**
  * Kafka broker stopped under the gate: the sale goes on. Orders are accepted from the outbox
- * within their deadline; once the broker is back the relay publishes each of them once.
+ * within their deadline; once the broker is back the relay publishes each of them once. The
+ * gate's readiness says the broker is gone while it is, and comes back with it.
  */
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
@@ -43,6 +44,14 @@ test('broker down: orders are still accepted, answered within the deadline and h
       { timeoutMs: 5000 },
     );
 
+  /** Whether /readyz says the broker answers (the gate's probe runs every 2 s). */
+  const kafkaReady = async (want: boolean) => {
+    const res = await fetch(`${gate.opsUrl}/readyz`);
+    const body = (await res.json()) as { checks: Record<string, string> };
+    return res.status === (want ? 200 : 503) && (body.checks.kafka === 'ok') === want;
+  };
+  await eventually(() => kafkaReady(true), 10_000, 'the gate ready');
+
   for (let n = 0; n < 5; n++) await order(n);
   expect(await redis.get(keys.stock('OUTAGE-1'))).toBe('995');
 
@@ -62,8 +71,10 @@ test('broker down: orders are still accepted, answered within the deadline and h
   expect((await order(5)).orderId).toBe(acceptedDuringOutage[0]);
   expect(Number(await redis.get(keys.stock('OUTAGE-1')))).toBe(995 - 30);
   expect(await redis.xlen(keys.outbox('OUTAGE-1'))).toBe(30);
+  await eventually(() => kafkaReady(false), 10_000, 'the gate to report the broker gone');
 
   await startServer('kafka');
+  await eventually(() => kafkaReady(true), 60_000, 'the gate ready again');
   await eventually(
     async () => (await redis.xlen(keys.outbox('OUTAGE-1'))) === 0,
     60_000,

@@ -1,12 +1,13 @@
 /**
  * Gates and workers create the topics they need at start-up, several at once. Against a fresh
  * broker this raced the broker's own metadata (kafkajs #1222, patched in patches/): every
- * client must come back with the topics created and led.
+ * client must come back with the topics created and led. Their readiness probe asks about the
+ * order topic only, however many topics the broker holds.
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createTopics, ensureTopics } from '../../src/kafka/topics.js';
+import { createTopics, ensureTopics, probeBroker } from '../../src/kafka/topics.js';
 import { isolatedConfig } from '../support/stack.js';
 
 const config = isolatedConfig();
@@ -64,4 +65,28 @@ test('the order topic gets FLUXGATE_ORDER_TOPIC_PARTITIONS; an existing one keep
   await ensureTopics(admin, topics, 8, logger);
   expect(await partitionsOf()).toEqual(created);
   expect(warnings).toEqual([{ topic: topics.orders, partitions: 5, configured: 8 }]);
+});
+
+test('the readiness probe asks about the order topic only: its answer does not grow with the broker’s other topics', async () => {
+  const admin = admins[0]!;
+  const prefix = `${config.topicPrefix}probe-${randomBytes(2).toString('hex')}.`;
+  const topics = createTopics(prefix);
+  await ensureTopics(admin, topics, config.orderTopicPartitions);
+  let answerBytes: number[] = [];
+  admin.on(admin.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'Metadata') answerBytes.push(payload.size);
+  });
+  // The sizes of the metadata answers one probe got (kafkajs may refresh its own copy first).
+  const probe = async () => {
+    answerBytes = [];
+    await probeBroker(admin, topics.orders);
+    return new Set(answerBytes);
+  };
+  const before = await probe();
+  expect(before.size).toBe(1);
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [1, 2, 3].map((i) => ({ topic: `${prefix}other-${String(i)}`, numPartitions: 1 })),
+  });
+  expect(await probe()).toEqual(before);
 });
