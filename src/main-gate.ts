@@ -582,7 +582,9 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
               await app.close();
             },
           ],
-          // Everything answered is with the publisher: relay what is due, flush, close.
+          // Everything answered is with the publisher: let answered orders' publishes and
+          // completions end, relay what is due, flush, close.
+          ['complete answered orders', () => placer.settled()],
           ['relay the outbox', () => relay.drain()],
           ['flush the producer', () => publisher.close()],
           ['close the operations port', () => ops.close()],

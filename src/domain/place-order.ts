@@ -77,6 +77,11 @@ export interface OrderPlacer {
    * without it, as long as a publish takes.
    */
   place(request: ValidOrderRequest, requestId: string, answerByMs?: number): Promise<PlacedOrder>;
+  /**
+   * Resolves once the work that goes on after answers given so far is done: publishes past
+   * their caller's deadline, and completions (at shutdown, before the publisher closes).
+   */
+  settled(): Promise<void>;
 }
 
 /** Resolves once `work` has settled or `ms` have passed, whichever comes first (`work` goes on). */
@@ -210,12 +215,25 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
       ? drawn(request, brought, refusal.facts.startsAtMs)
       : refusal;
 
+  /** What goes on after answers: publishes past their deadline, completions. */
+  const background = new Set<Promise<void>>();
+  const inBackground = (work: Promise<void>, context: string) => {
+    const done = work
+      .catch((e: unknown) => {
+        deps.onBackgroundError(e, context);
+      })
+      .finally(() => background.delete(done));
+    background.add(done);
+  };
+
   /**
    * A reservation is an accepted order, held by its outbox entry: the answer waits for Kafka's
-   * acknowledgement (and the completion it allows) while the broker is up and the caller's
-   * deadline allows, so that in the usual case an accepted order is already in Kafka; whatever
-   * is not done by the deadline goes on after the answer, and the outbox relay publishes
-   * whatever Kafka did not acknowledge.
+   * acknowledgement while the broker is up and the caller's deadline allows, so that in the
+   * usual case an accepted order is already in Kafka. The completion the ack allows (the entry
+   * COMPLETED, the outbox entry gone) follows the answer: a repeat replays the order either way,
+   * and an entry left by a completion that never ran is published again by the relay (the
+   * worker drops the duplicate). Whatever is not done by the deadline goes on after the answer,
+   * and the outbox relay publishes whatever Kafka did not acknowledge.
    */
   async function settle(
     reservation: Reservation,
@@ -227,19 +245,18 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     const recording = deps.recorder.remember(order).catch((e: unknown) => {
       deps.onBackgroundError(e, 'record pending order');
     });
-    const settled = (async () => {
-      const [outcome] = await Promise.all([
-        publisher.available() ? publisher.publish(order) : 'failed',
-        recording,
-      ]);
-      // A completion that fails leaves the outbox entry, and the relay completes it later.
-      if (outcome === 'acked') {
-        await complete(reservation).catch((e: unknown) => {
-          deps.onBackgroundError(e, 'complete after ack');
-        });
-      }
-    })();
-    await (answerByMs === undefined ? settled : within(settled, answerByMs - deps.now()));
+    const published = Promise.all([
+      publisher.available() ? publisher.publish(order) : ('failed' as const),
+      recording,
+    ]).then(([outcome]) => outcome);
+    // A completion that fails leaves the outbox entry, and the relay completes it later.
+    inBackground(
+      published.then(async (outcome) => {
+        if (outcome === 'acked') await complete(reservation);
+      }),
+      'complete after ack',
+    );
+    await (answerByMs === undefined ? published : within(published, answerByMs - deps.now()));
     return { order, replayed: false };
   }
 
@@ -330,6 +347,9 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
   }
 
   return {
+    async settled() {
+      while (background.size > 0) await Promise.all(background);
+    },
     async place(request, requestId, answerByMs) {
       // A ticket is input: checked first (signature, sale, customer), whatever the sale's state.
       const brought =

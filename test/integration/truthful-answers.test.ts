@@ -248,7 +248,8 @@ test('random histories of orders, publishes that succeed, fail or hang, restocks
             expect(answer).toEqual(model.reserved(step, orderId));
           }
         }
-        // Redis holds exactly what the model holds.
+        // Redis holds exactly what the model holds, once the completions after answers are done.
+        await placer.settled();
         expect(Number(await redis.get(keys.stock(sku)))).toBe(model.stock);
         for (const c of [0, 1, 2])
           expect(Number((await redis.get(keys.bought(sku, `customer-${c}`))) ?? 0)).toBe(

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createOrm } from '../../src/persistence/orm.js';
@@ -75,18 +76,31 @@ export async function readTopic(
   return records;
 }
 
-/** Every key under the config's prefix with its serialized value: a snapshot to compare. */
+/**
+ * Every key under the config's prefix with its serialized value: a snapshot to compare. Read
+ * until two readings in a row agree (at most ten), so that work a gate does just after its
+ * answer (an accepted order's completion) is not caught half-done.
+ */
 export async function redisSnapshot(
   redis: RedisClient,
   prefix: string,
 ): Promise<Map<string, string>> {
-  const snapshot = new Map<string, string>();
-  for (const key of (await keysMatching(redis, `${prefix}:*`)).sort()) {
-    // null when the key expired between KEYS and DUMP (ioredis types it as always present).
-    const dump = (await redis.dumpBuffer(key)) as Buffer | null;
-    snapshot.set(key, dump?.toString('hex') ?? '');
+  const read = async () => {
+    const snapshot = new Map<string, string>();
+    for (const key of (await keysMatching(redis, `${prefix}:*`)).sort()) {
+      // null when the key expired between KEYS and DUMP (ioredis types it as always present).
+      const dump = (await redis.dumpBuffer(key)) as Buffer | null;
+      snapshot.set(key, dump?.toString('hex') ?? '');
+    }
+    return snapshot;
+  };
+  let last = await read();
+  for (let i = 0; i < 10; i++) {
+    const next = await read();
+    if (isDeepStrictEqual(next, last)) break;
+    last = next;
   }
-  return snapshot;
+  return last;
 }
 
 /** Deletes what a test left: its database schema and every Redis key under its prefix. */

@@ -77,7 +77,13 @@ class FakeStore implements ReservationStore {
     if (this.stock > 0) return { kind: 'stock-left' };
     return { kind: 'refused', refusal: new Refusal('SOLD_OUT', 'sold out (flag)') };
   }
+  /** Every completion waits for this first (a slow Redis). */
+  completionGate: Promise<void> = Promise.resolve();
+  /** Every completion fails with this (Redis gone). */
+  completionError: Error | undefined;
   async complete(rs: readonly Reservation[]): Promise<void> {
+    await this.completionGate;
+    if (this.completionError) throw this.completionError;
     for (const r of rs) {
       this.outbox.delete(r.entryId);
       const e = this.entries.get(r.order.idempotencyKeyHash);
@@ -125,6 +131,7 @@ function setup(
   const lostSalesAsked: string[] = [];
   const recorded = new Map<string, AcceptedOrder>();
   const deciding = { now: 0, most: 0 };
+  const backgroundErrors: string[] = [];
   let n = 0;
   const placer = createOrderPlacer({
     store,
@@ -161,9 +168,9 @@ function setup(
     },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: () => 1_700_000_000_000,
-    onBackgroundError: () => undefined,
+    onBackgroundError: (error, context) => backgroundErrors.push(`${context}: ${String(error)}`),
   });
-  return { store, published, placer, recorded, lostSalesAsked, deciding };
+  return { store, published, placer, recorded, lostSalesAsked, deciding, backgroundErrors };
 }
 
 const request = { sku: 'S', quantity: 2, customerId: 'alice', idempotencyKey: 'k1' };
@@ -195,10 +202,42 @@ describe('createOrderPlacer', () => {
     expect(first.replayed).toBe(false);
     expect([...recorded.keys()]).toEqual([first.order.orderId]);
     expect(store.stock).toBe(8);
+    await placer.settled();
     expect(store.outbox.size).toBe(0);
     const again = await placer.place(request, 'r2');
     expect(again).toEqual({ order: first.order, replayed: true });
     expect(store.stock).toBe(8);
+  });
+
+  test('the answer does not wait for the completion after the ack; a repeat meanwhile replays the order; settled() waits for it', async () => {
+    const { store, placer } = setup(10, 'acked');
+    let release!: () => void;
+    store.completionGate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const placed = await placer.place(request, 'r1');
+    expect([...store.outbox.values()]).toEqual([placed.order]);
+    expect(store.entries.get(placed.order.idempotencyKeyHash)?.state).toBe('RESERVED');
+    expect(await placer.place(request, 'r2')).toEqual({ order: placed.order, replayed: true });
+    let settled = false;
+    const settling = placer.settled().then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    release();
+    await settling;
+    expect(store.outbox.size).toBe(0);
+    expect(store.entries.get(placed.order.idempotencyKeyHash)?.state).toBe('COMPLETED');
+  });
+
+  test('a completion that fails is reported, leaves the order in the outbox for the relay, and settles', async () => {
+    const { store, placer, backgroundErrors } = setup(10, 'acked');
+    store.completionError = new Error('redis went away');
+    const placed = await placer.place(request, 'r1');
+    await placer.settled();
+    expect(backgroundErrors).toEqual(['complete after ack: Error: redis went away']);
+    expect([...store.outbox.values()]).toEqual([placed.order]);
   });
 
   test('certain failure: accepted all the same, the order stays in the outbox for the relay', async () => {
