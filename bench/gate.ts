@@ -16,8 +16,14 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
-import { openLoop, percentile, processCpuSeconds, redisCpuSeconds } from './measure.js';
-import { benchEnvironment, dropBenchKeys, loadBenchSale } from './setup.js';
+import {
+  componentCpuSeconds,
+  cpuPerCall,
+  openLoop,
+  percentile,
+  type ComponentCpu,
+} from './measure.js';
+import { benchEnvironment, dropBenchKeys, loadBenchSale, stackPid } from './setup.js';
 
 const closedSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 const openSeconds = Number(process.env.BENCH_OPEN_SECONDS ?? 8);
@@ -88,17 +94,21 @@ async function call(pool: Pool, t: Target): Promise<boolean> {
 interface ClosedRun {
   rps: number;
   errors: number;
-  /** Server and Redis CPU microseconds per successful call. */
-  serverUs: number;
-  redisUs: number;
+  /** Server (as `gate`), Redis and Kafka broker CPU microseconds per successful call. */
+  cpuUs: ComponentCpu;
 }
+
+const kafkaPid = stackPid('kafka');
+
+/** CPU seconds used so far by the server, Redis and the Kafka broker. */
+const cpuSeconds = () => componentCpuSeconds(server.pid, redis, kafkaPid);
 
 async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
   const pool = new Pool(t.url, { connections: concurrency, pipelining: 1 });
   const end = Date.now() + closedSeconds * 1000;
   let ok = 0;
   let errors = 0;
-  const [cpu0, redis0] = [processCpuSeconds(server.pid), await redisCpuSeconds(redis)];
+  const before = await cpuSeconds();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -109,15 +119,9 @@ async function closedLoop(t: Target, concurrency: number): Promise<ClosedRun> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const [cpu1, redis1] = [processCpuSeconds(server.pid), await redisCpuSeconds(redis)];
+  const after = await cpuSeconds();
   await pool.close();
-  const perCall = (s: number) => (s * 1e6) / Math.max(ok, 1);
-  return {
-    rps: ok / seconds,
-    errors,
-    serverUs: perCall(cpu1 - cpu0),
-    redisUs: perCall(redis1 - redis0),
-  };
+  return { rps: ok / seconds, errors, cpuUs: cpuPerCall(before, after, ok) };
 }
 
 async function openLevel(
@@ -161,7 +165,7 @@ for (const t of targets) {
   }
   closed.set(t.name, best?.rps ?? NaN);
   console.log(
-    `closed loop  ${t.name.padEnd(24)} max ${fmt(best?.rps ?? NaN, 0)} req/s   CPU per call: server ${fmt(best?.serverUs ?? NaN, 0)} µs, Redis ${fmt(best?.redisUs ?? NaN, 0)} µs   [${runs.join(', ')}]`,
+    `closed loop  ${t.name.padEnd(24)} max ${fmt(best?.rps ?? NaN, 0)} req/s   CPU per call: server ${fmt(best?.cpuUs.gate ?? NaN, 0)} µs, Redis ${fmt(best?.cpuUs.redis ?? NaN, 0)} µs, Kafka ${fmt(best?.cpuUs.kafka ?? NaN, 0)} µs   [${runs.join(', ')}]`,
   );
 }
 console.log('');

@@ -136,3 +136,39 @@ export async function openLoop<T>(
   await Promise.all(calls);
   return (performance.now() - start) / 1000;
 }
+
+/**
+ * CPU of a gate, Redis and the Kafka broker, each process from its own CPU time: seconds used
+ * so far ({@link componentCpuSeconds}) or µs per call ({@link cpuPerCall}).
+ */
+export interface ComponentCpu {
+  gate: number;
+  redis: number;
+  kafka: number;
+}
+
+/** No CPU: a run that has not been measured yet. */
+export const noCpu: ComponentCpu = { gate: 0, redis: 0, kafka: 0 };
+
+/** CPU seconds used so far by the gate `gatePid`, Redis (every node) and the broker's process tree. */
+export async function componentCpuSeconds(
+  gatePid: number | undefined,
+  redis: RedisClient,
+  kafkaPid: number | undefined,
+): Promise<ComponentCpu> {
+  return {
+    gate: processCpuSeconds(gatePid),
+    redis: await redisCpuSeconds(redis),
+    kafka: processTreeCpuSeconds(kafkaPid),
+  };
+}
+
+/** CPU µs per call from two {@link componentCpuSeconds} readings and the calls between them. */
+export function cpuPerCall(before: ComponentCpu, after: ComponentCpu, calls: number): ComponentCpu {
+  const us = (s: number) => (s * 1e6) / Math.max(calls, 1);
+  return {
+    gate: us(after.gate - before.gate),
+    redis: us(after.redis - before.redis),
+    kafka: us(after.kafka - before.kafka),
+  };
+}

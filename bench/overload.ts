@@ -26,11 +26,12 @@ import { Pool } from 'undici';
 import { stagesLine } from './gate-stages.js';
 import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import {
+  componentCpuSeconds,
+  cpuPerCall,
+  noCpu,
   openLoop,
   percentile,
-  processCpuSeconds,
-  processTreeCpuSeconds,
-  redisCpuSeconds,
+  type ComponentCpu,
 } from './measure.js';
 import {
   benchEnvironment,
@@ -103,38 +104,10 @@ interface Level {
   cpuUs: ComponentCpu;
 }
 
-/**
- * CPU of the gate, Redis and the Kafka broker, each process from its own CPU time: seconds used
- * so far ({@link cpuSeconds}) or µs per accepted order ({@link perOrder}).
- */
-interface ComponentCpu {
-  gate: number;
-  redis: number;
-  kafka: number;
-}
-
 const kafkaPid = stackPid('kafka');
 
 /** CPU seconds used so far by the gate `pid`, Redis and the Kafka broker. */
-async function cpuSeconds(pid: number | undefined): Promise<ComponentCpu> {
-  return {
-    gate: processCpuSeconds(pid),
-    redis: await redisCpuSeconds(redis),
-    kafka: processTreeCpuSeconds(kafkaPid),
-  };
-}
-
-/** CPU µs per order from two {@link cpuSeconds} readings and the orders accepted between. */
-function perOrder(before: ComponentCpu, after: ComponentCpu, orders: number): ComponentCpu {
-  const us = (s: number) => (s * 1e6) / Math.max(orders, 1);
-  return {
-    gate: us(after.gate - before.gate),
-    redis: us(after.redis - before.redis),
-    kafka: us(after.kafka - before.kafka),
-  };
-}
-
-const noCpu: ComponentCpu = { gate: 0, redis: 0, kafka: 0 };
+const cpuSeconds = (pid: number | undefined) => componentCpuSeconds(pid, redis, kafkaPid);
 
 /** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
 async function openLevel(url: string, pid: number | undefined, rate: number): Promise<Level> {
@@ -158,7 +131,7 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
       else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
     },
   );
-  level.cpuUs = perOrder(before, await cpuSeconds(pid), level.accepted.length);
+  level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
   await pool.close();
   level.accepted.sort((a, b) => a - b);
   level.shed.sort((a, b) => a - b);
@@ -196,7 +169,7 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
   const before = await cpuSeconds(pid);
   const level = await ghzRun(host, total, rate);
-  level.cpuUs = perOrder(before, await cpuSeconds(pid), level.accepted.length);
+  level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
   return level;
 }
 
