@@ -27,7 +27,7 @@ import { createTopics } from '../src/kafka/topics.js';
 
 import { percentile, processCpuSeconds } from './measure.js';
 import { benchEnvironment, dropBenchKeys, loadBenchSale } from './setup.js';
-import type { ServerCounters } from './grpc-server.js';
+import type { Drive, Driven, ServerCounters } from './grpc-server.js';
 
 const calls = Number(process.env.BENCH_CALLS ?? 30_000);
 const warmupCalls = Number(process.env.BENCH_WARMUP_CALLS ?? 5000);
@@ -54,7 +54,16 @@ const ghz = tool('go-tool.sh', 'ghz');
 const h2load = tool('h2load.sh');
 const work = mkdtempSync(join(tmpdir(), 'bench-grpc-'));
 
-type ServerKind = 'raw-http2' | 'grpc-js' | 'noop' | 'bare-h1' | 'bare-h2c' | 'gate';
+type ServerKind =
+  | 'raw-http2'
+  | 'grpc-js'
+  | 'noop'
+  | 'bare-h1'
+  | 'bare-h2c'
+  | 'gate'
+  | 'grpc-js-gate'
+  | 'bare-h1-gate'
+  | 'order-path';
 
 /**
  * A gRPC call from ghz; `data` is ghz's JSON, which may use its templates. `answer` is the
@@ -76,10 +85,15 @@ interface H2Load {
   body: Uint8Array;
   ok: (status: number, body: Buffer) => boolean;
 }
+/** Orders placed by the target process itself, through the gate's placer (no RPC layer). */
+interface SelfLoad {
+  tool: 'self';
+  sku: string;
+}
 interface Target {
   name: string;
   server: ServerKind;
-  load: GhzLoad | H2Load;
+  load: GhzLoad | H2Load | SelfLoad;
 }
 
 const placeOrder = { sku, quantity: 1, customerId: 'c1', idempotencyKey: 'k1' };
@@ -190,6 +204,23 @@ const allTargets: Target[] = [
     server: 'gate',
     load: placeOrders(sku),
   },
+  // The same orders behind the baseline's transport, and without any: what PlaceOrder costs
+  // however cheap the Connect layer gets.
+  {
+    name: 'grpc-js serving the gate PlaceOrder (gRPC)',
+    server: 'grpc-js-gate',
+    load: placeOrders(sku),
+  },
+  {
+    name: 'bare Fastify serving the gate PlaceOrder (HTTP/1.1)',
+    server: 'bare-h1-gate',
+    load: h2Load('h1', '/order', connectJson, placeOrderJson),
+  },
+  {
+    name: 'gate order path alone, in process (no RPC)',
+    server: 'order-path',
+    load: { tool: 'self', sku },
+  },
   // Refusals decided without Redis (src/admission/): new keys, as a flash crowd's are. The
   // warm-up's first calls go through the script and put the sale in the gate's memory.
   {
@@ -210,7 +241,10 @@ const picked = (name: string, s: string) =>
 const targets = only ? allTargets.filter((t) => only.some((s) => picked(t.name, s))) : allTargets;
 
 const { serverEnv, config, redis } = benchEnvironment(prefix);
-if (targets.some((t) => t.server === 'gate')) {
+const gateRuns = targets.some((t) =>
+  ['gate', 'grpc-js-gate', 'bare-h1-gate', 'order-path'].includes(t.server),
+);
+if (gateRuns) {
   await loadBenchSale(redis, prefix, sku);
   await loadBenchSale(redis, prefix, soldOutSku, undefined, 0);
   await loadBenchSale(redis, prefix, slowSku, { rate: 1, burst: 1 });
@@ -221,6 +255,8 @@ interface Server {
   url: URL;
   child: ChildProcess;
   counters: () => Promise<ServerCounters>;
+  /** Has an order-path target place orders itself. */
+  drive: (d: Drive) => Promise<Driven>;
 }
 
 async function startServer(kind: ServerKind): Promise<Server> {
@@ -249,6 +285,11 @@ async function startServer(kind: ServerKind): Promise<Server> {
       const answer = next();
       child.send('counters');
       return answer as Promise<ServerCounters>;
+    },
+    drive: (d) => {
+      const answer = next();
+      child.send({ drive: d });
+      return answer as Promise<Driven>;
     },
   };
 }
@@ -410,11 +451,36 @@ interface Figures extends LoadResult {
   allocKb: number;
 }
 
+let drives = 0;
+/** Orders placed by the target itself, `concurrency` at a time, as ghz would send them. */
+async function runSelf(load: SelfLoad, server: Server, n: number): Promise<LoadResult> {
+  const d = await server.drive({
+    calls: n,
+    concurrency,
+    sku: load.sku,
+    keyPrefix: `${prefix}-self${String(drives++)}`,
+  });
+  const errors = Object.values(d.errors).reduce((sum, k) => sum + k, 0);
+  return {
+    ok: d.ok,
+    errors,
+    seconds: d.seconds,
+    p50Ms: percentile(d.latenciesMs, 50),
+    p99Ms: percentile(d.latenciesMs, 99),
+    note: Object.entries(d.errors)
+      .map(([reason, count]) => `${count} × ${reason}`)
+      .join('; '),
+  };
+}
+
 async function measure(t: Target, server: Server): Promise<Figures> {
+  const { load } = t;
   const run = (n: number) =>
-    t.load.tool === 'ghz'
-      ? Promise.resolve(runGhz(t.load, server.url, n))
-      : runH2load(t.load, server.url, n);
+    load.tool === 'ghz'
+      ? Promise.resolve(runGhz(load, server.url, n))
+      : load.tool === 'self'
+        ? runSelf(load, server, n)
+        : runH2load(load, server.url, n);
   if (warmupCalls > 0) await run(warmupCalls);
   const before = await server.counters();
   const cpu0 = processCpuSeconds(server.child.pid);
@@ -535,13 +601,31 @@ ratio(
 console.log(
   '(PlaceOrder over Connect HTTP/1.1 against bare Fastify, goal ≥ 0.35: npm run bench:gate)',
 );
+// The gate's order path behind the baselines' transports: what PlaceOrder would cost if the
+// Connect layer cost no more than they do. No change to that layer gets past these figures.
+const grpcJsGate = get('grpc-js serving the gate PlaceOrder (gRPC)');
+if (grpcJsGate) {
+  console.log(
+    `${'gRPC: PlaceOrder served by grpc-js, calls per second of CPU'.padEnd(70)} ${cell(1e6 / grpcJsGate.cpuUs, 0, 6)}   (the gate's goal, ≥ 3× before: 2,721)`,
+  );
+}
+ratio(
+  'gRPC: CPU per PlaceOrder, the gate / grpc-js serving its order path',
+  cpuRatio('gate PlaceOrder full path (gRPC)', 'grpc-js serving the gate PlaceOrder (gRPC)'),
+  'none: the no-op ratio, on a real call',
+);
+ratio(
+  'HTTP/1.1: CPU per call, bare Fastify / bare Fastify serving PlaceOrder',
+  cpuRatio(h1, 'bare Fastify serving the gate PlaceOrder (HTTP/1.1)'),
+  "none: the most the gate's PlaceOrder / bare Fastify can reach; its goal ≥ 0.35",
+);
 
 rmSync(work, { recursive: true, force: true });
 // Leave Redis as we found it.
 await dropBenchKeys(redis, prefix);
 redis.disconnect();
 // And Kafka: the gate created its topics under the run's own prefix.
-if (targets.some((t) => t.server === 'gate')) {
+if (gateRuns) {
   const admin = new Kafka({ brokers: config.kafkaBrokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   const topics = createTopics(config.topicPrefix);

@@ -19,7 +19,7 @@ import { createAdmin } from './domain/admin.js';
 import { SaleWatch, createFigureReader } from './domain/sale-watch.js';
 import { createOrderLookup } from './domain/order-lookup.js';
 import { startOutboxRelay } from './domain/outbox-relay.js';
-import { createOrderPlacer } from './domain/place-order.js';
+import { createOrderPlacer, type OrderPlacer } from './domain/place-order.js';
 import type { LiveSales } from './domain/ports.js';
 import { createSaleRecovery } from './domain/sale-recovery.js';
 import { createBreaker } from './resilience/breaker.js';
@@ -75,6 +75,11 @@ export interface RunningGate {
   readonly url: string;
   /** Base URL of the operations port (/metrics, /healthz, /readyz). */
   readonly opsUrl: string;
+  /**
+   * The order path under the RPC layer, as PlaceOrder calls it with a validated request
+   * (`bench:grpc` drives it directly to measure what an order costs without a transport).
+   */
+  readonly placer: OrderPlacer;
   /** Stops accepting, finishes in-flight calls, flushes the publisher, closes clients. */
   close(): Promise<void>;
 }
@@ -120,7 +125,7 @@ export async function startGate(
   const gate = await launchGate(config, logger, {}, (registry, readiness) =>
     startOpsServer(registry, readiness, config.opsHost, config.gateOpsPort),
   );
-  return { url: gate.url, opsUrl: gate.ops.url, close: () => gate.close() };
+  return { url: gate.url, opsUrl: gate.ops.url, placer: gate.placer, close: () => gate.close() };
 }
 
 /**
@@ -189,7 +194,12 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   logger: Logger,
   labels: Record<string, string>,
   serveOps: ServeOps<O>,
-): Promise<{ readonly url: string; readonly ops: O; close(): Promise<void> }> {
+): Promise<{
+  readonly url: string;
+  readonly ops: O;
+  readonly placer: OrderPlacer;
+  close(): Promise<void>;
+}> {
   // First: a JWKS file that cannot be read stops the gate before it connects to anything.
   const buyerAuth = createBuyerAuth(config, logger);
   const tracing = await startTracing(config, 'fluxgate-gate');
@@ -570,6 +580,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
   return {
     url: address,
     ops,
+    placer,
     async close() {
       // Not ready first, so load balancers stop sending; then let in-flight calls finish.
       readiness.drain();
