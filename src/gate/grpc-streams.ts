@@ -17,6 +17,7 @@ import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
 import type { FastifyBaseLogger } from 'fastify';
 import http2 from 'node:http2';
 import type { ShedAnswer, Shedding } from './shedding.js';
+import { streamHeaders } from './stream-headers.js';
 
 /** Takes a stream it serves (true) or leaves it to the next listener (false). */
 export type StreamServer = (
@@ -138,7 +139,7 @@ async function serve(
       httpVersion: '2.0',
       method: 'POST',
       url,
-      header: webHeaders(headers),
+      header: streamHeaders(headers),
       body: stream,
       signal: abort.signal,
       contextValues: options.contextValues(requestId),
@@ -235,17 +236,6 @@ const levelValues: Readonly<Record<string, number>> = {
 function logsInfo(logger: FastifyBaseLogger): boolean {
   if (logger.level === 'silent') return false;
   return (levelValues[logger.level] ?? 0) <= infoLevel;
-}
-
-/** The request headers as Web `Headers`, pseudo-headers left out (as connect-node does). */
-function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(name, v);
-    else out.append(name, value);
-  }
-  return out;
 }
 
 /** Web `Headers` as an HTTP/2 header object. */
