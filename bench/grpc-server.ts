@@ -251,8 +251,10 @@ async function behindGate(
   };
 }
 
+/** Request ids of the orders placed by grpc-js-gate and bare-h1-gate, and bare-h1-gate's keys. */
 let requests = 0;
 let bareKeys = 0;
+
 /**
  * PlaceOrder as the gate's service answers it (validated, placed, mapped), without the gate's
  * RPC layer: its interceptors (metrics, errors, auth) and access log are the Connect side's.
@@ -272,13 +274,14 @@ async function placeWith(
     },
     config.maxQuantity,
   );
-  const placed = await orders.place(valid, `grpc-js-${String(requests++)}`);
+  const placed = await orders.place(valid, `bench-${String(requests++)}`);
   return create(PlaceOrderResponseSchema, {
     orderId: placed.order.orderId,
     status: OrderStatus.PENDING,
     acceptedAt: timestampFromMs(placed.order.acceptedAtMs),
   });
 }
+
 /** The order-path target's placer. */
 let placer: OrderPlacer | undefined;
 
