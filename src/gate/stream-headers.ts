@@ -26,6 +26,17 @@ function normalized(value: string): string {
 /** An HTTP token: what `Headers` accepts as a name. */
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/**
+ * `name` in lower case, or the error `Headers.<method>` throws for a name that is not a token
+ * (pseudo-headers such as ":path" among them).
+ */
+function checked(method: 'get' | 'has', name: string): string {
+  if (!token.test(name)) {
+    throw new TypeError(`Headers.${method}: "${name}" is an invalid header name.`);
+  }
+  return name.toLowerCase();
+}
+
 /** Header `name` (lower case) of a stream's headers, as `Headers.get` answers. */
 function read(node: http2.IncomingHttpHeaders, name: string): string | null {
   const value = node[name];
@@ -78,15 +89,12 @@ class StreamHeaders extends (Headers as new () => object) {
   get(name: string): string | null {
     const node = this.#node;
     if (node === undefined) return base.get.call(this, name);
-    // As `Headers` does; it also keeps pseudo-headers (":path") out.
-    if (!token.test(name)) throw new TypeError(`Headers.get: "${name}" is an invalid header name.`);
-    return read(node, name.toLowerCase());
+    return read(node, checked('get', name));
   }
   has(name: string): boolean {
     const node = this.#node;
     if (node === undefined) return base.has.call(this, name);
-    if (!token.test(name)) throw new TypeError(`Headers.has: "${name}" is an invalid header name.`);
-    return read(node, name.toLowerCase()) !== null;
+    return read(node, checked('has', name)) !== null;
   }
   getSetCookie(): string[] {
     const node = this.#node;
