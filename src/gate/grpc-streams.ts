@@ -11,13 +11,13 @@
  * stream. Every other stream (Connect, gRPC-Web, streaming methods, unknown paths) goes to
  * Fastify as before, and HTTP/1.1 never comes here.
  */
-import { Code, ConnectError, type ContextValues } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
-import type { FastifyBaseLogger } from 'fastify';
 import http2 from 'node:http2';
-import type { ShedAnswer, Shedding } from './shedding.js';
-import { streamHeaders } from './stream-headers.js';
+import { accessLog, nodeHeaders, unaryHandlers, type DirectCallOptions } from './direct-calls.js';
+import type { ShedAnswer } from './shedding.js';
+import { requestHeaders } from './stream-headers.js';
 
 /** Takes a stream it serves (true) or leaves it to the next listener (false). */
 export type StreamServer = (
@@ -25,33 +25,14 @@ export type StreamServer = (
   headers: http2.IncomingHttpHeaders,
 ) => boolean;
 
-/** What the direct path needs besides the router's handlers. */
-export interface GrpcStreamOptions {
-  /** Adjusts the request headers before anything reads them (the gate's deadline clamp). */
-  readonly prepare: (headers: http2.IncomingHttpHeaders) => void;
-  /** The request id: the caller's, from its headers, or a new one. */
-  readonly requestId: (headers: http2.IncomingHttpHeaders) => string;
-  /** The call's context values, as the Fastify plugin makes them. */
-  readonly contextValues: (requestId: string) => ContextValues;
-  /** Logs what Fastify logs of a request, at the same levels. */
-  readonly logger: FastifyBaseLogger;
-  /** Calls that may be refused before they are read (overload shedding). */
-  readonly shedding?: Shedding;
-}
-
 const { HTTP2_HEADER_STATUS } = http2.constants;
 
 /** Serves the unary methods among `handlers` that speak gRPC; see the file comment. */
 export function createGrpcStreamServer(
   handlers: readonly UniversalHandler[],
-  options: GrpcStreamOptions,
+  options: DirectCallOptions,
 ): StreamServer {
-  const unary = new Map<string, UniversalHandler>();
-  for (const handler of handlers) {
-    if (handler.method.methodKind === 'unary' && handler.protocolNames.includes('grpc')) {
-      unary.set(handler.requestPath, handler);
-    }
-  }
+  const unary = unaryHandlers(handlers, 'grpc');
   return (stream, headers) => {
     const path = headers[':path'];
     const handler = path === undefined ? undefined : unary.get(path);
@@ -109,26 +90,17 @@ async function serve(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   handler: UniversalHandler,
-  options: GrpcStreamOptions,
+  options: DirectCallOptions,
 ): Promise<void> {
-  const started = performance.now();
   options.prepare(headers);
   const requestId = options.requestId(headers);
-  const log = logsInfo(options.logger) ? options.logger.child({ reqId: requestId }) : undefined;
   const authority = headers[':authority'] ?? headers.host ?? '';
-  const url = `http://${authority}${headers[':path'] ?? ''}`;
-  log?.info(
-    {
-      req: {
-        method: 'POST',
-        url: headers[':path'],
-        host: authority,
-        remoteAddress: stream.session?.socket.remoteAddress,
-        remotePort: stream.session?.socket.remotePort,
-      },
-    },
-    'incoming request',
-  );
+  const log = accessLog(options.logger, requestId, {
+    url: headers[':path'],
+    host: authority,
+    remoteAddress: stream.session?.socket.remoteAddress,
+    remotePort: stream.session?.socket.remotePort,
+  });
   const abort = new AbortController();
   stream.once('close', () => abort.abort(resetError(stream.rstCode)));
   // A reset or a broken session also errors the stream; the close above reports it, and the
@@ -138,22 +110,16 @@ async function serve(
     const response = await handler({
       httpVersion: '2.0',
       method: 'POST',
-      url,
-      header: streamHeaders(headers),
+      url: `http://${authority}${headers[':path'] ?? ''}`,
+      header: requestHeaders(headers),
       body: stream,
       signal: abort.signal,
       contextValues: options.contextValues(requestId),
     });
     await respond(stream, response);
-    log?.info(
-      { res: { statusCode: response.status }, responseTime: performance.now() - started },
-      'request completed',
-    );
+    log.completed(response.status);
   } catch (error) {
-    // As the Fastify plugin does: a call the client went away from is not the server's failure.
-    if (ConnectError.from(error).code !== Code.Aborted) {
-      options.logger.error({ err: error, reqId: requestId }, `handler for ${url} failed`);
-    }
+    log.failed(error);
     if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   }
 }
@@ -218,33 +184,6 @@ async function respond(
 /** Whether the stream can take no more (reset, or closed by the peer). */
 function gone(stream: http2.ServerHttp2Stream): boolean {
   return stream.destroyed || stream.closed;
-}
-
-const infoLevel = 30;
-
-/** Pino's level numbers: Fastify's logger type does not carry isLevelEnabled. */
-const levelValues: Readonly<Record<string, number>> = {
-  trace: 10,
-  debug: 20,
-  info: infoLevel,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-};
-
-/** Whether `logger` writes info lines (a custom level counts as yes). */
-function logsInfo(logger: FastifyBaseLogger): boolean {
-  if (logger.level === 'silent') return false;
-  return (levelValues[logger.level] ?? 0) <= infoLevel;
-}
-
-/** Web `Headers` as an HTTP/2 header object. */
-function nodeHeaders(headers: Headers | undefined): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = {};
-  headers?.forEach((value, name) => {
-    out[name] = value;
-  });
-  return out;
 }
 
 const endedNormally = new DOMException('This operation was aborted', 'AbortError');

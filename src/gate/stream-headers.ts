@@ -1,11 +1,12 @@
 /**
- * An HTTP/2 stream's request headers as Web `Headers`, without copying them.
+ * A request's headers as Web `Headers`, without copying them: an HTTP/2 stream's, or an HTTP/1.1
+ * request's (the direct paths, grpc-streams.ts and http1-calls.ts).
  *
- * connect-es handlers take the request's headers as `Headers`. Building one from the stream's
- * header object made undici check every name and value again, which Node's HTTP/2 parser had
- * checked already: 15–20 µs of a no-op gRPC call (docs/performance.md). A `StreamHeaders` reads
- * the stream's object until something changes it, then copies it in and is a plain `Headers`
- * from there on. It is a subclass, so that connect-es takes it as the `Headers` it is.
+ * connect-es handlers take the request's headers as `Headers`. Building one from Node's header
+ * object made undici check every name and value again, which Node's HTTP parsers had checked
+ * already: 15–20 µs of a no-op call (docs/performance.md). A `StreamHeaders` reads Node's object
+ * until something changes it, then copies it in and is a plain `Headers` from there on. It is a
+ * subclass, so that connect-es takes it as the `Headers` it is.
  */
 import type http2 from 'node:http2';
 
@@ -47,7 +48,7 @@ function read(node: http2.IncomingHttpHeaders, name: string): string | null {
 /**
  * `Headers` over a stream's header object, pseudo-headers left out (as connect-node does); see
  * the file comment. Typed as a plain class: the DOM typings declare `Headers`' methods as
- * properties, which a subclass may not override; {@link streamHeaders} gives it its type.
+ * properties, which a subclass may not override; {@link requestHeaders} gives it its type.
  */
 class StreamHeaders extends (Headers as new () => object) {
   /** The stream's headers; undefined once they were copied in. */
@@ -152,7 +153,10 @@ class StreamHeaders extends (Headers as new () => object) {
   }
 }
 
-/** The request headers of an HTTP/2 stream as `Headers`; see the file comment. */
-export function streamHeaders(node: http2.IncomingHttpHeaders): Headers {
+/**
+ * A request's headers as `Headers`, from Node's header object: an HTTP/2 stream's, or an
+ * HTTP/1.1 request's (the same shape without pseudo-headers); see the file comment.
+ */
+export function requestHeaders(node: http2.IncomingHttpHeaders): Headers {
   return new StreamHeaders(node) as unknown as Headers;
 }

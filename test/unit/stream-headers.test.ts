@@ -6,7 +6,7 @@ import { createHandlerContext } from '@connectrpc/connect';
 import type http2 from 'node:http2';
 import { describe, expect, test } from 'vitest';
 import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { streamHeaders } from '../../src/gate/stream-headers.js';
+import { requestHeaders } from '../../src/gate/stream-headers.js';
 
 /** The copy the direct path made before: every value appended to a fresh `Headers`. */
 function copied(node: http2.IncomingHttpHeaders): Headers {
@@ -65,13 +65,13 @@ const names = [
   'missing',
 ];
 
-describe('streamHeaders', () => {
+describe('requestHeaders', () => {
   test('reads as the copy of the same headers', () => {
-    expect(reading(streamHeaders(stream), names)).toEqual(reading(copied(stream), names));
+    expect(reading(requestHeaders(stream), names)).toEqual(reading(copied(stream), names));
   });
 
   test('is a Headers, which connect-es keeps as the call context request headers', () => {
-    const h = streamHeaders(stream);
+    const h = requestHeaders(stream);
     expect(h).toBeInstanceOf(Headers);
     const context = createHandlerContext({
       service: OrderGateService,
@@ -96,7 +96,7 @@ describe('streamHeaders', () => {
       },
     ],
   ])('reads as the copy after %s', (_, change) => {
-    const ours = streamHeaders(stream);
+    const ours = requestHeaders(stream);
     const theirs = copied(stream);
     change(ours);
     change(theirs);
@@ -105,19 +105,19 @@ describe('streamHeaders', () => {
 
   test('leaves the stream headers as they were', () => {
     const node = { ...stream };
-    const h = streamHeaders(node);
+    const h = requestHeaders(node);
     h.set('te', 'changed');
     h.delete('authorization');
     expect(node).toEqual(stream);
   });
 
   test('refuses a change the way Headers does', () => {
-    expect(() => streamHeaders(stream).set('bad name', 'v')).toThrow(TypeError);
-    expect(() => streamHeaders(stream).append('x', 'a\u0000b')).toThrow(TypeError);
+    expect(() => requestHeaders(stream).set('bad name', 'v')).toThrow(TypeError);
+    expect(() => requestHeaders(stream).append('x', 'a\u0000b')).toThrow(TypeError);
   });
 
   test.each([':path', ':method', 'bad name', ''])('refuses to read %j, as Headers does', (name) => {
-    for (const h of [streamHeaders(stream), copied(stream)]) {
+    for (const h of [requestHeaders(stream), copied(stream)]) {
       expect(() => h.get(name)).toThrow(
         new TypeError(`Headers.get: "${name}" is an invalid header name.`),
       );
@@ -129,6 +129,6 @@ describe('streamHeaders', () => {
 
   test('with no headers but pseudo-headers, reads as empty', () => {
     const empty = { ':method': 'POST', ':path': '/x' };
-    expect(reading(streamHeaders(empty), names)).toEqual(reading(copied(empty), names));
+    expect(reading(requestHeaders(empty), names)).toEqual(reading(copied(empty), names));
   });
 });
