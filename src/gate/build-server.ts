@@ -3,8 +3,9 @@
  * tests do). One port serves gRPC over cleartext HTTP/2 for backends and Connect / gRPC-Web
  * over HTTP/1.1 (or h2c) for browsers: each new connection is handed to the HTTP/2 or the
  * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1. Unary gRPC calls are
- * taken straight from their HTTP/2 stream (grpc-streams.ts); every other call goes through
- * Fastify. Both paths run the same connect-es handlers, built from the same options.
+ * taken straight from their HTTP/2 stream (grpc-streams.ts), and a backend's unary Connect and
+ * gRPC-Web calls over HTTP/1.1 straight from their request (http1-calls.ts); every other call
+ * goes through Fastify. All paths run the same connect-es handlers, built from the same options.
  */
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
@@ -33,7 +34,9 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Config } from '../config.js';
 import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
+import type { DirectCallOptions } from './direct-calls.js';
 import { createGrpcStreamServer, serveStreamsFirst, type StreamServer } from './grpc-streams.js';
+import { createHttp1CallServer, serveRequestsFirst, type RequestServer } from './http1-calls.js';
 import { requestIdKey } from './request-id.js';
 import type { Shedding } from './shedding.js';
 
@@ -244,11 +247,17 @@ function applyLimits(
   server.once('close', () => limits.stop());
 }
 
+/** The direct paths, made once the routes are known; the servers ask for them per call. */
+interface DirectPaths {
+  grpc?: StreamServer;
+  http1?: RequestServer;
+}
+
 /** A cleartext server that routes each connection to HTTP/2 or HTTP/1.1 by its preface. */
 function createCleartextServer(
   handler: http.RequestListener,
   config: ServerDeps['config'],
-  grpcStreams: () => StreamServer | undefined,
+  direct: DirectPaths,
 ): net.Server {
   const h1 = http.createServer(
     {
@@ -260,11 +269,12 @@ function createCleartextServer(
     },
     handler,
   );
+  serveRequestsFirst(h1, () => direct.http1);
   const h2 = http2.createServer(
     http2Options(config),
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
-  serveStreamsFirst(h2, grpcStreams);
+  serveStreamsFirst(h2, () => direct.grpc);
   // An http.Server tracks its connections (for closeIdleConnections, and to enforce the
   // headers and request timeouts) only from its 'listening' event; this one never listens itself.
   h1.emit('listening');
@@ -326,8 +336,7 @@ function createCleartextServer(
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const tls = config.tlsCertFile !== '';
-  // Made once the routes are known, below; the servers ask for it per stream.
-  const direct: { grpc?: StreamServer } = {};
+  const direct: DirectPaths = {};
   // How requests are logged and named, on both variants and on the direct gRPC path.
   const requests = {
     loggerInstance: deps.logger,
@@ -350,7 +359,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       }) as unknown as FastifyInstance)
     : fastify({
         serverFactory: (handler) =>
-          createCleartextServer(handler, config, () => direct.grpc) as unknown as http.Server,
+          createCleartextServer(handler, config, direct) as unknown as http.Server,
         ...requests,
       });
   if (tls) {
@@ -359,6 +368,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     Object.assign(server, { keepAliveTimeout: config.http1KeepAliveTimeoutMs });
     applyLimits(server, server, createConnectionLimits(config), config, true);
     serveStreamsFirst(server, () => direct.grpc);
+    serveRequestsFirst(server as unknown as http.Server, () => direct.http1);
   }
   // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
   const corsOrigins = [...config.corsOrigins];
@@ -399,7 +409,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const shutdown = new AbortController();
   // Every call in flight listens to it: no limit to warn about.
   setMaxListeners(0, shutdown.signal);
+  let closing = false;
   app.addHook('preClose', (done) => {
+    closing = true;
     setTimeout(() => shutdown.abort(), config.shutdownGraceMs).unref();
     done();
   });
@@ -421,7 +433,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   const router = createConnectRouter(options);
   deps.routes(router);
-  direct.grpc = createGrpcStreamServer(router.handlers, {
+  const directOptions: DirectCallOptions = {
     prepare: (headers) => clampDeadlineHeaders(headers, config.maxDeadlineMs),
     requestId: (headers) => {
       const id = headers[requests.requestIdHeader];
@@ -430,6 +442,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     contextValues: (id) => createContextValues().set(requestIdKey, id),
     logger: deps.logger,
     shedding,
+  };
+  direct.grpc = createGrpcStreamServer(router.handlers, directOptions);
+  direct.http1 = createHttp1CallServer(router.handlers, {
+    ...directOptions,
+    readMaxBytes: config.maxMessageBytes,
+    closing: () => closing,
   });
   return app;
 }
