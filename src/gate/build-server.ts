@@ -3,9 +3,9 @@
  * tests do). One port serves gRPC over cleartext HTTP/2 for backends and Connect / gRPC-Web
  * over HTTP/1.1 (or h2c) for browsers: each new connection is handed to the HTTP/2 or the
  * HTTP/1.1 server by its first bytes. With TLS, ALPN picks h2 or HTTP/1.1. Unary gRPC calls are
- * taken straight from their HTTP/2 stream (grpc-streams.ts), and a backend's unary Connect and
- * gRPC-Web calls over HTTP/1.1 straight from their request (http1-calls.ts); every other call
- * goes through Fastify. All paths run the same connect-es handlers, built from the same options.
+ * taken straight from their HTTP/2 stream (http2-calls.ts), and so are a backend's unary Connect
+ * and gRPC-Web calls, over HTTP/1.1 from their request (http1-calls.ts); every other call goes
+ * through Fastify. All paths run the same connect-es handlers, built from the same options.
  */
 import fastifyCors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
@@ -35,8 +35,8 @@ import net from 'node:net';
 import type { Config } from '../config.js';
 import { createConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 import type { DirectCallOptions } from './direct-calls.js';
-import { createGrpcStreamServer, serveStreamsFirst, type StreamServer } from './grpc-streams.js';
 import { createHttp1CallServer, serveRequestsFirst, type RequestServer } from './http1-calls.js';
+import { createHttp2CallServer, serveStreamsFirst, type StreamServer } from './http2-calls.js';
 import { requestIdKey } from './request-id.js';
 import type { Shedding } from './shedding.js';
 
@@ -249,7 +249,7 @@ function applyLimits(
 
 /** The direct paths, made once the routes are known; the servers ask for them per call. */
 interface DirectPaths {
-  grpc?: StreamServer;
+  http2?: StreamServer;
   http1?: RequestServer;
 }
 
@@ -274,7 +274,7 @@ function createCleartextServer(
     http2Options(config),
     handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
-  serveStreamsFirst(h2, () => direct.grpc);
+  serveStreamsFirst(h2, () => direct.http2);
   // An http.Server tracks its connections (for closeIdleConnections, and to enforce the
   // headers and request timeouts) only from its 'listening' event; this one never listens itself.
   h1.emit('listening');
@@ -367,7 +367,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Its HTTP/1.1 connections (allowHTTP1) are Node's http ones, which read this.
     Object.assign(server, { keepAliveTimeout: config.http1KeepAliveTimeoutMs });
     applyLimits(server, server, createConnectionLimits(config), config, true);
-    serveStreamsFirst(server, () => direct.grpc);
+    serveStreamsFirst(server, () => direct.http2);
     serveRequestsFirst(server as unknown as http.Server, () => direct.http1);
   }
   // Browsers on other origins: only the configured ones, preflight covering Connect's headers.
@@ -442,11 +442,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     contextValues: (id) => createContextValues().set(requestIdKey, id),
     logger: deps.logger,
     shedding,
+    readMaxBytes: config.maxMessageBytes,
   };
-  direct.grpc = createGrpcStreamServer(router.handlers, directOptions);
+  direct.http2 = createHttp2CallServer(router.handlers, directOptions);
   direct.http1 = createHttp1CallServer(router.handlers, {
     ...directOptions,
-    readMaxBytes: config.maxMessageBytes,
     closing: () => closing,
   });
   return app;

@@ -1,6 +1,6 @@
 /**
- * What the gate's two direct paths share: unary gRPC from its HTTP/2 stream (grpc-streams.ts)
- * and unary Connect and gRPC-Web from their HTTP/1.1 request (http1-calls.ts). Both skip
+ * What the gate's two direct paths share: unary calls from their HTTP/2 stream (http2-calls.ts)
+ * and from their HTTP/1.1 request (http1-calls.ts). Both skip
  * Fastify's routing, hooks and reply and run the same connect-es handlers the Fastify plugin
  * serves, so they must do what Fastify would have done for the call: lower its deadline, shed
  * it under overload, name it, and write the same access log lines.
@@ -9,6 +9,7 @@ import { Code, ConnectError, type ContextValues } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type http from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Shedding } from './shedding.js';
 
 /** What a direct path needs besides the router's handlers. */
@@ -23,21 +24,29 @@ export interface DirectCallOptions {
   readonly logger: FastifyBaseLogger;
   /** Calls that may be refused before they are read (overload shedding). */
   readonly shedding?: Shedding;
+  /** The router's limit on a request message: the body is read in one piece up to it. */
+  readonly readMaxBytes: number;
 }
 
-/** The unary handlers among `handlers` that speak `protocol`, by request path. */
+/**
+ * The unary handlers among `handlers`, by request path. Each speaks every protocol: the router
+ * is built without restricting them, and a direct path takes only the content types it serves.
+ */
 export function unaryHandlers(
   handlers: readonly UniversalHandler[],
-  protocol: 'grpc' | 'connect' | 'grpc-web',
 ): Map<string, UniversalHandler> {
   const unary = new Map<string, UniversalHandler>();
   for (const handler of handlers) {
-    if (handler.method.methodKind === 'unary' && handler.protocolNames.includes(protocol)) {
-      unary.set(handler.requestPath, handler);
-    }
+    if (handler.method.methodKind === 'unary') unary.set(handler.requestPath, handler);
   }
   return unary;
 }
+
+/**
+ * What Fastify's CORS hook adds to the answer of a Connect or gRPC-Web call without an `Origin`:
+ * the answer depends on that header, for caches. A direct path adds it to answer as Fastify does.
+ */
+export const browserAnswerHeaders: Readonly<Record<string, string>> = { vary: 'Origin' };
 
 /** What Fastify's access log line says of a request. */
 export interface RequestSummary {
@@ -103,4 +112,70 @@ export function nodeHeaders(headers: Headers | undefined): Record<string, string
     out[name] = value;
   });
   return out;
+}
+
+/**
+ * A request body (an HTTP/1.1 request or an HTTP/2 stream) as connect-es reads it, collected
+ * with the request's own events. That costs less than its async iterator, which sets up
+ * listeners, promises and end-of-stream tracking per call, and destroys the request when
+ * connect-es stops reading early (a body over the limit), so that no answer could be written.
+ * Past `maxBytes` it hands over what it has, then the rest as it comes, so that connect-es
+ * refuses an oversized body exactly as it would.
+ */
+export async function* requestBody(req: Readable, maxBytes: number) {
+  const head = await new Promise<{ chunks: Buffer[]; ended: boolean }>((resolve, reject) => {
+    // Already over: the body was empty and its end read (HTTP/2 reads a HEADERS frame that ends
+    // the stream at once), or the request is gone.
+    if (req.readableEnded) {
+      resolve({ chunks: [], ended: true });
+      return;
+    }
+    if (req.destroyed) {
+      reject(req.errored ?? closedEarly());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        settle();
+        req.pause();
+        resolve({ chunks, ended: false });
+      }
+    };
+    const onEnd = () => {
+      settle();
+      resolve({ chunks, ended: true });
+    };
+    const onError = (error: Error) => {
+      settle();
+      reject(error);
+    };
+    // Closed before its end (a reset, a dropped connection): no more body will come.
+    const onClose = () => {
+      settle();
+      reject(req.errored ?? closedEarly());
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+    req.once('close', onClose);
+  });
+  yield* head.chunks;
+  if (!head.ended) for await (const chunk of req) yield chunk as Buffer;
+}
+
+/** What reading a body fails with when its request closed before the end. */
+function closedEarly(): Error {
+  return Object.assign(new Error('the request closed before its body ended'), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
 }

@@ -17,22 +17,21 @@ import { contentTypeUnaryRegExp } from '@connectrpc/connect/protocol-connect';
 import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/protocol-grpc-web';
 import { universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type http from 'node:http';
-import { accessLog, nodeHeaders, unaryHandlers, type DirectCallOptions } from './direct-calls.js';
+import {
+  accessLog,
+  browserAnswerHeaders,
+  nodeHeaders,
+  requestBody,
+  unaryHandlers,
+  type DirectCallOptions,
+} from './direct-calls.js';
 import { requestHeaders } from './stream-headers.js';
 
 /** Serves a request it takes (true) or leaves it to the next listener (false). */
 export type RequestServer = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 
-/**
- * What Fastify's CORS hook adds to the answer of a call without an `Origin`: the answer depends
- * on that header, for caches.
- */
-const answerHeaders = { vary: 'Origin' };
-
 /** What the HTTP/1.1 direct path needs besides what both direct paths do. */
 export interface Http1CallOptions extends DirectCallOptions {
-  /** The router's limit on a request message: the body is read in one piece up to it. */
-  readonly readMaxBytes: number;
   /** Whether the server is closing: Fastify then refuses new requests. */
   readonly closing: () => boolean;
 }
@@ -42,7 +41,7 @@ export function createHttp1CallServer(
   handlers: readonly UniversalHandler[],
   options: Http1CallOptions,
 ): RequestServer {
-  const unary = unaryHandlers(handlers, 'connect');
+  const unary = unaryHandlers(handlers);
   return (req, res) => {
     const { headers } = req;
     const handler = req.url === undefined ? undefined : unary.get(req.url);
@@ -65,7 +64,7 @@ export function createHttp1CallServer(
       void serve(req, res, handler, options);
     } else {
       // Node reads and drops the body that is left once the answer is written.
-      res.writeHead(refusal.status, { ...answerHeaders, ...refusal.headers });
+      res.writeHead(refusal.status, { ...browserAnswerHeaders, ...refusal.headers });
       res.end(refusal.body);
     }
     return true;
@@ -133,37 +132,6 @@ function clientGone(reason: unknown): ConnectError {
   return ConnectError.from(reason, Code.Aborted);
 }
 
-/**
- * The request body as connect-es reads it, collected with the request's own events: cheaper than
- * its async iterator, which sets up listeners, promises and end-of-stream tracking per call.
- * Past `maxBytes` it hands over what it has, then the rest as it comes, so that connect-es
- * refuses an oversized body exactly as it would.
- */
-async function* requestBody(req: http.IncomingMessage, maxBytes: number) {
-  const head = await new Promise<{ chunks: Buffer[]; ended: boolean }>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (ended: boolean) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', reject);
-      if (!ended) req.pause();
-      resolve({ chunks, ended });
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.byteLength;
-      if (size > maxBytes) finish(false);
-    };
-    const onEnd = () => finish(true);
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
-  yield* head.chunks;
-  if (!head.ended) for await (const chunk of req) yield chunk as Buffer;
-}
-
 /** Writes `response` to `res` in one piece, its length given, unless it has trailers. */
 async function respond(res: http.ServerResponse, response: UniversalServerResponse) {
   if (response.trailer !== undefined) {
@@ -176,7 +144,7 @@ async function respond(res: http.ServerResponse, response: UniversalServerRespon
   if (res.destroyed) return;
   const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
   res.writeHead(response.status, {
-    ...answerHeaders,
+    ...browserAnswerHeaders,
     ...nodeHeaders(response.header),
     'content-length': String(body?.byteLength ?? 0),
   });

@@ -1,6 +1,6 @@
 /**
  * A request's headers as Web `Headers`, without copying them: an HTTP/2 stream's, or an HTTP/1.1
- * request's (the direct paths, grpc-streams.ts and http1-calls.ts).
+ * request's (the direct paths, http2-calls.ts and http1-calls.ts).
  *
  * connect-es handlers take the request's headers as `Headers`. Building one from Node's header
  * object made undici check every name and value again, which Node's HTTP parsers had checked

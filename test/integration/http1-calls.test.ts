@@ -6,100 +6,36 @@
  * oversized bodies with and without a length, a passed deadline. The protocol, client, overload
  * and security suites run their HTTP/1.1 Connect and gRPC-Web cases through the direct path too.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import type { FastifyInstance } from 'fastify';
 import http from 'node:http';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
-import { InventoryService, WatchStockResponseSchema } from '../../gen/fluxgate/v1/inventory_pb.js';
-import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
-import { loadConfig } from '../../src/config.js';
+import { OrderGateService } from '../../gen/fluxgate/v1/order_gate_pb.js';
 import { buildServer } from '../../src/gate/build-server.js';
-import { requestIdKey } from '../../src/gate/request-id.js';
-
-const maxMessageBytes = 4096;
-const config = loadConfig({}, { gatePort: 0, gateOpsPort: 0, maxMessageBytes });
-const placeOrderPath = '/fluxgate.v1.OrderGateService/PlaceOrder';
-/** An origin the gate does not allow: Fastify serves its calls, without CORS headers. */
-const browserOrigin = 'http://elsewhere.example';
-
-/** What came back for one request. */
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** A gRPC-Web request body: one message frame. */
-function grpcWebFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-
-const orderBytes = (sku: string) =>
-  toBinary(PlaceOrderRequestSchema, create(PlaceOrderRequestSchema, { sku }));
+import {
+  answerCases,
+  browserOrigin,
+  comparable,
+  config,
+  grpcWebFrame,
+  placeOrderPath,
+  sendInPieces,
+  startTestGate,
+  type Answer,
+  type TestGate,
+} from '../support/direct-calls.js';
 
 describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', () => {
-  let app: FastifyInstance;
+  let gate: TestGate;
   let url: URL;
-  /** Requests Fastify saw, by path. */
-  const throughFastify: string[] = [];
-  /** What the handler saw of each call. */
-  const seen: { requestId?: string; signal?: AbortSignal }[] = [];
-  /** Log lines at info. */
-  const lines: Record<string, unknown>[] = [];
-
   beforeAll(async () => {
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _, done) {
-          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-          done();
-        },
-      }),
-    );
-    app = await buildServer({
-      config,
-      logger,
-      routes: (router) => {
-        router.service(OrderGateService, {
-          async placeOrder(req, context) {
-            seen.push({ requestId: context.values.get(requestIdKey), signal: context.signal });
-            if (req.sku === 'refuse') {
-              throw new ConnectError('not now', Code.ResourceExhausted, { 'retry-after': '1' }, [
-                { desc: WaitingRoomTicketSchema, value: { sku: 'refuse', ticketId: 't-7' } },
-              ]);
-            }
-            if (req.sku === 'hang') {
-              await new Promise((r) => context.signal.addEventListener('abort', r));
-            }
-            if (req.sku === 'slow') await new Promise((r) => setTimeout(r, 300));
-            context.responseHeader.set('x-head', 'h');
-            context.responseTrailer.set('x-tail', 't');
-            return { orderId: `o-${req.sku}` };
-          },
-        });
-        router.service(InventoryService, {
-          async *watchStock(req) {
-            yield create(WatchStockResponseSchema, { stock: { sku: req.sku, unitsLeft: 3n } });
-          },
-        });
-      },
-    });
-    app.addHook('onRequest', (request, _reply, done) => {
-      throughFastify.push(request.url);
-      done();
-    });
-    url = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
+    gate = await startTestGate();
+    url = new URL(gate.url);
   });
-  afterAll(() => app.close());
+  afterAll(() => gate.app.close());
+  const json = { 'content-type': 'application/json' };
 
   /** Sends one request on a connection of its own; `chunked`: without a content-length. */
   function send(
@@ -138,68 +74,14 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     });
   }
 
-  /**
-   * Writes `bytes` in pieces a few milliseconds apart: the server reads them as they come, their
-   * length unknown to it. Three pieces take 2 bytes more than the message limit: a gRPC-Web body
-   * of the largest message (the limit and a 5-byte frame header) has 3 bytes still to come then.
-   */
-  const pieceBytes = (maxMessageBytes + 2) / 3;
-  async function sendInPieces(req: http.ClientRequest, bytes: Buffer) {
-    for (let at = 0; at < bytes.length; at += pieceBytes) {
-      req.write(bytes.subarray(at, at + pieceBytes));
-      await new Promise((r) => setTimeout(r, 3));
-    }
-    req.end();
-  }
-
-  /**
-   * The parts of an answer both paths must give alike: all but the connection's own headers and
-   * the CORS headers Fastify adds for a browser's call.
-   */
-  const comparable = (a: Answer) => {
-    const skipped =
-      /^(date|connection|keep-alive|content-length|transfer-encoding|access-control-.*)$/;
-    const headers = Object.fromEntries(
-      Object.entries(a.headers).filter(([name]) => !skipped.test(name)),
-    );
-    return { status: a.status, headers, body: a.body.toString('base64') };
-  };
-
-  const json = { 'content-type': 'application/json' };
-  const proto = { 'content-type': 'application/proto' };
-  const grpcWeb = { 'content-type': 'application/grpc-web+proto' };
-  const big = 'x'.repeat(maxMessageBytes + 100);
-  // A PlaceOrderRequest of exactly the limit: a tag byte, two length bytes, the SKU.
-  const largest = 'y'.repeat(maxMessageBytes - 3);
-  const requests: [string, Record<string, string>, Uint8Array | string, boolean?][] = [
-    ['Connect JSON, an order', json, JSON.stringify({ sku: 'a' })],
-    ['Connect JSON, an error with details and metadata', json, JSON.stringify({ sku: 'refuse' })],
-    ['Connect JSON, a body that does not parse', json, '{"sku": '],
-    ['Connect JSON, an unknown field', json, JSON.stringify({ sku: 'a', colour: 'red' })],
-    ['Connect JSON, too large, with its length', json, JSON.stringify({ sku: big })],
-    ['Connect JSON, too large, chunked', json, JSON.stringify({ sku: big }), true],
-    ['Connect JSON, chunked', json, JSON.stringify({ sku: 'c' }), true],
-    ['Connect proto, an order', proto, orderBytes('a')],
-    ['Connect proto, bytes that do not decode', proto, new Uint8Array([0xff, 0xff, 0xff])],
-    ['Connect, a passed deadline', { ...json, 'connect-timeout-ms': '0' }, '{"sku":"a"}'],
-    ['Connect, a deadline that does not parse', { ...json, 'connect-timeout-ms': 'x' }, '{}'],
-    ['Connect, an unknown compression', { ...json, 'content-encoding': 'zstd' }, '{}'],
-    ['gRPC-Web, an order', grpcWeb, grpcWebFrame(orderBytes('a'))],
-    ['gRPC-Web, an error', grpcWeb, grpcWebFrame(orderBytes('refuse'))],
-    ['gRPC-Web, an incomplete frame', grpcWeb, grpcWebFrame(orderBytes('a')).subarray(0, 7)],
-    ['gRPC-Web, too large, chunked', grpcWeb, grpcWebFrame(orderBytes(big)), true],
-    ['gRPC-Web, the largest message, chunked', grpcWeb, grpcWebFrame(orderBytes(largest)), true],
-    ['Connect proto, the largest message, chunked', proto, orderBytes(largest), true],
-  ];
-
-  test.each(requests)(
+  test.each(answerCases)(
     '%s: answered directly as Fastify answers it',
     async (_, headers, body, chunked) => {
-      throughFastify.length = 0;
+      gate.throughFastify.length = 0;
       const direct = await send(headers, body, { chunked });
-      expect(throughFastify).toEqual([]);
+      expect(gate.throughFastify).toEqual([]);
       const viaFastify = await send({ ...headers, origin: browserOrigin }, body, { chunked });
-      expect(throughFastify).toEqual([placeOrderPath]);
+      expect(gate.throughFastify).toEqual([placeOrderPath]);
       expect(comparable(direct)).toEqual(comparable(viaFastify));
       // Answered in one piece, its length given.
       expect(direct.headers['content-length']).toBe(String(direct.body.length));
@@ -213,7 +95,7 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     );
     let header: Headers | undefined;
     let trailer: Headers | undefined;
-    throughFastify.length = 0;
+    gate.throughFastify.length = 0;
     await client.placeOrder(
       { sku: 'a' },
       { onHeader: (h) => (header = h), onTrailer: (h) => (trailer = h) },
@@ -226,11 +108,11 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     expect(e.code).toBe(Code.ResourceExhausted);
     expect(e.metadata.get('retry-after')).toBe('1');
     expect(e.findDetails(WaitingRoomTicketSchema)).toMatchObject([{ ticketId: 't-7' }]);
-    expect(throughFastify).toEqual([]);
+    expect(gate.throughFastify).toEqual([]);
   });
 
   test('a browser’s call, a GET, a stream and an unknown path go through Fastify', async () => {
-    throughFastify.length = 0;
+    gate.throughFastify.length = 0;
     const body = JSON.stringify({ sku: 'a' });
     const allowed = await send({ ...json, origin: browserOrigin }, body);
     expect(allowed.status).toBe(200);
@@ -249,7 +131,7 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     expect(stream.status).toBe(200);
     const unknown = await send(json, '{}', { path: '/fluxgate.v1.OrderGateService/Nothing' });
     expect(unknown.status).toBe(404);
-    expect(throughFastify).toEqual([
+    expect(gate.throughFastify).toEqual([
       placeOrderPath,
       `${placeOrderPath}?connect=v1&encoding=json&message=${message}`,
       '/fluxgate.v1.InventoryService/WatchStock',
@@ -258,20 +140,20 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
   });
 
   test('the caller’s x-request-id reaches the handler and the access log; a new one otherwise', async () => {
-    seen.length = 0;
-    lines.length = 0;
+    gate.seen.length = 0;
+    gate.lines.length = 0;
     await send({ ...json, 'x-request-id': 'req-h1' }, '{"sku":"a"}');
     await send(json, '{"sku":"a"}');
-    expect(seen[0]?.requestId).toBe('req-h1');
-    expect(seen[1]?.requestId).toMatch(/^[0-9a-f-]{36}$/);
-    const access = lines.filter((l) => l.reqId === 'req-h1');
+    expect(gate.seen[0]?.requestId).toBe('req-h1');
+    expect(gate.seen[1]?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const access = gate.lines.filter((l) => l.reqId === 'req-h1');
     expect(access.map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
     expect(access[0]).toMatchObject({ req: { method: 'POST', url: placeOrderPath } });
     expect(access[1]).toMatchObject({ res: { statusCode: 200 } });
   });
 
   test('a client that goes away: the handler’s signal aborts, and the server serves on', async () => {
-    seen.length = 0;
+    gate.seen.length = 0;
     const req = http.request({
       host: url.hostname,
       port: url.port,
@@ -282,10 +164,10 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     });
     req.on('error', () => undefined);
     req.end('{"sku":"hang"}');
-    await expect.poll(() => seen.length).toBe(1);
+    await expect.poll(() => gate.seen.length).toBe(1);
     req.destroy();
-    await expect.poll(() => seen[0]?.signal?.aborted).toBe(true);
-    expect(seen[0]?.signal?.reason).toMatchObject({ code: Code.Aborted });
+    await expect.poll(() => gate.seen[0]?.signal?.aborted).toBe(true);
+    expect(gate.seen[0]?.signal?.reason).toMatchObject({ code: Code.Aborted });
     expect((await send(json, '{"sku":"b"}')).body.toString()).toBe('{"orderId":"o-b"}');
   });
 });

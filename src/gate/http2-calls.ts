@@ -1,21 +1,32 @@
 /**
- * Unary gRPC calls served straight from their HTTP/2 stream.
+ * Unary calls served straight from their HTTP/2 stream: gRPC's, and a backend's Connect and
+ * gRPC-Web calls.
  *
  * Fastify serves HTTP/2 through Node's compatibility layer: a request and a response object per
  * stream, with their own streams and events, then its routing, hooks and reply. Backends call
  * the gate over gRPC, and that layer was a fifth of a no-op call's CPU (docs/performance.md).
- * So a unary gRPC call (POST, `application/grpc[+proto|+json]`, a known unary method) skips it:
- * its headers and body go to the same connect-es handler the Fastify plugin serves, built from
- * the same router options (interceptors, request gate, limits, compression, deadlines), so the
- * status codes, error details and trailers are connect-es's own; its answer is written to the
- * stream. Every other stream (Connect, gRPC-Web, streaming methods, unknown paths) goes to
- * Fastify as before, and HTTP/1.1 never comes here.
+ * So a unary call (POST, a known unary method) skips it when it is gRPC
+ * (`application/grpc[+proto|+json]`), or Connect or gRPC-Web without an `Origin` (a browser's
+ * call goes through Fastify, which answers CORS): its headers and body go to the same connect-es
+ * handler the Fastify plugin serves, built from the same router options (interceptors, request
+ * gate, limits, compression, deadlines), so the status codes, error details and trailers are
+ * connect-es's own; its answer is written to the stream. Every other stream (streaming methods,
+ * GETs, unknown paths) goes to Fastify as before. HTTP/1.1 has its own path (http1-calls.ts).
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
-import { contentTypeRegExp } from '@connectrpc/connect/protocol-grpc';
+import { contentTypeUnaryRegExp } from '@connectrpc/connect/protocol-connect';
+import { contentTypeRegExp as grpcContentType } from '@connectrpc/connect/protocol-grpc';
+import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/protocol-grpc-web';
 import http2 from 'node:http2';
-import { accessLog, nodeHeaders, unaryHandlers, type DirectCallOptions } from './direct-calls.js';
+import {
+  accessLog,
+  browserAnswerHeaders,
+  nodeHeaders,
+  requestBody,
+  unaryHandlers,
+  type DirectCallOptions,
+} from './direct-calls.js';
 import type { ShedAnswer } from './shedding.js';
 import { requestHeaders } from './stream-headers.js';
 
@@ -27,42 +38,62 @@ export type StreamServer = (
 
 const { HTTP2_HEADER_STATUS } = http2.constants;
 
-/** Serves the unary methods among `handlers` that speak gRPC; see the file comment. */
-export function createGrpcStreamServer(
+/**
+ * The headers a call's answer gets besides its own, or undefined when the call is not one to
+ * serve here: gRPC's answers none, Connect's and gRPC-Web's those Fastify would add.
+ */
+function extraHeaders(
+  contentType: string,
+  origin: string | undefined,
+): Readonly<Record<string, string>> | undefined {
+  if (grpcContentType.test(contentType)) return {};
+  if (origin !== undefined) return undefined;
+  return contentTypeUnaryRegExp.test(contentType) || grpcWebContentType.test(contentType)
+    ? browserAnswerHeaders
+    : undefined;
+}
+
+/** Serves the unary calls among `handlers` described in the file comment. */
+export function createHttp2CallServer(
   handlers: readonly UniversalHandler[],
   options: DirectCallOptions,
 ): StreamServer {
-  const unary = unaryHandlers(handlers, 'grpc');
+  const unary = unaryHandlers(handlers);
   return (stream, headers) => {
     const path = headers[':path'];
     const handler = path === undefined ? undefined : unary.get(path);
     const contentType = headers['content-type'];
-    if (
-      handler === undefined ||
-      headers[':method'] !== 'POST' ||
-      contentType === undefined ||
-      !contentTypeRegExp.test(contentType)
-    ) {
-      return false;
-    }
+    const extra =
+      handler === undefined || headers[':method'] !== 'POST' || contentType === undefined
+        ? undefined
+        : extraHeaders(contentType, headers.origin);
+    if (handler === undefined || contentType === undefined || extra === undefined) return false;
     const refusal =
       options.shedding?.paths.has(handler.requestPath) === true
         ? options.shedding.refusal(contentType)
         : undefined;
-    if (refusal !== undefined) refuse(stream, refusal);
-    else void serve(stream, headers, handler, options);
+    if (refusal !== undefined) refuse(stream, refusal, extra);
+    else void serve(stream, headers, handler, options, extra);
     return true;
   };
 }
 
-/** Answers a shed call at once, trailers-only, and drops whatever body it sends. */
-function refuse(stream: http2.ServerHttp2Stream, answer: ShedAnswer): void {
+/**
+ * Answers a shed call at once (gRPC's and gRPC-Web's trailers-only, Connect's with its error
+ * body) and drops whatever body it sends.
+ */
+function refuse(
+  stream: http2.ServerHttp2Stream,
+  answer: ShedAnswer,
+  extra: Readonly<Record<string, string>>,
+): void {
   stream.on('error', () => undefined);
   if (!gone(stream)) {
     stream.respond(
-      { ...answer.headers, [HTTP2_HEADER_STATUS]: answer.status },
-      { endStream: true },
+      { ...extra, ...answer.headers, [HTTP2_HEADER_STATUS]: answer.status },
+      { endStream: answer.body === undefined },
     );
+    if (answer.body !== undefined) stream.end(answer.body);
   }
   stream.resume();
 }
@@ -91,6 +122,7 @@ async function serve(
   headers: http2.IncomingHttpHeaders,
   handler: UniversalHandler,
   options: DirectCallOptions,
+  extra: Readonly<Record<string, string>>,
 ): Promise<void> {
   options.prepare(headers);
   const requestId = options.requestId(headers);
@@ -112,11 +144,11 @@ async function serve(
       method: 'POST',
       url: `http://${authority}${headers[':path'] ?? ''}`,
       header: requestHeaders(headers),
-      body: stream,
+      body: requestBody(stream, options.readMaxBytes),
       signal: abort.signal,
       contextValues: options.contextValues(requestId),
     });
-    await respond(stream, response);
+    await respond(stream, response, extra);
     log.completed(response.status);
   } catch (error) {
     log.failed(error);
@@ -138,6 +170,7 @@ const noBody: AsyncIterable<Uint8Array> = {
 async function respond(
   stream: http2.ServerHttp2Stream,
   response: UniversalServerResponse,
+  extra: Readonly<Record<string, string>>,
 ): Promise<void> {
   const { trailer } = response;
   const chunks = (response.body ?? noBody)[Symbol.asyncIterator]();
@@ -147,7 +180,11 @@ async function respond(
   };
   let next = await chunks.next();
   if (gone(stream)) return abandon();
-  const headers = { ...nodeHeaders(response.header), [HTTP2_HEADER_STATUS]: response.status };
+  const headers = {
+    ...extra,
+    ...nodeHeaders(response.header),
+    [HTTP2_HEADER_STATUS]: response.status,
+  };
   if (next.done === true && trailer !== undefined) {
     // No message (an error): gRPC's Trailers-Only answer, the status in the one HEADERS frame,
     // as grpc-go and grpc-java answer errors.
