@@ -253,6 +253,9 @@ interface DirectPaths {
   http1?: RequestServer;
 }
 
+/** How often a closing server drops the HTTP/1.1 connections that have gone idle. */
+const idleSweepMs = 50;
+
 /** A cleartext server that routes each connection to HTTP/2 or HTTP/1.1 by its preface. */
 function createCleartextServer(
   handler: http.RequestListener,
@@ -320,11 +323,15 @@ function createCleartextServer(
   server.close = (callback?: (err?: Error) => void) => {
     for (const session of sessions) session.close();
     h1.close(() => undefined); // stops its timers and drops idle keep-alive connections
+    // A keep-alive connection still answering is dropped once its answer is written, rather
+    // than kept open (and the close waiting) until its keep-alive timeout.
+    const sweep = setInterval(() => h1.closeIdleConnections(), idleSweepMs).unref();
     const force = setTimeout(() => {
       for (const session of sessions) session.destroy();
       h1.closeAllConnections();
     }, config.shutdownGraceMs).unref();
     return close((err) => {
+      clearInterval(sweep);
       clearTimeout(force);
       callback?.(err);
     });

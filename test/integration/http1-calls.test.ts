@@ -172,9 +172,10 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
   });
 });
 
-test('a graceful close lets a running HTTP/1.1 Connect call finish', async () => {
+test('a graceful close lets a running HTTP/1.1 Connect call finish, then closes its connection', async () => {
   const app = await buildServer({
-    config,
+    // Neither the connection's keep-alive timeout nor the grace period ends this test's close.
+    config: { ...config, http1KeepAliveTimeoutMs: 600_000, shutdownGraceMs: 600_000 },
     logger: pino({ level: 'silent' }),
     routes: (router) => {
       router.service(OrderGateService, {
@@ -186,11 +187,14 @@ test('a graceful close lets a running HTTP/1.1 Connect call finish', async () =>
     },
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  // A client that keeps its idle connections open (Node's default agent drops them after 5 s).
+  const agent = new http.Agent({ keepAlive: true });
   const client = createClient(
     OrderGateService,
-    createConnectTransport({ baseUrl: url, httpVersion: '1.1' }),
+    createConnectTransport({ baseUrl: url, httpVersion: '1.1', nodeOptions: { agent } }),
   );
   const call = client.placeOrder({ sku: 'a' });
   await new Promise((r) => setTimeout(r, 100));
   await Promise.all([app.close(), expect(call).resolves.toMatchObject({ orderId: 'done' })]);
+  agent.destroy();
 });
