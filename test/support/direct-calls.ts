@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type http from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import { WaitingRoomTicketSchema } from '../../gen/fluxgate/v1/errors_pb.js';
 import { InventoryService, WatchStockResponseSchema } from '../../gen/fluxgate/v1/inventory_pb.js';
 import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1/order_gate_pb.js';
@@ -104,6 +105,32 @@ export function comparable(a: Answer) {
     Object.entries(a.headers).filter(([name]) => !skipped.test(name)),
   );
   return { status: a.status, headers, body: a.body.toString('base64') };
+}
+
+/** Sends one PlaceOrder request; `inPieces`: without a length, as {@link sendInPieces} does. */
+export type Send = (
+  headers: Record<string, string>,
+  body: Uint8Array | string,
+  inPieces: boolean,
+) => Promise<Answer>;
+
+/**
+ * Sends a request as it is, then naming a browser's origin; checks that the first was served
+ * directly and the second through Fastify, and that both were answered alike. Returns the
+ * direct answer.
+ */
+export async function expectAnsweredAlike(
+  gate: TestGate,
+  send: Send,
+  [, headers, body, inPieces = false]: (typeof answerCases)[number],
+): Promise<Answer> {
+  gate.throughFastify.length = 0;
+  const direct = await send(headers, body, inPieces);
+  expect(gate.throughFastify).toEqual([]);
+  const viaFastify = await send({ ...headers, origin: browserOrigin }, body, inPieces);
+  expect(gate.throughFastify).toEqual([placeOrderPath]);
+  expect(comparable(direct)).toEqual(comparable(viaFastify));
+  return direct;
 }
 
 /** A gRPC-Web request body: one message frame. */
