@@ -7,6 +7,8 @@
  */
 import { Code, ConnectError, type ContextValues } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
+import { contentTypeUnaryRegExp } from '@connectrpc/connect/protocol-connect';
+import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/protocol-grpc-web';
 import type { FastifyBaseLogger } from 'fastify';
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
@@ -47,6 +49,18 @@ export function unaryHandlers(
  * the answer depends on that header, for caches. A direct path adds it to answer as Fastify does.
  */
 export const browserAnswerHeaders: Readonly<Record<string, string>> = { vary: 'Origin' };
+
+/**
+ * Whether a POST is a backend's Connect unary or gRPC-Web call, which a direct path serves: its
+ * content type is one of theirs, and it names no origin (a browser's call does, and goes through
+ * Fastify, which answers CORS).
+ */
+export function isBackendWebCall(contentType: string, origin: string | undefined): boolean {
+  return (
+    origin === undefined &&
+    (contentTypeUnaryRegExp.test(contentType) || grpcWebContentType.test(contentType))
+  );
+}
 
 /** What Fastify's access log line says of a request. */
 export interface RequestSummary {

@@ -13,13 +13,12 @@
  */
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { contentTypeUnaryRegExp } from '@connectrpc/connect/protocol-connect';
-import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/protocol-grpc-web';
 import { universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import type http from 'node:http';
 import {
   accessLog,
   browserAnswerHeaders,
+  isBackendWebCall,
   nodeHeaders,
   requestBody,
   unaryHandlers,
@@ -49,9 +48,8 @@ export function createHttp1CallServer(
     if (
       handler === undefined ||
       req.method !== 'POST' ||
-      headers.origin !== undefined ||
       contentType === undefined ||
-      !(contentTypeUnaryRegExp.test(contentType) || grpcWebContentType.test(contentType)) ||
+      !isBackendWebCall(contentType, headers.origin) ||
       options.closing()
     ) {
       return false;

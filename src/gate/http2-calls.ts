@@ -15,13 +15,12 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerResponse } from '@connectrpc/connect/protocol';
-import { contentTypeUnaryRegExp } from '@connectrpc/connect/protocol-connect';
 import { contentTypeRegExp as grpcContentType } from '@connectrpc/connect/protocol-grpc';
-import { contentTypeRegExp as grpcWebContentType } from '@connectrpc/connect/protocol-grpc-web';
 import http2 from 'node:http2';
 import {
   accessLog,
   browserAnswerHeaders,
+  isBackendWebCall,
   nodeHeaders,
   requestBody,
   unaryHandlers,
@@ -47,10 +46,7 @@ function extraHeaders(
   origin: string | undefined,
 ): Readonly<Record<string, string>> | undefined {
   if (grpcContentType.test(contentType)) return {};
-  if (origin !== undefined) return undefined;
-  return contentTypeUnaryRegExp.test(contentType) || grpcWebContentType.test(contentType)
-    ? browserAnswerHeaders
-    : undefined;
+  return isBackendWebCall(contentType, origin) ? browserAnswerHeaders : undefined;
 }
 
 /** Serves the unary calls among `handlers` described in the file comment. */
