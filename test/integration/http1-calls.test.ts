@@ -18,6 +18,7 @@ import {
   answerCases,
   browserOrigin,
   expectAnsweredAlike,
+  orderCases,
   config,
   grpcWebFrame,
   placeOrderPath,
@@ -82,6 +83,21 @@ describe('unary Connect and gRPC-Web calls straight from the HTTP/1.1 request', 
     );
     // Answered in one piece, its length given.
     expect(direct.headers['content-length']).toBe(String(direct.body.length));
+  });
+
+  test.each(orderCases)('%s, shed: answered directly as Fastify answers it', async (...request) => {
+    gate.shedding.on = true;
+    try {
+      const direct = await expectAnsweredAlike(
+        gate,
+        (h, b, p) => send(h, b, { chunked: p }),
+        request,
+      );
+      expect(direct.status === 503 || direct.headers['grpc-status'] === '14').toBe(true);
+      expect(direct.headers['retry-after']).toBe('1');
+    } finally {
+      gate.shedding.on = false;
+    }
   });
 
   test('an answer carries the handler’s headers, and an error its details and metadata', async () => {

@@ -30,6 +30,7 @@ import {
   answerCases,
   browserOrigin,
   expectAnsweredAlike,
+  orderCases,
   config,
   placeOrderPath,
   sendInPieces,
@@ -200,6 +201,17 @@ describe('unary calls straight from the HTTP/2 stream', () => {
 
   test.each(answerCases)('%s: answered directly as Fastify answers it', async (...request) => {
     await expectAnsweredAlike(gate, send, request);
+  });
+
+  test.each(orderCases)('%s, shed: answered directly as Fastify answers it', async (...request) => {
+    gate.shedding.on = true;
+    try {
+      const direct = await expectAnsweredAlike(gate, send, request);
+      expect(direct.status === 503 || direct.headers['grpc-status'] === '14').toBe(true);
+      expect(direct.headers['retry-after']).toBe('1');
+    } finally {
+      gate.shedding.on = false;
+    }
   });
 
   test('a gRPC call whose HEADERS frame ends the stream is answered directly', async () => {

@@ -16,6 +16,7 @@ import { OrderGateService, PlaceOrderRequestSchema } from '../../gen/fluxgate/v1
 import { loadConfig } from '../../src/config.js';
 import { buildServer } from '../../src/gate/build-server.js';
 import { requestIdKey } from '../../src/gate/request-id.js';
+import { cachedShedAnswers } from '../../src/gate/shedding.js';
 
 export const maxMessageBytes = 4096;
 export const config = loadConfig({}, { gatePort: 0, gateOpsPort: 0, maxMessageBytes });
@@ -33,6 +34,8 @@ export interface TestGate {
   seen: { requestId?: string; signal?: AbortSignal }[];
   /** Log lines at info. */
   lines: Record<string, unknown>[];
+  /** Whether PlaceOrder calls are shed (refused `unavailable` before they are read). */
+  shedding: { on: boolean };
 }
 
 /**
@@ -40,6 +43,10 @@ export interface TestGate {
  * SKU: `refuse` an error with details and metadata, `hang` once its signal aborts.
  */
 export async function startTestGate(): Promise<TestGate> {
+  const shedding = { on: false };
+  const shedAnswers = cachedShedAnswers(
+    () => new ConnectError('over capacity', Code.Unavailable, { 'retry-after': '1' }),
+  );
   const throughFastify: string[] = [];
   const seen: TestGate['seen'] = [];
   const lines: Record<string, unknown>[] = [];
@@ -55,6 +62,10 @@ export async function startTestGate(): Promise<TestGate> {
   const app = await buildServer({
     config,
     logger,
+    shedding: {
+      paths: new Set([placeOrderPath]),
+      refusal: (contentType) => (shedding.on ? shedAnswers(contentType) : undefined),
+    },
     routes: (router) => {
       router.service(OrderGateService, {
         async placeOrder(req, context) {
@@ -79,12 +90,23 @@ export async function startTestGate(): Promise<TestGate> {
       });
     },
   });
-  app.addHook('onRequest', (request, _reply, done) => {
+  const recorded = new WeakSet<object>();
+  const record = (request: { url: string }) => {
+    if (recorded.has(request)) return;
+    recorded.add(request);
     throughFastify.push(request.url);
+  };
+  app.addHook('onRequest', (request, _reply, done) => {
+    record(request);
     done();
   });
+  // A reply sent by an earlier hook (a shed call's) ends the onRequest chain before the one above.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    record(request);
+    done(null, payload);
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url, throughFastify, seen, lines };
+  return { app, url, throughFastify, seen, lines, shedding };
 }
 
 /** What came back for one request. */
@@ -191,3 +213,6 @@ export const answerCases: [string, Record<string, string>, Uint8Array | string, 
   ['gRPC-Web, too large, in pieces', grpcWeb, grpcWebFrame(orderBytes(big)), true],
   ['gRPC-Web, the largest message, in pieces', grpcWeb, grpcWebFrame(orderBytes(largest)), true],
 ];
+
+/** An order in each protocol a direct path takes besides gRPC. */
+export const orderCases = answerCases.filter(([name]) => name.endsWith(', an order'));
