@@ -38,7 +38,7 @@ import type { DirectCallOptions } from './direct-calls.js';
 import { createHttp1CallServer, serveRequestsFirst, type RequestServer } from './http1-calls.js';
 import { createHttp2CallServer, serveStreamsFirst, type StreamServer } from './http2-calls.js';
 import { requestIdKey } from './request-id.js';
-import type { Shedding } from './shedding.js';
+import { refusalFor, type Shedding } from './shedding.js';
 
 /** What the server is built from. */
 export interface ServerDeps {
@@ -399,10 +399,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // HTTP/1.1 and HTTP/2 alike.
   app.addHook('onRequest', (request, reply, done) => {
     clampDeadlineHeaders(request.raw.headers, config.maxDeadlineMs);
-    const answer =
-      shedding?.paths.has(request.routeOptions.url ?? '') === true
-        ? shedding.refusal(request.headers['content-type'])
-        : undefined;
+    const answer = refusalFor(
+      shedding,
+      request.routeOptions.url ?? '',
+      request.headers['content-type'],
+    );
     if (answer !== undefined) {
       // Answered here: the hook chain stops, and nothing reads the body.
       void reply.code(answer.status).headers(answer.headers).send(answer.body);

@@ -24,6 +24,7 @@ import {
   unaryHandlers,
   type DirectCallOptions,
 } from './direct-calls.js';
+import { refusalFor } from './shedding.js';
 import { requestHeaders } from './stream-headers.js';
 
 /** Serves a request it takes (true) or leaves it to the next listener (false). */
@@ -54,10 +55,7 @@ export function createHttp1CallServer(
     ) {
       return false;
     }
-    const refusal =
-      options.shedding?.paths.has(handler.requestPath) === true
-        ? options.shedding.refusal(contentType)
-        : undefined;
+    const refusal = refusalFor(options.shedding, handler.requestPath, contentType);
     if (refusal === undefined) {
       void serve(req, res, handler, options);
     } else {

@@ -26,7 +26,7 @@ import {
   unaryHandlers,
   type DirectCallOptions,
 } from './direct-calls.js';
-import type { ShedAnswer } from './shedding.js';
+import { refusalFor, type ShedAnswer } from './shedding.js';
 import { requestHeaders } from './stream-headers.js';
 
 /** Takes a stream it serves (true) or leaves it to the next listener (false). */
@@ -64,10 +64,7 @@ export function createHttp2CallServer(
         ? undefined
         : extraHeaders(contentType, headers.origin);
     if (handler === undefined || contentType === undefined || extra === undefined) return false;
-    const refusal =
-      options.shedding?.paths.has(handler.requestPath) === true
-        ? options.shedding.refusal(contentType)
-        : undefined;
+    const refusal = refusalFor(options.shedding, handler.requestPath, contentType);
     if (refusal !== undefined) refuse(stream, refusal, extra);
     else void serve(stream, headers, handler, options, extra);
     return true;

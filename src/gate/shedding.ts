@@ -29,6 +29,18 @@ export interface Shedding {
   readonly refusal: (contentType: string | undefined) => ShedAnswer | undefined;
 }
 
+/**
+ * The answer to refuse a call to `path` with now, or undefined to let it in: every path into
+ * the gate (Fastify's hook and both direct paths) decides through here.
+ */
+export function refusalFor(
+  shedding: Shedding | undefined,
+  path: string,
+  contentType: string | undefined,
+): ShedAnswer | undefined {
+  return shedding?.paths.has(path) === true ? shedding.refusal(contentType) : undefined;
+}
+
 /** The request path of `method`, as the routers serve it. */
 export function requestPath(method: DescMethod): string {
   return `/${method.parent.typeName}/${method.name}`;
