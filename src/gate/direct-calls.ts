@@ -1,9 +1,9 @@
 /**
  * What the gate's two direct paths share: unary calls from their HTTP/2 stream (http2-calls.ts)
- * and from their HTTP/1.1 request (http1-calls.ts). Both skip
- * Fastify's routing, hooks and reply and run the same connect-es handlers the Fastify plugin
- * serves, so they must do what Fastify would have done for the call: lower its deadline, shed
- * it under overload, name it, and write the same access log lines.
+ * and from their HTTP/1.1 request (http1-calls.ts). Both skip Fastify's routing, hooks and reply
+ * and run the same connect-es handlers the Fastify plugin serves, so they must do what Fastify
+ * would have done for the call: lower its deadline, shed it under overload, name it, and write
+ * the same access log lines.
  */
 import { Code, ConnectError, type ContextValues } from '@connectrpc/connect';
 import type { UniversalHandler } from '@connectrpc/connect/protocol';

@@ -59,11 +59,11 @@ export function createHttp2CallServer(
     const path = headers[':path'];
     const handler = path === undefined ? undefined : unary.get(path);
     const contentType = headers['content-type'];
-    const extra =
-      handler === undefined || headers[':method'] !== 'POST' || contentType === undefined
-        ? undefined
-        : extraHeaders(contentType, headers.origin);
-    if (handler === undefined || contentType === undefined || extra === undefined) return false;
+    if (handler === undefined || headers[':method'] !== 'POST' || contentType === undefined) {
+      return false;
+    }
+    const extra = extraHeaders(contentType, headers.origin);
+    if (extra === undefined) return false;
     const refusal = refusalFor(options.shedding, handler.requestPath, contentType);
     if (refusal !== undefined) refuse(stream, refusal, extra);
     else void serve(stream, headers, handler, options, extra);
