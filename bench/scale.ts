@@ -171,6 +171,9 @@ interface Snapshot {
   bench: number;
   machine: number;
   persisted: number[];
+  /** The gates' Kafka produce requests and the workers' batches, so far. */
+  produces: number;
+  batches: number;
 }
 
 /** One run's system: the gate (primary or single process) and the workers. */
@@ -185,6 +188,10 @@ const persistedBy = async (worker: Service) =>
 const placeOrder = { rpc: 'OrderGateService.PlaceOrder', outcome: 'accepted' };
 const acceptedByGates = async (system: System) =>
   sumSamples(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_requests_total', placeOrder);
+const producesBy = async (system: System) =>
+  sumSamples(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_kafka_publish_batch_size_count');
+const batchesBy = async (worker: Service) =>
+  sumSamples(await metricsPage(worker.opsUrl), 'fluxgate_worker_batches_total');
 const stackPids = { kafka: stackPid('kafka'), postgres: stackPid('postgres') };
 
 async function snapshot(system: System): Promise<Snapshot> {
@@ -202,6 +209,8 @@ async function snapshot(system: System): Promise<Snapshot> {
     bench: processCpuSeconds(process.pid),
     machine: machineBusySeconds(),
     persisted,
+    produces: await producesBy(system),
+    batches: (await Promise.all(system.workers.map(batchesBy))).reduce((a, b) => a + b, 0),
   };
 }
 
@@ -251,8 +260,11 @@ interface Run {
   acceptedByGates: number;
   perWorker: number[];
   perGate: number[];
+  /** Orders per gate produce request and per worker batch, over the load and the drain. */
+  perProduce: number;
+  perBatch: number;
   /** CPU seconds over the load and the drain after it. */
-  cpu: Omit<Snapshot, 'at' | 'persisted'>;
+  cpu: Omit<Snapshot, 'at' | 'persisted' | 'produces' | 'batches'>;
   windowSeconds: number;
 }
 
@@ -312,6 +324,8 @@ async function scaleRun(
     const drainedAll = await drained(system);
     const after = await snapshot(system);
 
+    const persistedInWindow =
+      after.persisted.reduce((a, b) => a + b, 0) - before.persisted.reduce((a, b) => a + b, 0);
     const run: Run = {
       gates,
       workers: workerCount,
@@ -330,6 +344,8 @@ async function scaleRun(
       acceptedByGates: 0,
       perWorker: after.persisted.map((n, i) => n - (before.persisted[i] ?? 0)),
       perGate: [],
+      perProduce: persistedInWindow / (after.produces - before.produces),
+      perBatch: persistedInWindow / (after.batches - before.batches),
       cpu: {
         gates: after.gates - before.gates,
         primary: after.primary - before.primary,
@@ -419,7 +435,7 @@ if (parts.includes('scale')) {
 
   const baseline = results[0];
   console.log(
-    '\ngates workers  offered/s  accepted/s  p50 ms  p99 ms  persisted/s  drained in  machine busy  per gate process  per worker  rows = accepted  other',
+    '\ngates workers  offered/s  accepted/s  p50 ms  p99 ms  persisted/s  drained in  machine busy  per gate process  per worker  orders/produce  orders/batch  rows = accepted  other',
   );
   for (const r of results) {
     const others = [...r.other].map(([k, v]) => `${String(v)} ${k}`).join(', ') || '-';
@@ -436,6 +452,8 @@ if (parts.includes('scale')) {
         `${fmt((100 * r.cpu.machine) / (r.windowSeconds * cores), 0, 11)}%`,
         share(r.perGate).padStart(17),
         share(r.perWorker).padStart(11),
+        fmt(r.perProduce, 1, 15),
+        fmt(r.perBatch, 1, 13),
         (r.rows === r.acceptedByGates
           ? 'yes'
           : `no: ${String(r.rows)} of ${String(r.acceptedByGates)}`
@@ -446,6 +464,7 @@ if (parts.includes('scale')) {
   }
   console.log(
     'persisted/s: orders the workers recorded during the load (their /metrics); drained in: from the end of the load until they had recorded every order the gates accepted (! not within a minute);' +
+      " orders/produce and orders/batch: orders per Kafka produce request of the gates and per batch of the workers (a partition's share of a fetch);" +
       " rows = accepted: the rows in PostgreSQL against the gates' accepted count, after the drain",
   );
 
