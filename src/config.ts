@@ -469,6 +469,18 @@ export const settings = {
     schema: int(1, 100_000),
     doc: "Most orders one worker transaction records; a larger Kafka batch takes several, each one's announcements overlapping the next one's transaction.",
   },
+  workerFetchMinBytes: {
+    env: 'FLUXGATE_WORKER_FETCH_MIN_BYTES',
+    default: '262144',
+    schema: int(1, 10_000_000),
+    doc: 'Bytes of orders (about 250 each) the broker gathers before it answers a worker fetch, unless the wait below ends first: fewer, larger batches cost the broker, the worker and PostgreSQL less per order (1: answer as soon as there is one).',
+  },
+  workerFetchMaxWaitMs: {
+    env: 'FLUXGATE_WORKER_FETCH_MAX_WAIT_MS',
+    default: '100',
+    schema: int(10, 30_000),
+    doc: 'Longest the broker holds a worker fetch for those bytes: an order is persisted up to this much later, and an idle worker fetches this often.',
+  },
   workerMigrate: {
     env: 'FLUXGATE_WORKER_MIGRATE',
     default: 'true',

@@ -87,6 +87,8 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
     groupId: config.workerGroupId,
     sessionTimeout: 6_000,
     heartbeatInterval: 2_000,
+    minBytes: config.workerFetchMinBytes,
+    maxWaitTimeInMs: config.workerFetchMaxWaitMs,
   });
   // Not idempotent: status events and dead letters are at least once anyway (a redelivered
   // batch publishes them again), and an idempotent producer whose sequence numbers a restarted

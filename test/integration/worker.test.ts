@@ -18,6 +18,7 @@ import { ProductSchema } from '../../src/persistence/entities.js';
 import { recordedOrdersSql } from '../../src/persistence/order-batch.js';
 import { createOrm } from '../../src/persistence/orm.js';
 import { createRedisOrderStore } from '../../src/redis/order-store.js';
+import { metricsPage, sumSamples } from '../support/metrics.js';
 import { eventually, isolatedConfig, redisFor } from '../support/stack.js';
 
 const config = isolatedConfig();
@@ -286,4 +287,23 @@ test('the duplicate check needs no nested loop (an OR-join did, scanned orders p
   const text = (plan as { 'QUERY PLAN': string }[]).map((row) => row['QUERY PLAN']).join('\n');
   expect(text).toMatch(/Hash Join|Merge Join/);
   expect(text).not.toMatch(/Nested Loop/);
+});
+
+test('orders sent one at a time are gathered into a few fetches, not persisted one batch each', async () => {
+  await addProduct('TRICKLE-1', 100);
+  const batches = async () =>
+    sumSamples(await metricsPage(worker.opsUrl), 'fluxgate_worker_batches_total');
+  const before = await batches();
+  // 25 produce requests over about 250 ms: with a fetch answered at its first byte, each would
+  // be a batch of its own; the broker holds a fetch for FLUXGATE_WORKER_FETCH_MAX_WAIT_MS (100).
+  for (let i = 0; i < 25; i++) {
+    await send([toRecord(order('TRICKLE-1', 1))]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const count = async () =>
+    (await rows<{ n: string }>("select count(*) as n from orders where sku = 'TRICKLE-1'"))[0]?.n;
+  await eventually(async () => (await count()) === '25', 30_000, '25 orders');
+  expect(config.workerFetchMaxWaitMs).toBe(100);
+  expect(await batches()).toBeGreaterThan(before);
+  expect((await batches()) - before).toBeLessThanOrEqual(8);
 });
