@@ -109,14 +109,17 @@ export function machineBusySeconds(): number {
 
 /**
  * Sends `total` calls at `rate` per second on a fixed schedule, never waiting for an answer
- * before the next send (open loop), and tells `onAnswer` each outcome with its latency in ms.
- * Resolves, once every call has answered, to the seconds since the first scheduled send.
+ * before the next send (open loop), and tells `onAnswer` each outcome with its latency in ms,
+ * and `onSend`, if given, how many ms after its scheduled time each call went out (a generator
+ * that falls behind its schedule is measuring itself). Resolves, once every call has answered,
+ * to the seconds since the first scheduled send.
  */
 export async function openLoop<T>(
   rate: number,
   total: number,
   send: () => Promise<T>,
   onAnswer: (outcome: T, ms: number) => void,
+  onSend?: (lateMs: number) => void,
 ): Promise<number> {
   const start = performance.now() + 50;
   const calls: Promise<void>[] = [];
@@ -127,6 +130,7 @@ export async function openLoop<T>(
     // Sent late: count from the schedule, so queueing is not hidden. Sent early (a remainder
     // under 1 ms is not waited for): count from the send, so no latency comes out negative.
     const from = Math.min(scheduled, performance.now());
+    onSend?.(performance.now() - from);
     calls.push(
       send().then((outcome) => {
         onAnswer(outcome, performance.now() - from);

@@ -9,10 +9,12 @@
  * loops at 25 %, 50 %, 100 %, 200 % and 400 % of the baseline's maximum, latency counted from
  * each request's scheduled send time. Per level: goodput (accepted orders per second, and as a
  * share of the maximum), accepted p50/p99, refusals (GATE_OVERLOADED) and their p50/p99, other
- * failures, and the CPU per accepted order of the gate, Redis and the Kafka broker; under each
- * row, where the time went inside the gate (bench/gate-stages.ts: handler, Redis script, Kafka
- * produce, event-loop delay, GC), to tell a tail made in a stage from one made waiting to be
- * run.
+ * failures, and the CPU per accepted order of the gate, Redis and the Kafka broker. Under each
+ * row, what ran out: the share of a core each of the gate, the load generator, Redis and the
+ * broker kept busy, the machine's share of all its cores, and (Connect) how late the sends
+ * left against their schedule; then where the time went inside the gate (bench/gate-stages.ts:
+ * handler, Redis script, Kafka produce, event-loop delay, GC), to tell a tail made in a stage
+ * from one made waiting to be run.
  *
  * Then the same over gRPC, with ghz (scripts/go-tool.sh) as the load generator: its closed-loop
  * maximum (64 callers on 4 connections), then `--async --rps` at the same shares of that maximum.
@@ -21,6 +23,7 @@
  * BENCH_PROTOCOLS=connect or =grpc runs one of the two.
  */
 import { randomUUID } from 'node:crypto';
+import { cpus } from 'node:os';
 import { Pool } from 'undici';
 
 import { stagesLine } from './gate-stages.js';
@@ -28,9 +31,11 @@ import { ghzBinary, ghzPlaceOrders } from './ghz.js';
 import {
   componentCpuSeconds,
   cpuPerCall,
+  machineBusySeconds,
   noCpu,
   openLoop,
   percentile,
+  reapedChildrenCpuSeconds,
   type ComponentCpu,
 } from './measure.js';
 import {
@@ -102,7 +107,47 @@ interface Level {
   seconds: number;
   /** CPU µs per accepted order of the gate, Redis and the Kafka broker. */
   cpuUs: ComponentCpu;
+  /** What ran out: each process's busy share of a core over the level, and the machine's. */
+  cores: Cores;
+  /** Connect only: how late each send left against its schedule, ms, sorted. */
+  lateMs: number[];
 }
+
+/** Busy shares of one core (the machine's: of all its cores). */
+interface Cores {
+  gate: number;
+  generator: number;
+  redis: number;
+  kafka: number;
+  machine: number;
+}
+
+const noCores: Cores = { gate: 0, generator: 0, redis: 0, kafka: 0, machine: 0 };
+const machineCores = cpus().length; // not availableParallelism(): this process is pinned to one
+
+/** CPU seconds so far of the gate `pid`, the load generator, Redis, the broker, the machine. */
+async function coreSeconds(pid: number | undefined, generator: () => number): Promise<Cores> {
+  const cpu = await componentCpuSeconds(pid, redis, kafkaPid);
+  return { ...cpu, generator: generator(), machine: machineBusySeconds() / machineCores };
+}
+
+/** Busy shares of a core between two {@link coreSeconds} readings `seconds` apart. */
+function coreShares(before: Cores, after: Cores, seconds: number): Cores {
+  const share = (k: keyof Cores) => (after[k] - before[k]) / seconds;
+  return {
+    gate: share('gate'),
+    generator: share('generator'),
+    redis: share('redis'),
+    kafka: share('kafka'),
+    machine: share('machine'),
+  };
+}
+
+/** This process's CPU seconds: the Connect load generator's. */
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
 
 const kafkaPid = stackPid('kafka');
 
@@ -119,8 +164,11 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
     others: new Map(),
     seconds: 0,
     cpuUs: noCpu,
+    cores: noCores,
+    lateMs: [],
   };
   const before = await cpuSeconds(pid);
+  const coresBefore = await coreSeconds(pid, ownCpuSeconds);
   level.seconds = await openLoop(
     rate,
     total,
@@ -130,11 +178,14 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
       else if (outcome === 'shed') level.shed.push(ms);
       else level.others.set(outcome, (level.others.get(outcome) ?? 0) + 1);
     },
+    (late) => level.lateMs.push(late),
   );
   level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
+  level.cores = coreShares(coresBefore, await coreSeconds(pid, ownCpuSeconds), level.seconds);
   await pool.close();
   level.accepted.sort((a, b) => a - b);
   level.shed.sort((a, b) => a - b);
+  level.lateMs.sort((a, b) => a - b);
   return level;
 }
 
@@ -150,6 +201,8 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
     others: new Map(),
     seconds: report.total / 1e9,
     cpuUs: noCpu,
+    cores: noCores,
+    lateMs: [],
     rps: 0,
   };
   for (const d of report.details ?? []) {
@@ -168,12 +221,28 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
 /** {@link ghzRun} with the gate's, Redis's and the broker's CPU per accepted order. */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
   const before = await cpuSeconds(pid);
+  const coresBefore = await coreSeconds(pid, reapedChildrenCpuSeconds);
   const level = await ghzRun(host, total, rate);
   level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
+  // ghz has exited by now, so its whole CPU is among this process's reaped children's.
+  level.cores = coreShares(
+    coresBefore,
+    await coreSeconds(pid, reapedChildrenCpuSeconds),
+    level.seconds,
+  );
   return level;
 }
 
 const fmt = (x: number, digits = 1, width = 7) => x.toFixed(digits).padStart(width);
+/** The line under a row that says which core ran out, and how late the sends left. */
+function coresLine(r: Level): string {
+  const c = r.cores;
+  const late =
+    r.lateMs.length > 0
+      ? `; sends late p50 / p99 ${percentile(r.lateMs, 50).toFixed(1)} / ${percentile(r.lateMs, 99).toFixed(1)} ms`
+      : '';
+  return `    cores busy: gate ${c.gate.toFixed(2)}, load generator ${c.generator.toFixed(2)}, Redis ${c.redis.toFixed(2)}, Kafka ${c.kafka.toFixed(2)}; machine ${(c.machine * 100).toFixed(0)} % of ${String(machineCores)} cores${late}`;
+}
 const configurations: [string, NodeJS.ProcessEnv][] = [
   [
     'shedding off',
@@ -210,6 +279,7 @@ for (const [name, env] of configurations) {
       const before = await metricsPage(gate.opsUrl);
       const r = await openLevel(gate.url, gate.child.pid, rate);
       console.log(row(rate, r, base));
+      console.log(coresLine(r));
       console.log(stagesLine(before, await metricsPage(gate.opsUrl), r.seconds));
     }
   }
@@ -226,6 +296,7 @@ for (const [name, env] of configurations) {
       const before = await metricsPage(gate.opsUrl);
       const r = await ghzLevel(host, gate.child.pid, rate * openSeconds, rate);
       console.log(row(rate, r, base));
+      console.log(coresLine(r));
       console.log(stagesLine(before, await metricsPage(gate.opsUrl), r.seconds));
     }
   }
