@@ -251,6 +251,12 @@ export const settings = {
     schema: int(0, 1000),
     doc: 'How long the publisher holds an order for others to join its produce request (0: it goes at the end of the event-loop turn, with the orders that came while the previous request was in flight).',
   },
+  completionLingerMs: {
+    env: 'FLUXGATE_COMPLETION_LINGER_MS',
+    default: '10',
+    schema: int(0, 1000),
+    doc: 'How long the gate gathers Kafka-acknowledged orders before completing them in Redis in one script call (0: at the end of the event-loop turn); no answer waits for it, and the outbox relay leaves an order alone for FLUXGATE_OUTBOX_GRACE_MS.',
+  },
   publishMaxBatch: {
     env: 'FLUXGATE_PUBLISH_MAX_BATCH',
     default: '500',

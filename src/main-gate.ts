@@ -498,6 +498,7 @@ async function launchGate<O extends Closable & { readonly url?: string }>(
     }),
     newOrderId: createOrderIds(),
     now: Date.now,
+    completionLingerMs: config.completionLingerMs,
     onBackgroundError: log,
   });
 

@@ -57,6 +57,11 @@ export interface OrderPlacerDeps {
   readonly newOrderId: () => string;
   readonly now: () => number;
   /**
+   * How long acknowledged orders are gathered before their completion (default 0: at the end of
+   * the event loop's turn). No answer waits for a completion, so gathering costs buyers nothing.
+   */
+  readonly completionLingerMs?: number;
+  /**
    * Told about failures that do not change the answer (e.g. a completion that will be retried,
    * or a ticket that could not be issued: the refusal goes without one).
    */
@@ -97,10 +102,15 @@ function within(work: Promise<unknown>, ms: number): Promise<unknown> {
 }
 
 /**
- * Completions asked for in the same turn of the event loop, as one store call: the publisher
- * settles a whole produce request at once, so its orders complete together.
+ * Completions asked for within `lingerMs` (0: in the same turn of the event loop), as one store
+ * call. The publisher settles a whole produce request at once, so under load its orders complete
+ * together anyway; at a low rate each produce request carries one order, and without the linger
+ * each order would pay a Redis round trip of its own.
  */
-function batchCompletions(store: ReservationStore): (reservation: Reservation) => Promise<void> {
+function batchCompletions(
+  store: ReservationStore,
+  lingerMs: number,
+): (reservation: Reservation) => Promise<void> {
   interface Waiting {
     readonly reservation: Reservation;
     readonly resolve: () => void;
@@ -121,7 +131,10 @@ function batchCompletions(store: ReservationStore): (reservation: Reservation) =
   };
   return (reservation) =>
     new Promise((resolve, reject) => {
-      if (waiting.length === 0) setImmediate(flush);
+      if (waiting.length === 0) {
+        if (lingerMs > 0) setTimeout(flush, lingerMs);
+        else setImmediate(flush);
+      }
       waiting.push({ reservation, resolve, reject });
     });
 }
@@ -159,7 +172,7 @@ export function createOrderPlacer(deps: OrderPlacerDeps): OrderPlacer {
     soldOut.clear(sku);
     ended.clear(sku);
   };
-  const complete = batchCompletions(store);
+  const complete = batchCompletions(store, deps.completionLingerMs ?? 0);
 
   /** A new ticket for the buyer; none when the queue cannot be reached (the refusal goes without). */
   const issueTicket = (request: ValidOrderRequest): Promise<SignedTicket | undefined> =>

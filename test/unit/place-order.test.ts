@@ -81,7 +81,10 @@ class FakeStore implements ReservationStore {
   completionGate: Promise<void> = Promise.resolve();
   /** Every completion fails with this (Redis gone). */
   completionError: Error | undefined;
+  /** The orders of each completion call, in call order. */
+  completions: number[] = [];
   async complete(rs: readonly Reservation[]): Promise<void> {
+    this.completions.push(rs.length);
     await this.completionGate;
     if (this.completionError) throw this.completionError;
     for (const r of rs) {
@@ -106,6 +109,7 @@ function setup(
     acceptedKeysKnown?: boolean;
     /** Lifetime of the sold-out and ended flags (default: longer than any test). */
     flagTtlMs?: number;
+    completionLingerMs?: number;
   } = {},
 ) {
   const store = new FakeStore(stock);
@@ -168,6 +172,9 @@ function setup(
     },
     newOrderId: () => `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     now: () => 1_700_000_000_000,
+    ...(options.completionLingerMs === undefined
+      ? {}
+      : { completionLingerMs: options.completionLingerMs }),
     onBackgroundError: (error, context) => backgroundErrors.push(`${context}: ${String(error)}`),
   });
   return { store, published, placer, recorded, lostSalesAsked, deciding, backgroundErrors };
@@ -229,6 +236,33 @@ describe('createOrderPlacer', () => {
     await settling;
     expect(store.outbox.size).toBe(0);
     expect(store.entries.get(placed.order.idempotencyKeyHash)?.state).toBe('COMPLETED');
+  });
+
+  test('orders acknowledged within the completion linger complete in one store call; without it, each turn has its own', async () => {
+    const orders = (tag: string) =>
+      Array.from({ length: 5 }, (_, i) => ({
+        ...request,
+        quantity: 1,
+        customerId: `${tag}${String(i)}`,
+      }));
+    /** Places each order in a turn of its own, as orders arriving a millisecond apart are. */
+    const oneByOne = async (placer: ReturnType<typeof setup>['placer'], tag: string) => {
+      for (const [i, order] of orders(tag).entries()) {
+        await placer.place(order, `${tag}${String(i)}`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await placer.settled();
+    };
+
+    const lingering = setup(10, 'acked', { completionLingerMs: 50 });
+    await oneByOne(lingering.placer, 'l');
+    expect(lingering.store.completions).toEqual([5]);
+    expect(lingering.store.outbox.size).toBe(0);
+
+    const eager = setup(10, 'acked', { completionLingerMs: 0 });
+    await oneByOne(eager.placer, 'e');
+    expect(eager.store.completions).toEqual([1, 1, 1, 1, 1]);
+    expect(eager.store.outbox.size).toBe(0);
   });
 
   test('a completion that fails is reported, leaves the order in the outbox for the relay, and settles', async () => {
