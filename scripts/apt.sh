@@ -5,7 +5,13 @@ as_root() {
 
 apt_install() {
   say "installing $* from Debian packages"
-  # Package lists may be missing on a fresh machine; refresh them once per script run.
-  if [ -z "${apt_updated:-}" ]; then as_root apt-get update -qq; apt_updated=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  # One install at a time: test files run in parallel, and a second apt-get fails at once on
+  # the lock the first holds instead of waiting for it.
+  {
+    flock 9
+    # Package lists may be missing on a fresh machine; refresh them once per script run.
+    if [ -z "${apt_updated:-}" ]; then as_root apt-get update -qq; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  } 9>"${TMPDIR:-/tmp}/fluxgate-apt.lock"
+  apt_updated=1
 }
