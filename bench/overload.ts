@@ -122,6 +122,7 @@ interface Cores {
   machine: number;
 }
 
+const kafkaPid = stackPid('kafka');
 const noCores: Cores = { gate: 0, generator: 0, redis: 0, kafka: 0, machine: 0 };
 const machineCores = cpus().length; // not availableParallelism(): this process is pinned to one
 
@@ -149,11 +150,6 @@ const ownCpuSeconds = () => {
   return (user + system) / 1e6;
 };
 
-const kafkaPid = stackPid('kafka');
-
-/** CPU seconds used so far by the gate `pid`, Redis and the Kafka broker. */
-const cpuSeconds = (pid: number | undefined) => componentCpuSeconds(pid, redis, kafkaPid);
-
 /** `rate` calls per second for `openSeconds`, on schedule; latency from the scheduled time. */
 async function openLevel(url: string, pid: number | undefined, rate: number): Promise<Level> {
   const pool = new Pool(url, { connections: 256, pipelining: 1 });
@@ -167,8 +163,7 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
     cores: noCores,
     lateMs: [],
   };
-  const before = await cpuSeconds(pid);
-  const coresBefore = await coreSeconds(pid, ownCpuSeconds);
+  const before = await coreSeconds(pid, ownCpuSeconds);
   level.seconds = await openLoop(
     rate,
     total,
@@ -180,8 +175,9 @@ async function openLevel(url: string, pid: number | undefined, rate: number): Pr
     },
     (late) => level.lateMs.push(late),
   );
-  level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
-  level.cores = coreShares(coresBefore, await coreSeconds(pid, ownCpuSeconds), level.seconds);
+  const after = await coreSeconds(pid, ownCpuSeconds);
+  level.cpuUs = cpuPerCall(before, after, level.accepted.length);
+  level.cores = coreShares(before, after, level.seconds);
   await pool.close();
   level.accepted.sort((a, b) => a - b);
   level.shed.sort((a, b) => a - b);
@@ -220,16 +216,12 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
 
 /** {@link ghzRun} with the gate's, Redis's and the broker's CPU per accepted order. */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
-  const before = await cpuSeconds(pid);
-  const coresBefore = await coreSeconds(pid, reapedChildrenCpuSeconds);
+  const before = await coreSeconds(pid, reapedChildrenCpuSeconds);
   const level = await ghzRun(host, total, rate);
-  level.cpuUs = cpuPerCall(before, await cpuSeconds(pid), level.accepted.length);
   // ghz has exited by now, so its whole CPU is among this process's reaped children's.
-  level.cores = coreShares(
-    coresBefore,
-    await coreSeconds(pid, reapedChildrenCpuSeconds),
-    level.seconds,
-  );
+  const after = await coreSeconds(pid, reapedChildrenCpuSeconds);
+  level.cpuUs = cpuPerCall(before, after, level.accepted.length);
+  level.cores = coreShares(before, after, level.seconds);
   return level;
 }
 
