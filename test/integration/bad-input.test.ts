@@ -20,9 +20,9 @@ describe('bad input', () => {
   // The outbox relay's lock comes and goes every second: background activity, not a write of ours.
   const snapshot = async () =>
     new Map(
-      [...(await redisSnapshot(own.redis, ownConfig.redisKeyPrefix))].filter(
-        ([k]) => !k.endsWith(':relay-lock'),
-      ),
+      [
+        ...(await redisSnapshot(own.redis, ownConfig.redisKeyPrefix, () => gate.placer.settled())),
+      ].filter(([k]) => !k.endsWith(':relay-lock')),
     );
 
   beforeAll(async () => {

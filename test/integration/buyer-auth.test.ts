@@ -103,7 +103,7 @@ let gate: RunningGate;
 // The outbox relay's lock comes and goes every second: background activity, not a write of ours.
 const snapshot = async () =>
   new Map(
-    [...(await redisSnapshot(redis, config.redisKeyPrefix))].filter(
+    [...(await redisSnapshot(redis, config.redisKeyPrefix, () => gate.placer.settled()))].filter(
       ([k]) => !k.endsWith(':relay-lock'),
     ),
   );

@@ -194,13 +194,15 @@ describe('through the real gate', () => {
   });
 
   test('a zero deadline answers deadline_exceeded and touches nothing', async () => {
-    const before = await redisSnapshot(redis, config.redisKeyPrefix);
+    const before = await redisSnapshot(redis, config.redisKeyPrefix, () => gate.placer.settled());
     expect(await grpcWithTimeout(gate.url, '0n', orderBytes('DEADLINE-1', randomUUID()))).toBe(
       String(Code.DeadlineExceeded),
     );
     expect(await connectWithTimeout(gate.url, '0', orderBytes('DEADLINE-1', randomUUID()))).toEqual(
       { status: 504, code: 'deadline_exceeded' },
     );
-    expect(await redisSnapshot(redis, config.redisKeyPrefix)).toEqual(before);
+    expect(await redisSnapshot(redis, config.redisKeyPrefix, () => gate.placer.settled())).toEqual(
+      before,
+    );
   });
 });

@@ -96,7 +96,9 @@ async function untilCalled(token: string, through = queue): Promise<void> {
  * the stock, the buyer's total, the idempotency entry and the outbox).
  */
 async function orderState(): Promise<Map<string, string>> {
-  const all = await redisSnapshot(system.redis, system.config.redisKeyPrefix);
+  const all = await redisSnapshot(system.redis, system.config.redisKeyPrefix, () =>
+    system.gate.placer.settled(),
+  );
   return new Map(
     [...all].filter(
       ([key]) => !/:(bucket|queue|queue-calls)(:.*)?$/.test(key) && !/:order:\{/.test(key),

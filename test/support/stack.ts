@@ -78,13 +78,17 @@ export async function readTopic(
 
 /**
  * Every key under the config's prefix with its serialized value: a snapshot to compare. Read
- * until two readings in a row agree (at most ten), so that work a gate does just after its
- * answer (an accepted order's completion) is not caught half-done.
+ * until two readings in a row agree (at most ten), so that work under way is not caught
+ * half-done. `settled`, given a gate's `placer.settled`, is awaited first: the gate completes
+ * accepted orders up to FLUXGATE_COMPLETION_LINGER_MS after answering them, which two quick
+ * readings can fall between.
  */
 export async function redisSnapshot(
   redis: RedisClient,
   prefix: string,
+  settled: () => Promise<void> = async () => undefined,
 ): Promise<Map<string, string>> {
+  await settled();
   const read = async () => {
     const snapshot = new Map<string, string>();
     for (const key of (await keysMatching(redis, `${prefix}:*`)).sort()) {
