@@ -214,7 +214,10 @@ async function ghzRun(host: string, total: number, rate: number): Promise<Level 
   return level;
 }
 
-/** {@link ghzRun} with the gate's, Redis's and the broker's CPU per accepted order. */
+/**
+ * {@link ghzRun} with the gate's, Redis's and the broker's CPU per accepted order, and each
+ * process's busy share of a core.
+ */
 async function ghzLevel(host: string, pid: number | undefined, total: number, rate: number) {
   const before = await coreSeconds(pid, reapedChildrenCpuSeconds);
   const level = await ghzRun(host, total, rate);

@@ -183,19 +183,20 @@ interface System {
   workers: Service[];
 }
 
+const persistedMetric = 'fluxgate_worker_orders_persisted_total';
 const persistedBy = async (worker: Service) =>
-  sumSamples(await metricsPage(worker.opsUrl), 'fluxgate_worker_orders_persisted_total');
+  sumSamples(await metricsPage(worker.opsUrl), persistedMetric);
 const placeOrder = { rpc: 'OrderGateService.PlaceOrder', outcome: 'accepted' };
 const acceptedByGates = async (system: System) =>
   sumSamples(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_requests_total', placeOrder);
-const producesBy = async (system: System) =>
-  sumSamples(await metricsPage(system.gate.opsUrl), 'fluxgate_gate_kafka_publish_batch_size_count');
-const batchesBy = async (worker: Service) =>
-  sumSamples(await metricsPage(worker.opsUrl), 'fluxgate_worker_batches_total');
 const stackPids = { kafka: stackPid('kafka'), postgres: stackPid('postgres') };
 
 async function snapshot(system: System): Promise<Snapshot> {
-  const persisted = await Promise.all(system.workers.map(persistedBy));
+  // Each page once: a worker's gives its orders persisted and its batches.
+  const [workerPages, gatePage] = await Promise.all([
+    Promise.all(system.workers.map((w) => metricsPage(w.opsUrl))),
+    metricsPage(system.gate.opsUrl),
+  ]);
   const pid = system.gate.child.pid;
   return {
     at: performance.now(),
@@ -208,9 +209,12 @@ async function snapshot(system: System): Promise<Snapshot> {
     ghz: reapedChildrenCpuSeconds(),
     bench: processCpuSeconds(process.pid),
     machine: machineBusySeconds(),
-    persisted,
-    produces: await producesBy(system),
-    batches: (await Promise.all(system.workers.map(batchesBy))).reduce((a, b) => a + b, 0),
+    persisted: workerPages.map((page) => sumSamples(page, persistedMetric)),
+    produces: sumSamples(gatePage, 'fluxgate_gate_kafka_publish_batch_size_count'),
+    batches: workerPages.reduce(
+      (n, page) => n + sumSamples(page, 'fluxgate_worker_batches_total'),
+      0,
+    ),
   };
 }
 

@@ -304,6 +304,7 @@ test('orders sent one at a time are gathered into a few fetches, not persisted o
     (await rows<{ n: string }>("select count(*) as n from orders where sku = 'TRICKLE-1'"))[0]?.n;
   await eventually(async () => (await count()) === '25', 30_000, '25 orders');
   expect(config.workerFetchMaxWaitMs).toBe(100);
-  expect(await batches()).toBeGreaterThan(before);
-  expect((await batches()) - before).toBeLessThanOrEqual(8);
+  const taken = (await batches()) - before;
+  expect(taken).toBeGreaterThan(0);
+  expect(taken).toBeLessThanOrEqual(8);
 });
